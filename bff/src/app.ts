@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Config } from '@hp/config';
+import Koa from 'koa';
+import { ChannelRegistry } from './channels/registry';
+import { createOutboundRecorder } from './channels/recorder';
+import { openDatabase, type Database } from './db/client';
+import type { Deps } from './deps';
+import { createMetrics } from './http/metrics';
+import { errorHandler, requestContext } from './http/middleware';
+import { notifyRoutes, openApiRoutes, patientRoutes, systemRoutes } from './http/routes';
+import { QUEUES, startJobQueue } from './jobs/queue';
+import { systemClock, type Clock } from './lib/clock';
+import { createLogger, type Logger } from './lib/logger';
+import { createSecretBox } from './lib/secret-box';
+import { HttpHisClient, type HisClient } from './modules/his/client';
+import { runHisPush, type HisPushJob } from './modules/his/push-job';
+import { runPaymentQuery, sweepStalePayments, type PaymentQueryJob } from './modules/payments/query-job';
+import { lt } from 'drizzle-orm';
+import { openApiNonces } from './db/schema';
+import { sql } from 'drizzle-orm';
+
+/** A running bff: its URL, its dependencies (for tests and the seed), and a graceful stop. */
+export interface Platform {
+  url: string;
+  deps: Deps;
+  database: Database;
+  server: Server;
+  /** Stop accepting, finish in-flight requests and jobs, close the pool. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** An already opened database (main opens it first so a locked data directory fails before anything binds). */
+  database?: Database;
+  clock?: Clock;
+  log?: Logger;
+  /** Replace the reference HIS client (another HIS product). */
+  his?: HisClient;
+  /** Run job workers in this process (default true). */
+  workers?: boolean;
+}
+
+/**
+ * Development secrets: when PATIENT_JWT_SECRET / SECRETS_KEY are not configured (never in production,
+ * where the config refuses to boot without them) they are generated once and kept in the data directory.
+ */
+function devSecrets(config: Config): { patientJwtSecret: string; secretsKey: string } {
+  if (config.patientJwtSecret && config.secretsKey) return { patientJwtSecret: config.patientJwtSecret, secretsKey: config.secretsKey };
+  const file = path.resolve(config.dataDir, 'dev-secrets.json');
+  let stored: { patientJwtSecret?: string; secretsKey?: string } = {};
+  if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
+  const out = {
+    patientJwtSecret: config.patientJwtSecret ?? stored.patientJwtSecret ?? randomBytes(32).toString('base64url'),
+    secretsKey: config.secretsKey ?? stored.secretsKey ?? randomBytes(32).toString('hex'),
+  };
+  if (out.patientJwtSecret !== stored.patientJwtSecret || out.secretsKey !== stored.secretsKey) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(out, null, 2), { mode: 0o600 });
+  }
+  return out;
+}
+
+/** The composition root: config → database → job queue → adapters → modules → Koa → listening server. */
+export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const secretsConf = devSecrets(config);
+  const database = opts.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
+  try {
+    await database.migrate();
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const db = database.db;
+  const jobs = await startJobQueue({ executor: database.executor, log, pollingIntervalSeconds: config.jobPollingIntervalSeconds });
+  const secrets = createSecretBox(secretsConf.secretsKey);
+  const recorder = createOutboundRecorder(db, log);
+  const metrics = createMetrics();
+  const channels = new ChannelRegistry({
+    db, secrets, production: config.nodeEnv === 'production', timeoutMs: config.outboundTimeoutMs, recorderFor: recorder.recorderFor,
+  });
+  const his = opts.his ?? new HttpHisClient(config.outboundTimeoutMs, recorder.recorderFor(null));
+  const deps: Deps = { config, db, clock, log, jobs, channels, his, secrets, metrics, urls: { public: config.publicBaseUrl } };
+
+  let shuttingDown = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const app = new Koa({ proxy: true });
+  app.use(async (ctx, next) => {
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    }
+  });
+  app.use(requestContext(log, metrics));
+  app.use(errorHandler());
+  app.use(async (ctx, next) => {
+    if (shuttingDown) ctx.set('Connection', 'close');
+    ctx.state.bodyLimit = config.bodyLimitBytes;
+    await next();
+  });
+  for (const router of [
+    systemRoutes(deps, database.ping, () => shuttingDown),
+    openApiRoutes(deps),
+    patientRoutes(deps, secretsConf.patientJwtSecret),
+    notifyRoutes(deps),
+  ]) {
+    app.use(router.routes()).use(router.allowedMethods());
+  }
+
+  if (opts.workers !== false) {
+    await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
+    await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
+    await jobs.work(QUEUES.purgeNonces, async () => {
+      await db.delete(openApiNonces).where(lt(openApiNonces.createdAt, sql`now() - make_interval(secs => ${config.openApiWindowSeconds * 2})`));
+      await sweepStalePayments(deps);
+    });
+    await jobs.schedule(QUEUES.purgeNonces, '*/5 * * * *');
+  }
+
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`port ${config.port} is already in use (set PORT)`) : e),
+    );
+  }).catch(async (e) => {
+    await jobs.stop(0);
+    await database.close();
+    throw e;
+  });
+  server.requestTimeout = 30_000;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  if (config.port === 0) deps.urls.public = url;
+  log.info({ url, database: database.kind }, 'bff listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs))]);
+      }
+      server.closeAllConnections();
+      await closed;
+      await jobs.stop(config.shutdownTimeoutMs);
+      await recorder.flush();
+      await database.close();
+      log.info('bff stopped');
+    })());
+
+  return { url, deps, database, server, stop };
+}

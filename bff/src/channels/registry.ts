@@ -1,0 +1,91 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { merchantAccounts } from '../db/schema';
+import { AppError } from '../lib/errors';
+import type { SecretBox } from '../lib/secret-box';
+import type { OutboundRecorder, PaymentChannel } from './types';
+import { WechatPayV3Channel } from './wechatpay/adapter';
+
+/** A merchant account row with the adapter built for it. */
+export interface ResolvedAccount {
+  id: string;
+  hospitalId: string;
+  channel: string;
+  mchId: string;
+  appId: string;
+  adapter: PaymentChannel;
+}
+
+/** Builds and caches one adapter per merchant account, from its stored settings and decrypted secrets. */
+export class ChannelRegistry {
+  private readonly cache = new Map<string, Promise<ResolvedAccount>>();
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      secrets: SecretBox;
+      production: boolean;
+      timeoutMs: number;
+      recorderFor: (hospitalId: string) => OutboundRecorder;
+    },
+  ) {}
+
+  /** The account and adapter; throws not_found for an unknown account. */
+  get(accountId: string): Promise<ResolvedAccount> {
+    let p = this.cache.get(accountId);
+    if (!p) {
+      p = this.load(accountId);
+      this.cache.set(accountId, p);
+      p.catch(() => this.cache.delete(accountId));
+    }
+    return p;
+  }
+
+  /** The hospital's enabled account for a channel. */
+  async forHospital(hospitalId: string, channel: string): Promise<ResolvedAccount> {
+    const rows = await this.deps.db
+      .select({ id: merchantAccounts.id, enabled: merchantAccounts.enabled, channel: merchantAccounts.channel })
+      .from(merchantAccounts)
+      .where(eq(merchantAccounts.hospitalId, hospitalId));
+    const row = rows.find((r) => r.channel === channel && r.enabled);
+    if (!row) throw new AppError('bad_request', `the hospital does not accept ${channel}`);
+    return this.get(row.id);
+  }
+
+  /** Forgets a cached adapter after its settings changed. */
+  invalidate(accountId: string): void {
+    this.cache.delete(accountId);
+  }
+
+  private async load(accountId: string): Promise<ResolvedAccount> {
+    const [row] = await this.deps.db.select().from(merchantAccounts).where(eq(merchantAccounts.id, accountId));
+    if (!row) throw new AppError('not_found', `merchant account ${accountId} not found`);
+    const secrets = JSON.parse(this.deps.secrets.open(row.secretsEnc)) as Record<string, string>;
+    const settings = row.settings as Record<string, string>;
+    if (this.deps.production && !String(settings.baseUrl ?? '').startsWith('https://')) {
+      throw new AppError('internal_error', `merchant account ${accountId}: production requires an https:// channel URL`);
+    }
+    let adapter: PaymentChannel;
+    switch (row.channel) {
+      case 'wechatpay':
+        adapter = new WechatPayV3Channel(
+          {
+            mchId: row.mchId,
+            appId: row.appId,
+            serialNo: settings.serialNo ?? '',
+            platformKeyId: settings.platformKeyId ?? '',
+            platformPublicKeyPem: settings.platformPublicKeyPem ?? '',
+            baseUrl: settings.baseUrl ?? '',
+            privateKeyPem: secrets.privateKeyPem ?? '',
+            apiV3Key: secrets.apiV3Key ?? '',
+            timeoutMs: this.deps.timeoutMs,
+          },
+          this.deps.recorderFor(row.hospitalId),
+        );
+        break;
+      default:
+        throw new AppError('internal_error', `no adapter for channel ${row.channel}`);
+    }
+    return { id: row.id, hospitalId: row.hospitalId, channel: row.channel, mchId: row.mchId, appId: row.appId, adapter };
+  }
+}

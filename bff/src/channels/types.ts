@@ -1,0 +1,126 @@
+import type { TradeType } from '@hp/shared';
+
+/**
+ * Outcome of one call to a channel. UNKNOWN is what a timeout or a transport error is: it is resolved
+ * by a later query, never by a guess.
+ */
+export type ChannelResult = 'SUCCESS' | 'FAIL' | 'PENDING' | 'UNKNOWN';
+
+/** Our view of a payment's state at the channel, mapped from the vendor's states in one switch. */
+export type ChannelPaymentState = 'PAID' | 'NOTPAY' | 'PAYING' | 'CLOSED' | 'FAILED' | 'REFUNDED' | 'NOT_FOUND';
+
+export interface CreatePaymentInput {
+  orderNo: string;
+  amountFen: number;
+  description: string;
+  tradeType: TradeType;
+  expiresAt: Date;
+  notifyUrl: string;
+  /** JSAPI / mini-program: the payer's openid under the merchant's appid. */
+  payerOpenId?: string;
+  /** H5: the payer's IP. */
+  clientIp?: string;
+}
+
+export interface CreatePaymentOutput {
+  result: ChannelResult;
+  /** What the client needs: `codeUrl` (NATIVE), `h5Url` (H5), `jsapi` parameters (JSAPI). */
+  prepay?: { codeUrl?: string; h5Url?: string; jsapi?: Record<string, string> };
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** A payment as the channel reports it (query reply or notification). */
+export interface ChannelPayment {
+  orderNo: string;
+  state: ChannelPaymentState;
+  channelTradeNo?: string;
+  amountFen?: number;
+  paidAt?: Date;
+  /** Merchant and app the channel says the payment belongs to, cross-checked against ours. */
+  mchId?: string;
+  appId?: string;
+  /** The vendor's own state text, kept for the event log. */
+  rawState?: string;
+}
+
+export interface QueryPaymentOutput {
+  result: ChannelResult;
+  payment?: ChannelPayment;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface CloseOutput {
+  /** SUCCESS: closed (or already closed). FAIL with errorCode ORDER_PAID: the payment went through. */
+  result: ChannelResult;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** A verified, decrypted notification. */
+export interface ParsedNotification {
+  /** The channel's own notification id: the inbox key that makes duplicates no-ops. */
+  notifyId: string;
+  eventType: string;
+  payment?: ChannelPayment;
+}
+
+/** How to answer a notification, in the channel's own format. */
+export interface NotificationReply {
+  status: number;
+  contentType?: string;
+  body?: string;
+}
+
+/** Declared capabilities: what the channel cannot do is declared, not faked. */
+export interface ChannelCapabilities {
+  tradeTypes: readonly TradeType[];
+  close: boolean;
+  notifications: boolean;
+}
+
+/** Thrown by `parseNotification` for anything that must not be applied: bad signature, stale, undecryptable. */
+export class NotificationRejected extends Error {
+  override name = 'NotificationRejected';
+  constructor(
+    readonly reason: 'signature' | 'timestamp' | 'decrypt' | 'format',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One merchant account at one payment channel. Adapters live in `channels/<party>/` and are the only
+ * code that imports a vendor SDK; everything else sees this interface.
+ */
+export interface PaymentChannel {
+  readonly name: string;
+  readonly capabilities: ChannelCapabilities;
+  createPayment(input: CreatePaymentInput): Promise<CreatePaymentOutput>;
+  queryPayment(orderNo: string): Promise<QueryPaymentOutput>;
+  closePayment(orderNo: string): Promise<CloseOutput>;
+  /** Verifies and decrypts a notification. Throws {@link NotificationRejected}. */
+  parseNotification(headers: Record<string, string | undefined>, rawBody: string, now: Date): ParsedNotification;
+  notificationReply(ok: boolean, message?: string): NotificationReply;
+}
+
+/** One record of the interface log (every call to an external party). */
+export interface OutboundCall {
+  party: string;
+  operation: string;
+  orderNo?: string;
+  method: string;
+  url: string;
+  httpStatus?: number;
+  latencyMs: number;
+  result: ChannelResult;
+  errorCode?: string;
+  errorMessage?: string;
+  request?: unknown;
+  response?: unknown;
+}
+
+/** Receives every outbound call; the recorder masks payloads and writes the interface log. */
+export type OutboundRecorder = (call: OutboundCall) => void;

@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto';
+import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
+import { z } from 'zod';
+import type {
+  ChannelPayment,
+  ChannelPaymentState,
+  ChannelResult,
+  CloseOutput,
+  CreatePaymentInput,
+  CreatePaymentOutput,
+  NotificationReply,
+  OutboundRecorder,
+  ParsedNotification,
+  PaymentChannel,
+  QueryPaymentOutput,
+} from '../types';
+import { NotificationRejected } from '../types';
+
+/**
+ * Settings of one WeChat Pay v3 merchant account. Direct-merchant mode here; the service-provider
+ * (partner) mode with a sub-merchant per hospital comes with the payments-core issue.
+ */
+export const WechatPayOptionsSchema = z.object({
+  /** Merchant id (mchid). */
+  mchId: z.string().regex(/^\d{6,12}$/, 'mchid is 6–12 digits'),
+  /** The appid the payments are made under (official account or mini-program). */
+  appId: z.string().min(1),
+  /** Serial number of the merchant API certificate. */
+  serialNo: z.string().min(1),
+  /** Merchant API private key, PEM. */
+  privateKeyPem: z.string().includes('PRIVATE KEY', { message: 'must be a PEM private key' }),
+  /** APIv3 key: exactly 32 ASCII characters; decrypts notifications. */
+  apiV3Key: z.string().length(32, 'the APIv3 key is exactly 32 characters'),
+  /** WeChat Pay public key id (`PUB_KEY_ID_…`) or platform certificate serial. */
+  platformKeyId: z.string().min(1),
+  /** WeChat Pay public key (or platform certificate's public key), PEM. */
+  platformPublicKeyPem: z.string().includes('PUBLIC KEY', { message: 'must be a PEM public key' }),
+  /** API host; the sandbox points it at the simulator. */
+  baseUrl: z.url(),
+  timeoutMs: z.number().int().positive(),
+});
+export type WechatPayOptions = z.infer<typeof WechatPayOptionsSchema>;
+
+/** Transaction as the v3 query and TRANSACTION.SUCCESS notification describe it. */
+interface V3Transaction {
+  appid?: string;
+  mchid?: string;
+  out_trade_no: string;
+  transaction_id?: string;
+  trade_type?: string;
+  trade_state: string;
+  trade_state_desc?: string;
+  success_time?: string;
+  amount?: { total?: number; payer_total?: number; currency?: string };
+}
+
+interface V3Error {
+  code?: string;
+  message?: string;
+}
+
+/** Deliberate signature probes from WeChat Pay start with this and must fail (protocols.md §1). */
+const SIGNTEST_PREFIX = 'WECHATPAY/SIGNTEST/';
+const MAX_SKEW_SECONDS = 300;
+
+function mapTradeState(state: string): ChannelPaymentState {
+  switch (state) {
+    case 'SUCCESS':
+      return 'PAID';
+    case 'REFUND':
+      return 'REFUNDED';
+    case 'NOTPAY':
+      return 'NOTPAY';
+    case 'USERPAYING':
+      return 'PAYING';
+    case 'CLOSED':
+    case 'REVOKED':
+      return 'CLOSED';
+    case 'PAYERROR':
+      return 'FAILED';
+    default:
+      return 'PAYING'; // unknown new state: keep querying rather than guess
+  }
+}
+
+function toPayment(t: V3Transaction): ChannelPayment {
+  return {
+    orderNo: t.out_trade_no,
+    state: mapTradeState(t.trade_state),
+    rawState: t.trade_state,
+    channelTradeNo: t.transaction_id,
+    amountFen: t.amount?.total,
+    paidAt: t.success_time ? new Date(t.success_time) : undefined,
+    mchId: t.mchid,
+    appId: t.appid,
+  };
+}
+
+/** RFC 3339 in Beijing time, as WeChat expects `time_expire`. */
+function rfc3339Beijing(d: Date): string {
+  return `${new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+}
+
+interface CallError {
+  result: ChannelResult;
+  httpStatus?: number;
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** Classifies a failed call without ever keeping the AxiosError (it carries the request config, keys included). */
+function classify(err: unknown): CallError {
+  const e = err as { code?: string; message?: string; response?: { status?: number; data?: V3Error } };
+  if (e.response?.status) {
+    const status = e.response.status;
+    const code = e.response.data?.code ?? `HTTP_${status}`;
+    // 5xx and rate limits say nothing about the order: unknown, resolve by query.
+    const result: ChannelResult = status >= 500 || code === 'SYSTEM_ERROR' || code === 'FREQUENCY_LIMITED' ? 'UNKNOWN' : 'FAIL';
+    return { result, httpStatus: status, errorCode: code, errorMessage: e.response.data?.message ?? '' };
+  }
+  // No reply (timeout, connection refused) or a reply that failed verification.
+  const verify = typeof e.code === 'string' && e.code.startsWith('EV3_');
+  return {
+    result: 'UNKNOWN',
+    errorCode: verify ? e.code! : (e.code ?? 'NETWORK_ERROR'),
+    errorMessage: (e.message ?? 'no reply').slice(0, 300),
+  };
+}
+
+/** WeChat Pay API v3 through wechatpay-axios-plugin: requests signed, replies verified by the SDK. */
+export class WechatPayV3Channel implements PaymentChannel {
+  readonly name = 'wechatpay';
+  readonly capabilities = { tradeTypes: ['NATIVE', 'JSAPI', 'H5'] as const, close: true, notifications: true };
+  private readonly client: Decorator;
+  private readonly opts: WechatPayOptions;
+
+  constructor(
+    options: WechatPayOptions,
+    private readonly record: OutboundRecorder = () => undefined,
+  ) {
+    this.opts = WechatPayOptionsSchema.parse(options);
+    this.client = new Decorator({
+      mchid: this.opts.mchId,
+      serial: this.opts.serialNo,
+      privateKey: this.opts.privateKeyPem,
+      certs: { [this.opts.platformKeyId]: this.opts.platformPublicKeyPem },
+      baseURL: this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
+      timeout: this.opts.timeoutMs,
+    } as any);
+  }
+
+  private async call<T>(
+    operation: string,
+    orderNo: string,
+    method: 'GET' | 'POST',
+    path: string,
+    data: object | undefined,
+    config: Record<string, unknown> = {},
+  ): Promise<{ ok: true; status: number; data: T } | ({ ok: false } & CallError)> {
+    const started = Date.now();
+    const url = path.replace(/\{([^}]+)\}/g, (_, k: string) => String(config[k] ?? ''));
+    try {
+      const res = (await this.client.request(path, method, data, config)) as { status: number; data: T };
+      this.record({
+        party: this.name, operation, orderNo, method, url, httpStatus: res.status, latencyMs: Date.now() - started,
+        result: 'SUCCESS', request: data, response: res.data,
+      });
+      return { ok: true, status: res.status, data: res.data };
+    } catch (err) {
+      const c = classify(err);
+      this.record({
+        party: this.name, operation, orderNo, method, url, httpStatus: c.httpStatus, latencyMs: Date.now() - started,
+        result: c.result, errorCode: c.errorCode, errorMessage: c.errorMessage, request: data,
+      });
+      return { ok: false, ...c };
+    }
+  }
+
+  async createPayment(input: CreatePaymentInput): Promise<CreatePaymentOutput> {
+    const body: Record<string, unknown> = {
+      appid: this.opts.appId,
+      mchid: this.opts.mchId,
+      description: input.description.slice(0, 127),
+      out_trade_no: input.orderNo,
+      time_expire: rfc3339Beijing(input.expiresAt),
+      notify_url: input.notifyUrl,
+      amount: { total: input.amountFen, currency: 'CNY' },
+    };
+    let path: string;
+    switch (input.tradeType) {
+      case 'NATIVE':
+        path = 'v3/pay/transactions/native';
+        break;
+      case 'JSAPI':
+        if (!input.payerOpenId) return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'JSAPI needs the payer openid' };
+        body.payer = { openid: input.payerOpenId };
+        path = 'v3/pay/transactions/jsapi';
+        break;
+      case 'H5':
+        body.scene_info = { payer_client_ip: input.clientIp ?? '127.0.0.1', h5_info: { type: 'Wap' } };
+        path = 'v3/pay/transactions/h5';
+        break;
+      default:
+        return { result: 'FAIL', errorCode: 'UNSUPPORTED', errorMessage: `trade type ${input.tradeType} is not a v3 order` };
+    }
+    const res = await this.call<{ code_url?: string; h5_url?: string; prepay_id?: string }>(
+      'create', input.orderNo, 'POST', path, body,
+    );
+    if (!res.ok) return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+    if (input.tradeType === 'NATIVE') return { result: 'SUCCESS', prepay: { codeUrl: res.data.code_url } };
+    if (input.tradeType === 'H5') return { result: 'SUCCESS', prepay: { h5Url: res.data.h5_url } };
+    return { result: 'SUCCESS', prepay: { jsapi: this.jsapiParams(res.data.prepay_id ?? '') } };
+  }
+
+  /** Parameters for `wx.requestPayment` / `WeixinJSBridge.invoke('getBrandWCPayRequest')` (v3, RSA). */
+  jsapiParams(prepayId: string): Record<string, string> {
+    const timeStamp = String(Formatter.timestamp());
+    const nonceStr = randomBytes(16).toString('hex');
+    const pkg = `prepay_id=${prepayId}`;
+    const paySign = Rsa.sign(Formatter.joinedByLineFeed(this.opts.appId, timeStamp, nonceStr, pkg), this.opts.privateKeyPem);
+    return { appId: this.opts.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
+  }
+
+  async queryPayment(orderNo: string): Promise<QueryPaymentOutput> {
+    const res = await this.call<V3Transaction>('query', orderNo, 'GET', 'v3/pay/transactions/out-trade-no/{out_trade_no}', undefined, {
+      out_trade_no: orderNo,
+      params: { mchid: this.opts.mchId },
+    });
+    if (!res.ok) {
+      if (res.errorCode === 'ORDER_NOT_EXIST' || res.errorCode === 'RESOURCE_NOT_EXISTS') {
+        return { result: 'SUCCESS', payment: { orderNo, state: 'NOT_FOUND' }, errorCode: res.errorCode };
+      }
+      return { result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN', errorCode: res.errorCode, errorMessage: res.errorMessage };
+    }
+    return { result: 'SUCCESS', payment: toPayment(res.data) };
+  }
+
+  async closePayment(orderNo: string): Promise<CloseOutput> {
+    const res = await this.call<unknown>('close', orderNo, 'POST', 'v3/pay/transactions/out-trade-no/{out_trade_no}/close', {
+      mchid: this.opts.mchId,
+    }, { out_trade_no: orderNo });
+    if (res.ok) return { result: 'SUCCESS' };
+    if (res.errorCode === 'ORDER_CLOSED') return { result: 'SUCCESS', errorCode: res.errorCode };
+    return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+  }
+
+  parseNotification(headers: Record<string, string | undefined>, rawBody: string, now: Date): ParsedNotification {
+    const h = (k: string) => headers[k.toLowerCase()];
+    const timestamp = h('wechatpay-timestamp');
+    const nonce = h('wechatpay-nonce');
+    const serial = h('wechatpay-serial');
+    const signature = h('wechatpay-signature');
+    if (!timestamp || !nonce || !serial || !signature) throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
+    if (signature.startsWith(SIGNTEST_PREFIX)) throw new NotificationRejected('signature', 'signature probe');
+    if (serial !== this.opts.platformKeyId) throw new NotificationRejected('signature', `unknown key serial ${serial}`);
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) {
+      throw new NotificationRejected('timestamp', 'timestamp outside the 300 s window');
+    }
+    let valid = false;
+    try {
+      valid = Rsa.verify(Formatter.response(timestamp, nonce, rawBody), signature, this.opts.platformPublicKeyPem);
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw new NotificationRejected('signature', 'signature does not verify');
+
+    let envelope: { id?: string; event_type?: string; resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string } };
+    try {
+      envelope = JSON.parse(rawBody);
+    } catch {
+      throw new NotificationRejected('format', 'body is not JSON');
+    }
+    const r = envelope.resource;
+    if (!envelope.id || !envelope.event_type || !r?.ciphertext || !r.nonce || r.algorithm !== 'AEAD_AES_256_GCM') {
+      throw new NotificationRejected('format', 'not a v3 notification envelope');
+    }
+    let plain: string;
+    try {
+      plain = Aes.AesGcm.decrypt(r.ciphertext, this.opts.apiV3Key, r.nonce, r.associated_data ?? '');
+    } catch {
+      throw new NotificationRejected('decrypt', 'resource does not decrypt with the APIv3 key');
+    }
+    let resource: V3Transaction;
+    try {
+      resource = JSON.parse(plain);
+    } catch {
+      throw new NotificationRejected('format', 'decrypted resource is not JSON');
+    }
+    const parsed: ParsedNotification = { notifyId: envelope.id, eventType: envelope.event_type };
+    if (envelope.event_type.startsWith('TRANSACTION.')) {
+      if (typeof resource.out_trade_no !== 'string' || typeof resource.trade_state !== 'string') {
+        throw new NotificationRejected('format', 'transaction resource lacks out_trade_no or trade_state');
+      }
+      parsed.payment = toPayment(resource);
+    }
+    return parsed;
+  }
+
+  notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
+    // 200/204 with no body acknowledges; any 4xx/5xx asks WeChat to retry (status decides, not body).
+    return ok ? { status: 204 } : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
+  }
+}

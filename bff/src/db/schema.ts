@@ -1,0 +1,307 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * Tables of the walking skeleton. Every business row belongs to a hospital. Money is `bigint` fen,
+ * read as JS numbers (all amounts are far below 2^53). Later issues add tables by new migrations
+ * (`npm run db:generate -- --name description`); migrations already landed are never edited.
+ */
+const fen = (name: string) => bigint(name, { mode: 'number' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => ts('created_at').notNull().defaultNow();
+const updatedAt = () => ts('updated_at').notNull().defaultNow();
+
+/** A hospital or campus: its own merchant accounts, HIS and settings. */
+export const hospitals = pgTable('hospitals', {
+  id: text('id').primaryKey(),
+  code: text('code').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * A channel merchant account of a hospital (direct merchant, or sub-merchant under a service provider).
+ * Non-secret settings in `settings`; keys in `secretsEnc`, AES-256-GCM under the secrets key.
+ */
+export const merchantAccounts = pgTable(
+  'merchant_accounts',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    channel: text('channel').notNull(),
+    mchId: text('mch_id').notNull(),
+    appId: text('app_id').notNull(),
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+    secretsEnc: text('secrets_enc').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('merchant_accounts_hospital_channel_uq').on(t.hospitalId, t.channel)],
+);
+
+/** An application of a hospital's HIS that calls our open API and receives our result pushes. */
+export const hisApps = pgTable('his_apps', {
+  appId: text('app_id').primaryKey(),
+  hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+  name: text('name').notNull(),
+  secretEnc: text('secret_enc').notNull(),
+  /** Where the reference HIS client pushes results; null when the HIS pulls only. */
+  callbackBaseUrl: text('callback_base_url'),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: createdAt(),
+});
+
+/** Nonces seen on signed open-API calls, so a replay within the window is refused by every process. */
+export const openApiNonces = pgTable(
+  'open_api_nonces',
+  {
+    appId: text('app_id').notNull(),
+    nonce: text('nonce').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.nonce] }), index('open_api_nonces_created_idx').on(t.createdAt)],
+);
+
+/** A patient as the HIS knows them; the sandbox login and the client bind to it. */
+export const patients = pgTable(
+  'patients',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    hisPatientId: text('his_patient_id').notNull(),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('patients_hospital_his_uq').on(t.hospitalId, t.hisPatientId)],
+);
+
+/** What the HIS says a patient owes. `lockedOrderId` is set while a live order holds the bill. */
+export const bills = pgTable(
+  'bills',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    hisBillNo: text('his_bill_no').notNull(),
+    patientId: text('patient_id').notNull().references(() => patients.id),
+    visitNo: text('visit_no'),
+    department: text('department'),
+    doctor: text('doctor'),
+    title: text('title').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    items: jsonb('items').$type<unknown[]>().notNull().default([]),
+    status: text('status').notNull().default('UNPAID'),
+    version: integer('version').notNull().default(1),
+    lockedOrderId: text('locked_order_id'),
+    paidOrderId: text('paid_order_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('bills_hospital_his_no_uq').on(t.hospitalId, t.hisBillNo),
+    index('bills_patient_status_idx').on(t.patientId, t.status),
+  ],
+);
+
+/** One attempt to pay one or more bills. `orderNo` is the out_trade_no channels see. */
+export const orders = pgTable(
+  'orders',
+  {
+    id: text('id').primaryKey(),
+    orderNo: text('order_no').notNull().unique(),
+    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    patientId: text('patient_id').notNull().references(() => patients.id),
+    status: text('status').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    channel: text('channel').notNull(),
+    tradeType: text('trade_type').notNull(),
+    merchantAccountId: text('merchant_account_id').notNull().references(() => merchantAccounts.id),
+    expiresAt: ts('expires_at').notNull(),
+    paidAt: ts('paid_at'),
+    settledAt: ts('settled_at'),
+    closedAt: ts('closed_at'),
+    hisSyncStatus: text('his_sync_status').notNull().default('NONE'),
+    /** Set when the HIS never acknowledged a paid order: a one-sided entry (单边账) to resolve. */
+    oneSided: boolean('one_sided').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('orders_status_created_idx').on(t.status, t.createdAt),
+    index('orders_patient_idx').on(t.patientId, t.createdAt),
+    index('orders_hospital_created_idx').on(t.hospitalId, t.createdAt),
+  ],
+);
+
+/** The bills an order pays, with the amount each contributed when the order was made. */
+export const orderBills = pgTable(
+  'order_bills',
+  {
+    orderId: text('order_id').notNull().references(() => orders.id),
+    billId: text('bill_id').notNull().references(() => bills.id),
+    billVersion: integer('bill_version').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.billId] }), index('order_bills_bill_idx').on(t.billId)],
+);
+
+/** Every state change of an order: who, what, why, from, to. Append-only. */
+export const orderEvents = pgTable(
+  'order_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    orderId: text('order_id').notNull().references(() => orders.id),
+    hospitalId: text('hospital_id').notNull(),
+    event: text('event').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status').notNull(),
+    actor: text('actor').notNull(),
+    reason: text('reason'),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [index('order_events_order_idx').on(t.orderId, t.id)],
+);
+
+/** The channel-side record of one order part (here: the whole self-pay amount). */
+export const payments = pgTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    orderId: text('order_id').notNull().references(() => orders.id),
+    hospitalId: text('hospital_id').notNull(),
+    channel: text('channel').notNull(),
+    tradeType: text('trade_type').notNull(),
+    outTradeNo: text('out_trade_no').notNull().unique(),
+    amountFen: fen('amount_fen').notNull(),
+    status: text('status').notNull().default('PENDING'),
+    channelTradeNo: text('channel_trade_no'),
+    /** What the client needs to pay (code_url, JSAPI parameters…); never secret. */
+    prepay: jsonb('prepay').$type<Record<string, unknown>>(),
+    paidAt: ts('paid_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('payments_order_idx').on(t.orderId)],
+);
+
+/**
+ * Every inbound channel notification, raw body kept, keyed by the channel's own notification id so a
+ * duplicate is a no-op. `outcome`: applied, duplicate, ignored, conflict, rejected.
+ */
+export const notificationInbox = pgTable(
+  'notification_inbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channel: text('channel').notNull(),
+    notifyId: text('notify_id').notNull(),
+    hospitalId: text('hospital_id'),
+    merchantAccountId: text('merchant_account_id'),
+    eventType: text('event_type'),
+    outTradeNo: text('out_trade_no'),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    rawBody: text('raw_body').notNull(),
+    verified: boolean('verified').notNull().default(false),
+    outcome: text('outcome').notNull(),
+    error: text('error'),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('notification_inbox_channel_notify_uq').on(t.channel, t.notifyId),
+    index('notification_inbox_out_trade_no_idx').on(t.outTradeNo),
+  ],
+);
+
+/** Interface log (接口日志): every call we make to a channel or the HIS, payloads masked. */
+export const outboundCalls = pgTable(
+  'outbound_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    hospitalId: text('hospital_id'),
+    party: text('party').notNull(),
+    operation: text('operation').notNull(),
+    orderNo: text('order_no'),
+    method: text('method').notNull(),
+    url: text('url').notNull(),
+    httpStatus: integer('http_status'),
+    latencyMs: integer('latency_ms').notNull(),
+    result: text('result').notNull(),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    request: jsonb('request'),
+    response: jsonb('response'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('outbound_calls_created_idx').on(t.createdAt),
+    index('outbound_calls_order_idx').on(t.orderNo),
+    index('outbound_calls_failed_idx').on(t.createdAt).where(sql`result <> 'SUCCESS'`),
+  ],
+);
+
+/** Open-API log: every call the HIS makes to us, accepted or refused. */
+export const openApiCalls = pgTable(
+  'open_api_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    appId: text('app_id'),
+    hospitalId: text('hospital_id'),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    httpStatus: integer('http_status').notNull(),
+    errorCode: text('error_code'),
+    latencyMs: integer('latency_ms').notNull(),
+    ip: text('ip'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('open_api_calls_created_idx').on(t.createdAt), index('open_api_calls_app_idx').on(t.appId, t.createdAt)],
+);
+
+/** Result pushes to the HIS (one per order event), with attempts, for the admin and one-sided entries. */
+export const hisPushes = pgTable(
+  'his_pushes',
+  {
+    eventId: text('event_id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    orderId: text('order_id').notNull().references(() => orders.id),
+    kind: text('kind').notNull(),
+    status: text('status').notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    ackedAt: ts('acked_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('his_pushes_order_idx').on(t.orderId)],
+);
+
+/** Staff alerts: conflicts, one-sided entries. Shown in the admin; resolved with a reason. */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    hospitalId: text('hospital_id'),
+    kind: text('kind').notNull(),
+    severity: text('severity').notNull(),
+    orderId: text('order_id'),
+    message: text('message').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    status: text('status').notNull().default('OPEN'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('alerts_status_created_idx').on(t.status, t.createdAt)],
+);

@@ -1,0 +1,27 @@
+import type { Config } from '@hp/config';
+import type { ChannelRegistry } from './channels/registry';
+import type { Db } from './db/client';
+import type { HisClient } from './modules/his/client';
+import type { JobQueue } from './jobs/queue';
+import type { Clock } from './lib/clock';
+import type { Logger } from './lib/logger';
+import type { SecretBox } from './lib/secret-box';
+import type { Metrics } from './http/metrics';
+
+/**
+ * What services receive: built once by the composition root (app.ts). Tests build it with real
+ * PostgreSQL, real adapters and the simulators — never module mocks.
+ */
+export interface Deps {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  jobs: JobQueue;
+  channels: ChannelRegistry;
+  his: HisClient;
+  secrets: SecretBox;
+  metrics: Metrics;
+  /** The base URL channels and the HIS reach us at (known once the server listens when port is 0). */
+  urls: { public: string };
+}

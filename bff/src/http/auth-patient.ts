@@ -1,0 +1,37 @@
+import type { Context, Next } from 'koa';
+import jwt from 'jsonwebtoken';
+import { unauthorized } from '../lib/errors';
+import type { PatientPrincipal } from '../modules/orders/service';
+
+declare module 'koa' {
+  interface DefaultState {
+    patient?: PatientPrincipal;
+  }
+}
+
+const ISSUER = 'hospital-pay';
+const AUDIENCE = 'patient';
+
+/** Issues a patient session token (HS256, short-lived). */
+export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSeconds: number): string {
+  return jwt.sign({ hid: p.hospitalId, oid: p.openId }, secret, {
+    algorithm: 'HS256', subject: p.patientId, issuer: ISSUER, audience: AUDIENCE, expiresIn: ttlSeconds,
+  });
+}
+
+/** Requires `Authorization: Bearer <patient token>` and puts the principal in `ctx.state.patient`. */
+export function requirePatient(secret: string) {
+  return async (ctx: Context, next: Next) => {
+    const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+    if (!m) throw unauthorized('patient session required (Authorization: Bearer …)');
+    let claims: jwt.JwtPayload;
+    try {
+      claims = jwt.verify(m[1]!, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload;
+    } catch (e) {
+      throw unauthorized((e as Error).name === 'TokenExpiredError' ? 'session expired, please log in again' : 'invalid session token');
+    }
+    if (!claims.sub || typeof claims.hid !== 'string') throw unauthorized('invalid session token');
+    ctx.state.patient = { patientId: claims.sub, hospitalId: claims.hid, openId: typeof claims.oid === 'string' ? claims.oid : undefined };
+    await next();
+  };
+}

@@ -1,0 +1,101 @@
+import Router from '@koa/router';
+import { CreateOrderRequestSchema, PushBillsRequestSchema, type CreateOrderRequest, type PushBillsRequest } from '@hp/shared';
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { hospitals, patients } from '../db/schema';
+import type { Deps } from '../deps';
+import { readRawBody } from '../lib/body';
+import { notFound } from '../lib/errors';
+import { validate } from '../lib/validate';
+import { listPayableBills, pushBills } from '../modules/bills/service';
+import { createOrder, getOrderForPatient } from '../modules/orders/service';
+import { handleNotification } from '../modules/payments/notify';
+import { requireOpenApiSignature } from './auth-open-api';
+import { issuePatientToken, requirePatient } from './auth-patient';
+
+/** Health, readiness and metrics. */
+export function systemRoutes(deps: Deps, pingDatabase: () => Promise<void>, isShuttingDown: () => boolean): Router {
+  const r = new Router();
+  r.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  r.get('/readyz', async (ctx) => {
+    const checks: Record<string, string> = {};
+    const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+    await timeout(pingDatabase()).then(() => (checks.database = 'ok'), (e: Error) => (checks.database = `down: ${e.message}`));
+    await timeout(deps.jobs.ping()).then(() => (checks.jobs = 'ok'), (e: Error) => (checks.jobs = `down: ${e.message}`));
+    if (isShuttingDown()) checks.process = 'shutting down';
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks };
+  });
+  r.get('/metrics', async (ctx) => {
+    await Promise.all(
+      ['payment-query', 'his-push'].map(async (q) => {
+        const n = await deps.jobs.queueSize(q as never).catch(() => -1);
+        deps.metrics.jobsQueued.set({ queue: q }, n);
+      }),
+    );
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  return r;
+}
+
+/** The open API the HIS calls (signed). */
+export function openApiRoutes(deps: Deps): Router {
+  const r = new Router({ prefix: '/open/v1' });
+  r.use(requireOpenApiSignature(deps));
+  r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
+    ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
+  });
+  return r;
+}
+
+const SandboxLoginSchema = z.object({ hospitalCode: z.string().min(1).max(32), hisPatientId: z.string().min(1).max(64) }).strict();
+
+/** The patient API (the Taro client's backend). */
+export function patientRoutes(deps: Deps, jwtSecret: string): Router {
+  const r = new Router({ prefix: '/api' });
+  const auth = requirePatient(jwtSecret);
+  if (deps.config.sandbox) {
+    // Demo and tests only: log in as a seeded patient. WeChat login comes with the client issue.
+    r.post('/patient/sandbox-login', validate(SandboxLoginSchema), async (ctx) => {
+      const input = ctx.input as z.infer<typeof SandboxLoginSchema>;
+      const [row] = await deps.db
+        .select({ id: patients.id, hospitalId: patients.hospitalId, name: patients.name })
+        .from(patients)
+        .innerJoin(hospitals, eq(hospitals.id, patients.hospitalId))
+        .where(and(eq(hospitals.code, input.hospitalCode), eq(patients.hisPatientId, input.hisPatientId)));
+      if (!row) throw notFound('patient');
+      const token = issuePatientToken(jwtSecret, { patientId: row.id, hospitalId: row.hospitalId }, deps.config.patientSessionSeconds);
+      ctx.body = { token, patient: { id: row.id, name: row.name }, expiresIn: deps.config.patientSessionSeconds };
+    });
+  }
+  r.get('/patient/bills', auth, async (ctx) => {
+    ctx.body = { bills: await listPayableBills(deps.db, ctx.state.patient!.patientId) };
+  });
+  r.post('/orders', auth, validate(CreateOrderRequestSchema), async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await createOrder(deps, ctx.state.patient!, ctx.input as CreateOrderRequest);
+  });
+  r.get('/orders/:id', auth, async (ctx) => {
+    ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
+  });
+  return r;
+}
+
+/** Channel notifications: one route per channel and merchant account; raw body, channel's reply format. */
+export function notifyRoutes(deps: Deps): Router {
+  const r = new Router({ prefix: '/notify' });
+  r.post('/:channel/:accountId', async (ctx) => {
+    const raw = await readRawBody(ctx, 64 * 1024);
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(ctx.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
+    const reply = await handleNotification(deps, ctx.params.channel!, ctx.params.accountId!, headers, raw);
+    ctx.status = reply.status;
+    if (reply.contentType) ctx.type = reply.contentType;
+    if (reply.body !== undefined) ctx.body = reply.body;
+  });
+  return r;
+}

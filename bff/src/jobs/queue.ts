@@ -1,0 +1,118 @@
+import PgBoss from 'pg-boss';
+import type { SqlExecutor, Tx } from '../db/client';
+import { txExecutor } from '../db/client';
+import type { Logger } from '../lib/logger';
+
+/** Names of every job queue; each is created at boot. */
+export const QUEUES = {
+  /** Query a PAYING order at the channel until it is final (repairs lost notifications and crashes). */
+  paymentQuery: 'payment-query',
+  /** Push a payment result to the HIS (outbox; retried on a ~24 h curve). */
+  hisPush: 'his-push',
+  /** Housekeeping: forget expired open-API nonces. */
+  purgeNonces: 'purge-nonces',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface SendOptions {
+  /** Delay before the job may run, in seconds. */
+  startAfterSeconds?: number;
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  retryBackoff?: boolean;
+  /** At most one queued job with this key per queue. */
+  singletonKey?: string;
+}
+
+export interface JobContext<T> {
+  id: string;
+  data: T;
+  retryCount: number;
+  retryLimit: number;
+}
+
+/**
+ * The job queue on the application database (pg-boss 10). Jobs sent with a transaction exist exactly
+ * when that transaction commits: state change and job are one atomic step (the outbox pattern).
+ */
+export interface JobQueue {
+  /** Enqueues inside `tx` when given (commit → job exists; rollback → none). */
+  send<T extends object>(name: QueueName, data: T, opts?: SendOptions, tx?: Tx): Promise<string | null>;
+  /** Runs `handler` for jobs of `name`; a throw fails the attempt and pg-boss retries per the job's options. */
+  work<T>(name: QueueName, handler: (job: JobContext<T>) => Promise<void>): Promise<void>;
+  /** Runs `name` on a cron schedule — once per tick across every bff process. */
+  schedule(name: QueueName, cron: string): Promise<void>;
+  /** Jobs waiting (created or retry) in a queue, for /metrics. */
+  queueSize(name: QueueName): Promise<number>;
+  ping(): Promise<void>;
+  /** Stops fetching, waits for running handlers up to `timeoutMs`. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export async function startJobQueue(opts: {
+  executor: SqlExecutor;
+  log: Logger;
+  pollingIntervalSeconds: number;
+  /** Run maintenance and cron in this process (every process may; pg-boss coordinates through the database). */
+  supervise?: boolean;
+}): Promise<JobQueue> {
+  const boss = new PgBoss({
+    db: opts.executor as PgBoss.Db,
+    schema: 'pgboss',
+    supervise: opts.supervise ?? true,
+    schedule: opts.supervise ?? true,
+    migrate: true,
+  });
+  boss.on('error', (err) => opts.log.error({ err: { message: err.message } }, 'job queue error'));
+  await boss.start();
+  for (const name of Object.values(QUEUES)) {
+    await boss.createQueue(name).catch((e: Error) => {
+      // Another process created it at the same moment.
+      if (!/already exists|duplicate/i.test(e.message)) throw e;
+    });
+  }
+  const running = new Set<Promise<unknown>>();
+
+  return {
+    async send(name, data, o = {}, tx) {
+      const options: PgBoss.SendOptions = {
+        startAfter: o.startAfterSeconds ? new Date(Date.now() + o.startAfterSeconds * 1000) : undefined,
+        retryLimit: o.retryLimit,
+        retryDelay: o.retryDelaySeconds,
+        retryBackoff: o.retryBackoff,
+        singletonKey: o.singletonKey,
+      };
+      if (tx) options.db = txExecutor(tx) as PgBoss.Db;
+      for (const k of Object.keys(options) as (keyof typeof options)[]) if (options[k] === undefined) delete options[k];
+      return boss.send(name, data, options);
+    },
+    async work(name, handler) {
+      await boss.work(
+        name,
+        { includeMetadata: true, pollingIntervalSeconds: opts.pollingIntervalSeconds, batchSize: 1 },
+        async (jobs) => {
+          for (const job of jobs) {
+            const p = handler({ id: job.id, data: job.data as any, retryCount: job.retryCount, retryLimit: job.retryLimit });
+            running.add(p);
+            try {
+              await p;
+            } finally {
+              running.delete(p);
+            }
+          }
+        },
+      );
+    },
+    async schedule(name, cron) {
+      await boss.schedule(name, cron, {}, { tz: 'Asia/Shanghai' });
+    },
+    queueSize: (name) => boss.getQueueSize(name),
+    async ping() {
+      await opts.executor.executeSql('SELECT 1 FROM pgboss.version LIMIT 1');
+    },
+    async stop(timeoutMs) {
+      await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 1) });
+      if (running.size) await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, timeoutMs))]);
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import type { OpenBill, PatientBill, PushBillsResult } from '@hp/shared';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { bills, patients } from '../../db/schema';
+import { AppError } from '../../lib/errors';
+import { newId } from '../../lib/ids';
+
+type BillRow = typeof bills.$inferSelect;
+
+function sameContent(row: BillRow, b: OpenBill, patientId: string): boolean {
+  return (
+    row.patientId === patientId &&
+    row.amountFen === b.amountFen &&
+    row.title === b.title &&
+    (row.visitNo ?? undefined) === b.visitNo &&
+    (row.department ?? undefined) === b.department &&
+    (row.doctor ?? undefined) === b.doctor &&
+    JSON.stringify(row.items) === JSON.stringify(b.items)
+  );
+}
+
+/** Finds or creates the patient the HIS names, keeping the name current. */
+async function upsertPatient(tx: Db, hospitalId: string, hisPatientId: string, name: string): Promise<string> {
+  const [row] = await tx
+    .insert(patients)
+    .values({ id: newId('pat'), hospitalId, hisPatientId, name })
+    .onConflictDoUpdate({ target: [patients.hospitalId, patients.hisPatientId], set: { name, updatedAt: sql`now()` } })
+    .returning({ id: patients.id });
+  return row!.id;
+}
+
+/**
+ * Stores bills pushed by the HIS, idempotently by HIS bill number: new → created; identical → unchanged;
+ * changed while unpaid and not in a live order → replaced by a new version. A change to a paid bill or to
+ * one held by a live order is refused, and then nothing of the batch is stored.
+ */
+export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): Promise<PushBillsResult> {
+  const seen = new Set<string>();
+  for (const b of input) {
+    if (seen.has(b.hisBillNo)) throw new AppError('validation_failed', `bills: hisBillNo ${b.hisBillNo} appears twice in the batch`);
+    seen.add(b.hisBillNo);
+  }
+  return db.transaction(async (tx) => {
+    const results: PushBillsResult['results'] = [];
+    for (const b of input) {
+      const patientId = await upsertPatient(tx, hospitalId, b.patientId, b.patientName);
+      const [existing] = await tx
+        .select()
+        .from(bills)
+        .where(and(eq(bills.hospitalId, hospitalId), eq(bills.hisBillNo, b.hisBillNo)))
+        .for('update');
+      if (!existing) {
+        const id = newId('bill');
+        await tx.insert(bills).values({
+          id, hospitalId, hisBillNo: b.hisBillNo, patientId, visitNo: b.visitNo ?? null, department: b.department ?? null,
+          doctor: b.doctor ?? null, title: b.title, amountFen: b.amountFen, items: b.items,
+        });
+        results.push({ hisBillNo: b.hisBillNo, billId: id, version: 1, outcome: 'created' });
+        continue;
+      }
+      if (sameContent(existing, b, patientId)) {
+        results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version: existing.version, outcome: 'unchanged' });
+        continue;
+      }
+      if (existing.status !== 'UNPAID') {
+        throw new AppError('bill_not_payable', `bill ${b.hisBillNo} is ${existing.status.toLowerCase()} and cannot be changed`);
+      }
+      if (existing.lockedOrderId) {
+        throw new AppError('bill_locked', `bill ${b.hisBillNo} is being paid (order in progress) and cannot be changed now`);
+      }
+      const version = existing.version + 1;
+      await tx
+        .update(bills)
+        .set({
+          patientId, visitNo: b.visitNo ?? null, department: b.department ?? null, doctor: b.doctor ?? null,
+          title: b.title, amountFen: b.amountFen, items: b.items, version, updatedAt: sql`now()`,
+        })
+        .where(and(eq(bills.id, existing.id), eq(bills.status, 'UNPAID'), isNull(bills.lockedOrderId)));
+      results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version, outcome: 'replaced' });
+    }
+    return { results };
+  });
+}
+
+/** The patient's unpaid bills, oldest first; those held by a live order name it. */
+export async function listPayableBills(db: Db, patientId: string): Promise<PatientBill[]> {
+  const rows = await db
+    .select()
+    .from(bills)
+    .where(and(eq(bills.patientId, patientId), eq(bills.status, 'UNPAID')))
+    .orderBy(asc(bills.createdAt));
+  return rows.map((r) => ({
+    id: r.id,
+    hisBillNo: r.hisBillNo,
+    visitNo: r.visitNo,
+    department: r.department,
+    doctor: r.doctor,
+    title: r.title,
+    amountFen: r.amountFen,
+    status: r.status as PatientBill['status'],
+    payingOrderId: r.lockedOrderId,
+    items: r.items as PatientBill['items'],
+    createdAt: r.createdAt.toISOString(),
+  }));
+}

@@ -1,0 +1,86 @@
+import type { HisPaymentResult } from '@hp/shared';
+import { and, eq, sql } from 'drizzle-orm';
+import { bills, hisApps, hisPushes, orderBills, orders, patients, payments } from '../../db/schema';
+import type { Deps } from '../../deps';
+import type { JobContext } from '../../jobs/queue';
+import { raiseAlert } from '../payments/service';
+import { recordEvent, transition } from '../orders/repo';
+
+export interface HisPushJob {
+  eventId: string;
+}
+
+/**
+ * Outbox worker: pushes a payment result to the hospital's HIS. Success → the order is SETTLED. Failure →
+ * pg-boss retries on a doubling curve; after the last retry the order is flagged as a one-sided entry
+ * (单边账) with a critical alert, so finance can settle it by hand or refund it.
+ */
+export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promise<void> {
+  const { db } = deps;
+  const [push] = await db.select().from(hisPushes).where(eq(hisPushes.eventId, job.data.eventId));
+  if (!push || push.status === 'ACKED') return;
+  const [order] = await db.select().from(orders).where(eq(orders.id, push.orderId));
+  if (!order) return;
+  const [app] = await db.select().from(hisApps).where(and(eq(hisApps.hospitalId, order.hospitalId), eq(hisApps.enabled, true)));
+  const [payment] = await db.select().from(payments).where(eq(payments.orderId, order.id));
+  const [patient] = await db.select().from(patients).where(eq(patients.id, order.patientId));
+  const billRows = await db
+    .select({ hisBillNo: bills.hisBillNo })
+    .from(orderBills)
+    .innerJoin(bills, eq(bills.id, orderBills.billId))
+    .where(eq(orderBills.orderId, order.id));
+
+  const result: HisPaymentResult = {
+    eventId: push.eventId,
+    kind: 'payment',
+    orderNo: order.orderNo,
+    hisBillNos: billRows.map((b) => b.hisBillNo),
+    patientId: patient?.hisPatientId ?? '',
+    amountFen: order.amountFen,
+    channel: order.channel,
+    channelTradeNo: payment?.channelTradeNo ?? '',
+    paidAt: (order.paidAt ?? order.updatedAt).toISOString(),
+  };
+
+  try {
+    if (!app?.callbackBaseUrl) throw new Error('the hospital has no HIS endpoint configured for result pushes');
+    await deps.his.pushPaymentResult(
+      { hospitalId: order.hospitalId, appId: app.appId, secret: deps.secrets.open(app.secretEnc), baseUrl: app.callbackBaseUrl },
+      result,
+    );
+  } catch (e) {
+    const message = (e as Error).message.slice(0, 500);
+    const final = job.retryCount >= job.retryLimit;
+    await db.transaction(async (tx) => {
+      await tx
+        .update(hisPushes)
+        .set({ attempts: sql`${hisPushes.attempts} + 1`, lastError: message, status: final ? 'FAILED' : 'RETRYING', updatedAt: sql`now()` })
+        .where(eq(hisPushes.eventId, push.eventId));
+      if (!final) return;
+      const [flagged] = await tx
+        .update(orders)
+        .set({ oneSided: true, hisSyncStatus: 'FAILED', updatedAt: sql`now()` })
+        .where(eq(orders.id, order.id))
+        .returning();
+      await recordEvent(tx, flagged!, 'his_push_failed', { actor: 'job:his-push', reason: message, data: { eventId: push.eventId, attempts: push.attempts + 1 } });
+      await raiseAlert(tx, {
+        hospitalId: order.hospitalId, kind: 'one_sided_entry', severity: 'critical', orderId: order.id,
+        message: `单边账：订单 ${order.orderNo} 已支付 ${order.amountFen} 分，HIS 未确认（${message}）`, data: { eventId: push.eventId },
+      });
+    });
+    deps.metrics.hisPushes.inc({ outcome: final ? 'failed' : 'retry' });
+    if (!final) throw e; // pg-boss retries with backoff
+    return;
+  }
+
+  await db.transaction(async (tx) => {
+    await tx
+      .update(hisPushes)
+      .set({ status: 'ACKED', attempts: sql`${hisPushes.attempts} + 1`, lastError: null, ackedAt: deps.clock.now(), updatedAt: sql`now()` })
+      .where(eq(hisPushes.eventId, push.eventId));
+    await transition(tx, order.id, 'settled', {
+      actor: 'job:his-push', data: { eventId: push.eventId }, patch: { settledAt: deps.clock.now(), hisSyncStatus: 'ACKED', oneSided: false },
+    });
+  });
+  deps.metrics.hisPushes.inc({ outcome: 'acked' });
+}

@@ -1,0 +1,61 @@
+import { eq } from 'drizzle-orm';
+import { NotificationRejected, type NotificationReply } from '../../channels/types';
+import { notificationInbox } from '../../db/schema';
+import type { Deps } from '../../deps';
+import { newId } from '../../lib/ids';
+import { applyChannelPayment, type ApplyOutcome } from './service';
+
+const KEPT_HEADERS = /^(wechatpay-|content-type|user-agent|x-forwarded-for)/i;
+
+/**
+ * Handles one inbound channel notification: keep the raw body, verify, cross-check, apply idempotently,
+ * answer in the channel's own format. A rejected notification is stored (outcome `rejected`) and
+ * answered with an error so the channel retries; a duplicate is acknowledged and changes nothing.
+ */
+export async function handleNotification(
+  deps: Deps,
+  channel: string,
+  accountId: string,
+  headers: Record<string, string | undefined>,
+  rawBody: string,
+): Promise<NotificationReply & { outcome: ApplyOutcome | 'rejected' }> {
+  const account = await deps.channels.get(accountId);
+  if (account.channel !== channel) {
+    return { status: 404, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: 'unknown account' }), outcome: 'rejected' };
+  }
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && KEPT_HEADERS.test(k)) kept[k] = v;
+
+  let parsed;
+  try {
+    parsed = account.adapter.parseNotification(headers, rawBody, deps.clock.now());
+  } catch (e) {
+    if (!(e instanceof NotificationRejected)) throw e;
+    await deps.db.insert(notificationInbox).values({
+      channel, notifyId: newId('rejected'), hospitalId: account.hospitalId, merchantAccountId: account.id,
+      headers: kept, rawBody, verified: false, outcome: 'rejected', error: `${e.reason}: ${e.message}`,
+    });
+    deps.metrics.notifications.inc({ channel, outcome: 'rejected' });
+    deps.log.warn({ channel, accountId, reason: e.reason }, 'notification rejected');
+    return { ...account.adapter.notificationReply(false, e.message), status: 401, outcome: 'rejected' };
+  }
+
+  const outcome = await deps.db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(notificationInbox)
+      .values({
+        channel, notifyId: parsed.notifyId, hospitalId: account.hospitalId, merchantAccountId: account.id,
+        eventType: parsed.eventType, outTradeNo: parsed.payment?.orderNo ?? null, headers: kept, rawBody,
+        verified: true, outcome: 'received',
+      })
+      .onConflictDoNothing()
+      .returning({ id: notificationInbox.id });
+    if (inserted.length === 0) return 'duplicate' as const;
+    const result: ApplyOutcome = parsed.payment ? await applyChannelPayment(deps, account, parsed.payment, 'notification', tx) : 'ignored';
+    await tx.update(notificationInbox).set({ outcome: result }).where(eq(notificationInbox.id, inserted[0]!.id));
+    return result;
+  });
+  deps.metrics.notifications.inc({ channel, outcome });
+  // Recorded and acknowledged, conflicts included: sending it again would not change the decision.
+  return { ...account.adapter.notificationReply(true), outcome };
+}

@@ -1,0 +1,84 @@
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { orders, payments } from '../../db/schema';
+import type { Deps } from '../../deps';
+import { QUEUES } from '../../jobs/queue';
+import { findOrder, releaseBills, transition, type OrderRow } from '../orders/repo';
+import { queryDelaySeconds } from '../orders/service';
+import { applyChannelPayment } from './service';
+
+export interface PaymentQueryJob {
+  orderId: string;
+  attempt: number;
+}
+
+/** How long after creation a channel's "no such order" is believed (the create call may still be in flight). */
+const NOT_FOUND_GRACE_MS = 60_000;
+
+async function closeLocally(deps: Deps, order: OrderRow, event: 'close' | 'fail', reason: string) {
+  await deps.db.transaction(async (tx) => {
+    const done = await transition(tx, order.id, event, { actor: 'job:payment-query', reason, patch: { closedAt: deps.clock.now() } });
+    if (!done) return;
+    await releaseBills(tx, order.id);
+    await tx
+      .update(payments)
+      .set({ status: event === 'close' ? 'CLOSED' : 'FAILED', updatedAt: sql`now()` })
+      .where(and(eq(payments.orderId, order.id), eq(payments.status, 'PENDING')));
+  });
+}
+
+async function reschedule(deps: Deps, order: OrderRow, attempt: number) {
+  await deps.jobs.send(QUEUES.paymentQuery, { orderId: order.id, attempt }, { startAfterSeconds: queryDelaySeconds(deps, attempt, order.expiresAt) });
+}
+
+/**
+ * Compensation for a PAYING order: ask the channel until the order is final. Repairs lost notifications
+ * and crashes between "channel paid" and "notification applied"; closes expired orders at the channel
+ * before closing them locally (if the channel says paid, the payment is applied instead).
+ */
+export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise<void> {
+  const order = await findOrder(deps.db, job.orderId);
+  if (!order || (order.status !== 'PAYING' && order.status !== 'CREATED')) return;
+  const account = await deps.channels.get(order.merchantAccountId);
+  const q = await account.adapter.queryPayment(order.orderNo);
+  const expired = deps.clock.now() >= order.expiresAt;
+
+  if (q.result !== 'SUCCESS' || !q.payment) return reschedule(deps, order, job.attempt + 1);
+  switch (q.payment.state) {
+    case 'PAID':
+    case 'REFUNDED':
+      await deps.db.transaction((tx) => applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx));
+      return;
+    case 'CLOSED':
+      return closeLocally(deps, order, 'close', `channel reports ${q.payment.rawState ?? 'CLOSED'}`);
+    case 'FAILED':
+      return closeLocally(deps, order, 'fail', `channel reports ${q.payment.rawState ?? 'FAILED'}`);
+    case 'NOT_FOUND':
+      if (deps.clock.now().getTime() - order.createdAt.getTime() > NOT_FOUND_GRACE_MS) {
+        return closeLocally(deps, order, 'fail', 'the channel has no such order');
+      }
+      return reschedule(deps, order, job.attempt + 1);
+    case 'NOTPAY': {
+      if (!expired) return reschedule(deps, order, job.attempt + 1);
+      const c = await account.adapter.closePayment(order.orderNo);
+      if (c.result === 'SUCCESS') return closeLocally(deps, order, 'close', 'expired');
+      // Not closed (paid meanwhile, or the channel is down): look again soon.
+      return reschedule(deps, order, job.attempt + 1);
+    }
+    case 'PAYING':
+      return reschedule(deps, order, job.attempt + 1);
+  }
+}
+
+/**
+ * Safety net run on a schedule (once per tick across all processes): any order still PAYING well past its
+ * expiry has lost its query chain (e.g. a job was dropped); start a new one.
+ */
+export async function sweepStalePayments(deps: Deps): Promise<number> {
+  const stale = await deps.db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(and(inArray(orders.status, ['CREATED', 'PAYING']), lt(orders.expiresAt, sql`now() - interval '10 minutes'`), lt(orders.updatedAt, sql`now() - interval '10 minutes'`)))
+    .limit(500);
+  for (const o of stale) await deps.jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
+  return stale.length;
+}

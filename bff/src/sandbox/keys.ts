@@ -1,0 +1,68 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** An RSA key pair in PEM (PKCS#8 private, SPKI public). */
+export interface PemPair {
+  privatePem: string;
+  publicPem: string;
+}
+
+export function rsaPair(): PemPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return { privatePem: privateKey, publicPem: publicKey };
+}
+
+/** Keys of one sandbox hospital: its WeChat merchant and its HIS app. */
+export interface SandboxHospitalKeys {
+  wechat: { mchId: string; appId: string; serialNo: string; apiV3Key: string } & PemPair;
+  his: { appId: string; secret: string };
+}
+
+/** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
+export interface SandboxKeys {
+  wechatPlatform: { keyId: string } & PemPair;
+  hospitals: Record<string, SandboxHospitalKeys>;
+}
+
+const alnum = (n: number) => randomBytes(n).toString('base64').replace(/[^A-Za-z0-9]/g, '').padEnd(n, 'x').slice(0, n);
+
+export function hospitalKeys(index: number): SandboxHospitalKeys {
+  return {
+    wechat: {
+      // Sandbox merchant ids start with 19 so they are recognisable in any log.
+      mchId: `19000000${String(index).padStart(2, '0')}`,
+      appId: `wxsandbox${randomBytes(4).toString('hex')}`,
+      serialNo: randomBytes(20).toString('hex').toUpperCase(),
+      apiV3Key: alnum(32),
+      ...rsaPair(),
+    },
+    his: { appId: `his_sandbox_${index}`, secret: randomBytes(32).toString('base64url') },
+  };
+}
+
+export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
+  const hospitals: Record<string, SandboxHospitalKeys> = {};
+  hospitalCodes.forEach((code, i) => (hospitals[code] = hospitalKeys(i + 1)));
+  return {
+    wechatPlatform: { keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`, ...rsaPair() },
+    hospitals,
+  };
+}
+
+/** Loads the demo's sandbox keys from the data directory, generating them on first start. */
+export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]): SandboxKeys {
+  const file = path.resolve(dataDir, 'sandbox-keys.json');
+  if (existsSync(file)) {
+    const keys = JSON.parse(readFileSync(file, 'utf8')) as SandboxKeys;
+    if (hospitalCodes.every((c) => keys.hospitals[c])) return keys;
+  }
+  const keys = generateSandboxKeys(hospitalCodes);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  return keys;
+}

@@ -1,0 +1,394 @@
+import { createCipheriv, createSign, createVerify, randomBytes } from 'node:crypto';
+import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
+
+/**
+ * WeChat Pay API v3 simulator (protocols.md §1), written without the SDK so it checks our adapter
+ * independently: it verifies the merchant's request signatures against the raw request target, signs every
+ * reply with the platform key, keeps orders, and sends AES-256-GCM-encrypted, RSA-signed notifications.
+ *
+ * Control API for tests and the demo (unsigned, loopback only):
+ * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen? }`
+ * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
+ * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
+ * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'any', fault: 'timeout'|'system_error'|'drop', count }`
+ * - `GET  /sim/cashier/wechatpay/{out_trade_no}` a page standing in for the WeChat payment sheet
+ */
+
+export interface SimMerchant {
+  mchId: string;
+  appIds: string[];
+  serialNo: string;
+  publicPem: string;
+  apiV3Key: string;
+}
+
+export interface WechatSimOptions {
+  port: number;
+  platformKeyId: string;
+  platformPrivatePem: string;
+  /** Delays between notification attempts after a failed delivery (WeChat: 15s, 15s, 30s, 3m…). */
+  notifyRetryDelaysMs?: number[];
+}
+
+interface SimOrder {
+  mchid: string;
+  appid: string;
+  out_trade_no: string;
+  trade_type: string;
+  description: string;
+  notify_url: string;
+  total: number;
+  time_expire?: string;
+  trade_state: 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'USERPAYING' | 'PAYERROR' | 'REFUND';
+  transaction_id?: string;
+  success_time?: string;
+  payer_openid?: string;
+  code_url?: string;
+  lastNotification?: { headers: Record<string, string>; body: string };
+  notificationsSent: number;
+}
+
+type FaultKind = 'timeout' | 'system_error' | 'drop';
+interface Fault {
+  op: string;
+  fault: FaultKind;
+  count: number;
+}
+
+const NATIVE_ROUTE = /^\/v3\/pay\/transactions\/(native|jsapi|h5)$/;
+const QUERY_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/;
+const CLOSE_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/;
+
+export class WechatPaySimulator {
+  readonly merchants = new Map<string, SimMerchant>();
+  readonly orders = new Map<string, SimOrder>();
+  private faults: Fault[] = [];
+  private readonly seenNonces = new Set<string>();
+  private server?: RunningSim;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Every notification attempt, for tests: url, status our endpoint answered. */
+  readonly deliveries: { outTradeNo: string; status: number | 'error' }[] = [];
+
+  constructor(private readonly opts: WechatSimOptions) {}
+
+  get url(): string {
+    if (!this.server) throw new Error('simulator not started');
+    return this.server.url;
+  }
+
+  addMerchant(m: SimMerchant): void {
+    this.merchants.set(m.mchId, m);
+  }
+
+  async start(): Promise<this> {
+    this.server = await startSimServer('wechatpay', this.opts.port, [(r) => this.control(r), (r) => this.api(r)]);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    await this.server?.close();
+  }
+
+  /** Queues a fault for the next `count` calls of `op`. */
+  injectFault(op: string, fault: FaultKind, count = 1): void {
+    this.faults.push({ op, fault, count });
+  }
+
+  private takeFault(op: string): FaultKind | undefined {
+    const f = this.faults.find((x) => (x.op === op || x.op === 'any') && x.count > 0);
+    if (!f) return undefined;
+    f.count--;
+    if (f.count === 0) this.faults = this.faults.filter((x) => x !== f);
+    return f.fault;
+  }
+
+  // ---- signing ---------------------------------------------------------------------------------------
+
+  private sign(message: string): string {
+    return createSign('RSA-SHA256').update(message).sign(this.opts.platformPrivatePem, 'base64');
+  }
+
+  /** A reply signed as WeChat Pay signs it: `timestamp\nnonce\nbody\n`. */
+  private signed(status: number, value?: unknown): SimReply {
+    const body = value === undefined ? '' : JSON.stringify(value);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = randomBytes(16).toString('hex');
+    const headers: Record<string, string> = {
+      'Wechatpay-Timestamp': timestamp,
+      'Wechatpay-Nonce': nonce,
+      'Wechatpay-Serial': this.opts.platformKeyId,
+      'Wechatpay-Signature': this.sign(`${timestamp}\n${nonce}\n${body}\n`),
+      'Request-ID': randomBytes(8).toString('hex'),
+    };
+    if (body) headers['content-type'] = 'application/json';
+    return { status, headers, body };
+  }
+
+  private error(status: number, code: string, message: string): SimReply {
+    return this.signed(status, { code, message });
+  }
+
+  /** Verifies `Authorization: WECHATPAY2-SHA256-RSA2048 k="v",…` (pairs in any order) over the raw target. */
+  private authenticate(req: SimRequest): { merchant: SimMerchant } | { error: SimReply } {
+    const auth = String(req.headers.authorization ?? '');
+    const m = /^WECHATPAY2-SHA256-RSA2048\s+(.+)$/.exec(auth);
+    if (!m) return { error: this.error(401, 'SIGN_ERROR', '缺少或错误的 Authorization 头') };
+    const pairs: Record<string, string> = {};
+    for (const part of m[1]!.matchAll(/(\w+)="([^"]*)"/g)) pairs[part[1]!] = part[2]!;
+    const { mchid, nonce_str, signature, timestamp, serial_no } = pairs;
+    if (!mchid || !nonce_str || !signature || !timestamp || !serial_no) {
+      return { error: this.error(401, 'SIGN_ERROR', 'Authorization 缺少字段') };
+    }
+    const merchant = this.merchants.get(mchid);
+    if (!merchant) return { error: this.error(401, 'SIGN_ERROR', `商户号 ${mchid} 不存在`) };
+    if (serial_no !== merchant.serialNo) return { error: this.error(401, 'SIGN_ERROR', '商户证书序列号不匹配') };
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return { error: this.error(401, 'SIGN_ERROR', '请求时间戳超出 5 分钟') };
+    const nonceKey = `${mchid}:${nonce_str}`;
+    if (this.seenNonces.has(nonceKey)) return { error: this.error(401, 'SIGN_ERROR', '重复的随机串') };
+    const message = `${req.method}\n${req.url}\n${timestamp}\n${nonce_str}\n${req.body}\n`;
+    const ok = createVerify('RSA-SHA256').update(message).verify(merchant.publicPem, signature, 'base64');
+    if (!ok) return { error: this.error(401, 'SIGN_ERROR', '签名错误') };
+    this.seenNonces.add(nonceKey);
+    if (this.seenNonces.size > 100_000) this.seenNonces.clear();
+    return { merchant };
+  }
+
+  // ---- the signed API ----------------------------------------------------------------------------------
+
+  private async api(req: SimRequest): Promise<SimReply | undefined> {
+    if (!req.path.startsWith('/v3/')) return undefined;
+    const auth = this.authenticate(req);
+    if ('error' in auth) return auth.error;
+    const { merchant } = auth;
+
+    let m: RegExpExecArray | null;
+    if (req.method === 'POST' && (m = NATIVE_ROUTE.exec(req.path))) return this.faulted('create', () => this.create(merchant, m![1]!, req.body));
+    if (req.method === 'POST' && (m = CLOSE_ROUTE.exec(req.path))) return this.faulted('close', () => this.closeOrder(merchant, decodeURIComponent(m![1]!), req.body));
+    if (req.method === 'GET' && (m = QUERY_ROUTE.exec(req.path))) {
+      return this.faulted('query', () => this.query(merchant, decodeURIComponent(m![1]!), req.query.get('mchid')));
+    }
+    return this.error(404, 'NOT_FOUND', '接口不存在');
+  }
+
+  private async faulted(op: string, run: () => SimReply): Promise<SimReply> {
+    const fault = this.takeFault(op);
+    if (fault === 'drop') return { status: -1 };
+    if (fault === 'timeout') {
+      // Hold the call longer than any sane client timeout, then answer (the client has given up).
+      await new Promise((r) => this.later(r, 15_000));
+      return this.error(500, 'SYSTEM_ERROR', '系统超时');
+    }
+    if (fault === 'system_error') return this.error(500, 'SYSTEM_ERROR', '系统繁忙，请稍后重试');
+    return run();
+  }
+
+  private create(merchant: SimMerchant, kind: string, rawBody: string): SimReply {
+    let b: any;
+    try {
+      b = JSON.parse(rawBody);
+    } catch {
+      return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
+    }
+    const missing = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url'].filter((k) => typeof b[k] !== 'string' || !b[k]);
+    if (missing.length) return this.error(400, 'PARAM_ERROR', `缺少参数 ${missing.join(',')}`);
+    if (b.mchid !== merchant.mchId) return this.error(400, 'MCH_NOT_EXISTS', 'mchid 与签名商户不一致');
+    if (!merchant.appIds.includes(b.appid)) return this.error(400, 'APPID_MCHID_NOT_MATCH', 'appid 和 mch_id 不匹配');
+    if (!/^[0-9A-Za-z_\-|*]{6,32}$/.test(b.out_trade_no)) return this.error(400, 'PARAM_ERROR', 'out_trade_no 格式错误');
+    const total = b.amount?.total;
+    if (!Number.isInteger(total) || total <= 0) return this.error(400, 'PARAM_ERROR', 'amount.total 必须为正整数（分）');
+    if (!/^https?:\/\//.test(b.notify_url)) return this.error(400, 'PARAM_ERROR', 'notify_url 格式错误');
+    if (kind === 'jsapi' && !b.payer?.openid) return this.error(400, 'PARAM_ERROR', '缺少 payer.openid');
+    const tradeType = kind === 'native' ? 'NATIVE' : kind === 'jsapi' ? 'JSAPI' : 'MWEB';
+    const existing = this.orders.get(b.out_trade_no);
+    if (existing) {
+      if (existing.total !== total || existing.mchid !== b.mchid || existing.trade_type !== tradeType) {
+        return this.error(400, 'INVALID_REQUEST', '201 商户订单号重复');
+      }
+      if (existing.trade_state === 'SUCCESS') return this.error(400, 'ORDERPAID', '该订单已支付');
+      if (existing.trade_state === 'CLOSED') return this.error(400, 'ORDER_CLOSED', '订单已关闭');
+    }
+    const order: SimOrder = existing ?? {
+      mchid: b.mchid,
+      appid: b.appid,
+      out_trade_no: b.out_trade_no,
+      trade_type: tradeType,
+      description: b.description,
+      notify_url: b.notify_url,
+      total,
+      time_expire: b.time_expire,
+      trade_state: 'NOTPAY',
+      payer_openid: b.payer?.openid,
+      code_url: `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`,
+      notificationsSent: 0,
+    };
+    this.orders.set(order.out_trade_no, order);
+    if (kind === 'native') return this.signed(200, { code_url: order.code_url });
+    if (kind === 'h5') return this.signed(200, { h5_url: `${this.url}/sim/cashier/wechatpay/${order.out_trade_no}` });
+    return this.signed(200, { prepay_id: `wx${Date.now()}${randomBytes(6).toString('hex')}` });
+  }
+
+  private transaction(o: SimOrder) {
+    return {
+      appid: o.appid,
+      mchid: o.mchid,
+      out_trade_no: o.out_trade_no,
+      transaction_id: o.transaction_id,
+      trade_type: o.trade_type,
+      trade_state: o.trade_state,
+      trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', CLOSED: '已关闭', USERPAYING: '用户支付中', PAYERROR: '支付失败', REFUND: '转入退款' }[o.trade_state],
+      bank_type: o.trade_state === 'SUCCESS' ? 'OTHERS' : undefined,
+      attach: '',
+      success_time: o.success_time,
+      payer: { openid: o.payer_openid ?? 'oSandboxPayer' },
+      amount: { total: o.total, payer_total: o.trade_state === 'SUCCESS' ? o.total : undefined, currency: 'CNY', payer_currency: 'CNY' },
+    };
+  }
+
+  private query(merchant: SimMerchant, outTradeNo: string, mchid: string | null): SimReply {
+    if (mchid !== merchant.mchId) return this.error(400, 'PARAM_ERROR', 'mchid 参数错误');
+    const o = this.orders.get(outTradeNo);
+    if (!o || o.mchid !== merchant.mchId) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
+    return this.signed(200, this.transaction(o));
+  }
+
+  private closeOrder(merchant: SimMerchant, outTradeNo: string, rawBody: string): SimReply {
+    let b: any;
+    try {
+      b = JSON.parse(rawBody);
+    } catch {
+      return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
+    }
+    if (b.mchid !== merchant.mchId) return this.error(400, 'PARAM_ERROR', 'mchid 参数错误');
+    const o = this.orders.get(outTradeNo);
+    if (!o) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
+    // Closing a paid order fails; our adapter then queries and applies the payment. [U] exact code.
+    if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND') return this.error(400, 'ORDERPAID', '订单已支付');
+    o.trade_state = 'CLOSED';
+    return this.signed(204);
+  }
+
+  // ---- paying and notifying ------------------------------------------------------------------------------
+
+  /**
+   * Marks an order paid as the patient would and notifies. `notifyAmountFen` sends a notification whose
+   * amount differs from the order (a misbehaving channel), while the order itself stays correct.
+   */
+  pay(outTradeNo: string, opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number } = {}): SimOrder {
+    const o = this.orders.get(outTradeNo);
+    if (!o) throw new Error(`no such order ${outTradeNo}`);
+    if (o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING') throw new Error(`order is ${o.trade_state}`);
+    o.trade_state = 'SUCCESS';
+    o.transaction_id = `42000${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 28);
+    o.success_time = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
+    const notification = this.buildNotification(o, opts.notifyAmountFen);
+    o.lastNotification = notification;
+    const mode = opts.notify ?? 'deliver';
+    if (mode !== 'drop') void this.deliver(o, notification, 0);
+    if (mode === 'duplicate') void this.deliver(o, notification, 0);
+    return o;
+  }
+
+  private buildNotification(o: SimOrder, amountOverride?: number) {
+    const merchant = this.merchants.get(o.mchid)!;
+    const tx = this.transaction(o);
+    if (amountOverride !== undefined) tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
+    const nonce = randomBytes(9).toString('base64url').slice(0, 12);
+    const aad = 'transaction';
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(merchant.apiV3Key, 'ascii'), Buffer.from(nonce, 'ascii'));
+    cipher.setAAD(Buffer.from(aad, 'ascii'));
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(tx), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
+    const body = JSON.stringify({
+      id: `EV-${randomBytes(12).toString('hex')}`,
+      create_time: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00',
+      resource_type: 'encrypt-resource',
+      event_type: 'TRANSACTION.SUCCESS',
+      summary: '支付成功',
+      resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext, associated_data: aad, nonce },
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const hnonce = randomBytes(16).toString('hex');
+    const headers = {
+      'content-type': 'application/json',
+      'Wechatpay-Timestamp': timestamp,
+      'Wechatpay-Nonce': hnonce,
+      'Wechatpay-Serial': this.opts.platformKeyId,
+      'Wechatpay-Signature': this.sign(`${timestamp}\n${hnonce}\n${body}\n`),
+      'Wechatpay-Signature-Type': 'WECHATPAY2-SHA256-RSA2048',
+    };
+    return { headers, body };
+  }
+
+  /** Delivers a notification; a non-2xx answer or no answer is retried on the configured curve. */
+  async deliver(o: SimOrder, n: { headers: Record<string, string>; body: string }, attempt: number): Promise<number | 'error'> {
+    o.notificationsSent++;
+    let status: number | 'error';
+    try {
+      status = (await simPost(o.notify_url, n.body, n.headers)).status;
+    } catch {
+      status = 'error';
+    }
+    this.deliveries.push({ outTradeNo: o.out_trade_no, status });
+    const ok = typeof status === 'number' && status >= 200 && status < 300;
+    const delays = this.opts.notifyRetryDelaysMs ?? [];
+    if (!ok && attempt < delays.length) this.later(() => void this.deliver(o, n, attempt + 1), delays[attempt]!);
+    return status;
+  }
+
+  private later(fn: (v?: unknown) => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // ---- control API ------------------------------------------------------------------------------------
+
+  private async control(req: SimRequest): Promise<SimReply | undefined> {
+    let m: RegExpExecArray | null;
+    if ((m = /^\/sim\/cashier\/wechatpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET') return this.cashier(decodeURIComponent(m[1]!));
+    if (!req.path.startsWith('/sim/wechatpay/')) return undefined;
+    const body = req.body ? (JSON.parse(req.body) as Record<string, any>) : {};
+    if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/pay$/.exec(req.path)) && req.method === 'POST') {
+      try {
+        const o = this.pay(decodeURIComponent(m[1]!), body);
+        return json(200, this.transaction(o));
+      } catch (e) {
+        return json(409, { code: 'NOT_PAYABLE', message: (e as Error).message });
+      }
+    }
+    if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/resend$/.exec(req.path)) && req.method === 'POST') {
+      const o = this.orders.get(decodeURIComponent(m[1]!));
+      if (!o?.lastNotification) return json(404, { code: 'NOT_FOUND', message: 'no notification to resend' });
+      return json(200, { status: await this.deliver(o, o.lastNotification, Number.MAX_SAFE_INTEGER) });
+    }
+    if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)$/.exec(req.path)) && req.method === 'GET') {
+      const o = this.orders.get(decodeURIComponent(m[1]!));
+      return o ? json(200, { ...this.transaction(o), notificationsSent: o.notificationsSent }) : json(404, { code: 'NOT_FOUND', message: 'no such order' });
+    }
+    if (req.path === '/sim/wechatpay/faults' && req.method === 'POST') {
+      this.injectFault(String(body.op ?? 'any'), body.fault as FaultKind, Number(body.count ?? 1));
+      return json(200, { faults: this.faults });
+    }
+    return json(404, { code: 'NOT_FOUND', message: 'unknown control call' });
+  }
+
+  private cashier(outTradeNo: string): SimReply {
+    const o = this.orders.get(outTradeNo);
+    const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const amount = o ? `${Math.floor(o.total / 100)}.${String(o.total % 100).padStart(2, '0')}` : '';
+    const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>微信支付（沙箱）</title><style>body{font-family:sans-serif;max-width:420px;margin:40px auto;text-align:center}
+.amt{font-size:40px;margin:24px 0}button{font-size:18px;padding:12px 32px;margin:8px;border:0;border-radius:6px}
+#pay{background:#07c160;color:#fff}#state{margin-top:16px;color:#666}</style></head><body>
+<h2>微信支付 · 沙箱收银台</h2>${o ? `<div>${esc(o.description)}</div><div class="amt">¥${amount}</div>
+<div>商户订单号 ${esc(o.out_trade_no)}</div><div id="state">状态：${o.trade_state}</div>
+<button id="pay" ${o.trade_state === 'NOTPAY' ? '' : 'disabled'}>确认支付</button>
+<script>document.getElementById('pay').onclick=async()=>{const r=await fetch(location.pathname.replace('/sim/cashier/wechatpay/','/sim/wechatpay/orders/')+'/pay',{method:'POST',body:'{}'});
+document.getElementById('state').textContent=r.ok?'状态：SUCCESS，已通知商户':'支付失败：'+(await r.text());document.getElementById('pay').disabled=true;}</script>` : '<p>订单不存在</p>'}
+</body></html>`;
+    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html };
+  }
+}

@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The whole configuration of one bff process. Built once at boot by {@link loadConfig} from the defaults
+ * of the environment (below), then environment variables, then explicit overrides (tests); parsed by zod
+ * and frozen. No other module reads `process.env`.
+ */
+const ConfigSchema = z
+  .object({
+    /** development | test | production. Production refuses the sandbox and demands real secrets. */
+    nodeEnv: z.enum(['development', 'test', 'production']),
+    /** Interface and port the bff listens on (PORT, HOST). Port 0 picks a free port (tests). */
+    host: z.string().min(1),
+    port: z.coerce.number().int().min(0).max(65535),
+    /** Base URL channels and the HIS use to reach us: notification URLs are built from it (PUBLIC_BASE_URL). */
+    publicBaseUrl: z.url(),
+    /** postgres://… selects a PostgreSQL server; unset selects embedded PGlite in `<dataDir>/pglite` (DATABASE_URL). */
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
+    /** Pool size for a PostgreSQL server (DATABASE_POOL_MAX). */
+    databasePoolMax: z.coerce.number().int().min(2).max(200),
+    /** Data directory: PGlite files, its lockfile, sandbox keys, generated dev secrets (DATA_DIR). */
+    dataDir: z.string().min(1),
+    /** pino level (LOG_LEVEL). */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    /** Run the external-party simulators and point the adapters at them (SANDBOX=1). Never in production. */
+    sandbox: z.boolean({ error: "must be 1/0, true/false, yes/no or on/off" }),
+    /** Fixed ports of the simulators in the demo; 0 = random (tests). */
+    sandboxPorts: z.object({ wechatpay: z.number().int().min(0), his: z.number().int().min(0) }),
+    /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
+    seedDemo: z.boolean({ error: "must be 1/0, true/false, yes/no or on/off" }),
+    /**
+     * Secret for patient session tokens (PATIENT_JWT_SECRET, or PATIENT_JWT_SECRET_FILE). Required in
+     * production; elsewhere generated once and kept in the data directory.
+     */
+    patientJwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Patient session lifetime in seconds. */
+    patientSessionSeconds: z.coerce.number().int().min(60).max(86400),
+    /**
+     * 32-byte key (64 hex chars) that encrypts secrets at rest: HIS app secrets, merchant keys
+     * (SECRETS_KEY, or SECRETS_KEY_FILE). Required in production; elsewhere generated in the data directory.
+     */
+    secretsKey: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)')
+      .optional(),
+    /** Open API: accepted clock skew of a signed request, in seconds (OPEN_API_WINDOW_SECONDS). */
+    openApiWindowSeconds: z.coerce.number().int().min(30).max(3600),
+    /** Largest request body accepted anywhere, in bytes (BODY_LIMIT_BYTES). */
+    bodyLimitBytes: z.coerce.number().int().min(1024).max(50 * 1024 * 1024),
+    /** Order lifetime by trade type, in minutes: QR 15, JSAPI 120 by default. */
+    orderExpiryMinutes: z.object({
+      NATIVE: z.number().int().min(1),
+      JSAPI: z.number().int().min(1),
+      H5: z.number().int().min(1),
+      MICROPAY: z.number().int().min(1),
+    }),
+    /** Delays in seconds between channel queries of a PAYING order; the last repeats until the order expires. */
+    paymentQueryBackoffSeconds: z.array(z.number().min(0.1)).min(1),
+    /** HIS result push: first retry delay in seconds, doubled (with jitter) per retry (HIS_PUSH_RETRY_DELAY_SECONDS). */
+    hisPushRetryDelaySeconds: z.coerce.number().int().min(1),
+    /** HIS result push: retries before the order is flagged as a one-sided entry (HIS_PUSH_RETRY_LIMIT). */
+    hisPushRetryLimit: z.coerce.number().int().min(0).max(30),
+    /** How often an idle job worker polls, in seconds (JOB_POLLING_INTERVAL_SECONDS; pg-boss minimum 0.5). */
+    jobPollingIntervalSeconds: z.coerce.number().min(0.5),
+    /** Timeout of one call to a channel or the HIS, in milliseconds (OUTBOUND_TIMEOUT_MS). */
+    outboundTimeoutMs: z.coerce.number().int().min(100).max(60000),
+    /** Graceful shutdown: how long to wait for in-flight requests and jobs (SHUTDOWN_TIMEOUT_MS). */
+    shutdownTimeoutMs: z.coerce.number().int().min(0),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.nodeEnv === 'production') {
+      if (c.sandbox) ctx.addIssue({ code: 'custom', path: ['sandbox'], message: 'the sandbox cannot run with NODE_ENV=production' });
+      if (!c.patientJwtSecret) ctx.addIssue({ code: 'custom', path: ['patientJwtSecret'], message: 'required in production (PATIENT_JWT_SECRET or PATIENT_JWT_SECRET_FILE)' });
+      if (!c.secretsKey) ctx.addIssue({ code: 'custom', path: ['secretsKey'], message: 'required in production (SECRETS_KEY or SECRETS_KEY_FILE)' });
+      if (!c.databaseUrl) ctx.addIssue({ code: 'custom', path: ['databaseUrl'], message: 'production needs a PostgreSQL server (DATABASE_URL)' });
+      if (!c.publicBaseUrl.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+type NodeEnv = Config['nodeEnv'];
+
+const base: Omit<ConfigInput, 'nodeEnv'> = {
+  host: '127.0.0.1',
+  port: 3000,
+  publicBaseUrl: 'http://127.0.0.1:3000',
+  databasePoolMax: 20,
+  dataDir: './data',
+  logLevel: 'info',
+  sandbox: true,
+  sandboxPorts: { wechatpay: 4101, his: 4102 },
+  seedDemo: true,
+  patientSessionSeconds: 7200,
+  openApiWindowSeconds: 300,
+  bodyLimitBytes: 1024 * 1024,
+  orderExpiryMinutes: { NATIVE: 15, JSAPI: 120, H5: 15, MICROPAY: 2 },
+  paymentQueryBackoffSeconds: [5, 10, 15, 30, 60, 60, 120, 120, 300],
+  hisPushRetryDelaySeconds: 30,
+  // 30 s doubled per retry with jitter: 11 retries span roughly one day (WeChat's own retry curve).
+  hisPushRetryLimit: 11,
+  jobPollingIntervalSeconds: 2,
+  outboundTimeoutMs: 10000,
+  shutdownTimeoutMs: 10000,
+};
+
+/** Defaults per environment; environment variables and overrides win. */
+export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
+  development: base,
+  test: {
+    ...base,
+    port: 0,
+    publicBaseUrl: 'http://127.0.0.1:0',
+    logLevel: 'silent',
+    seedDemo: false,
+    sandboxPorts: { wechatpay: 0, his: 0 },
+    paymentQueryBackoffSeconds: [0.5, 1],
+    hisPushRetryDelaySeconds: 1,
+    hisPushRetryLimit: 3,
+    jobPollingIntervalSeconds: 0.5,
+    outboundTimeoutMs: 3000,
+    shutdownTimeoutMs: 3000,
+  },
+  production: { ...base, host: '0.0.0.0', sandbox: false, seedDemo: false, publicBaseUrl: 'https://pay.example-hospital.cn' },
+};
+
+/** Thrown when the configuration is invalid; its message lists every problem and how to fix it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function secretFromEnv(env: Env, name: string): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(`Invalid configuration:\n  - ${name}_FILE: cannot read ${file} (${(e as Error).message})`);
+    }
+  }
+  return env[name] || undefined;
+}
+
+function flag(v: string | undefined): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v as unknown as boolean; // let zod report it
+}
+
+/** Reads the environment variables this project understands (documented in .env.example). */
+function fromEnv(env: Env): Partial<ConfigInput> {
+  const out: Record<string, unknown> = {
+    host: env.HOST,
+    port: env.PORT,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+    databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolMax: env.DATABASE_POOL_MAX,
+    dataDir: env.DATA_DIR,
+    logLevel: env.LOG_LEVEL,
+    sandbox: flag(env.SANDBOX),
+    seedDemo: flag(env.SEED_DEMO),
+    patientJwtSecret: secretFromEnv(env, 'PATIENT_JWT_SECRET'),
+    patientSessionSeconds: env.PATIENT_SESSION_SECONDS,
+    secretsKey: secretFromEnv(env, 'SECRETS_KEY'),
+    openApiWindowSeconds: env.OPEN_API_WINDOW_SECONDS,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    hisPushRetryDelaySeconds: env.HIS_PUSH_RETRY_DELAY_SECONDS,
+    hisPushRetryLimit: env.HIS_PUSH_RETRY_LIMIT,
+    jobPollingIntervalSeconds: env.JOB_POLLING_INTERVAL_SECONDS,
+    outboundTimeoutMs: env.OUTBOUND_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+  if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
+    out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) => Number(s.trim()));
+  }
+  for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k];
+  return out as Partial<ConfigInput>;
+}
+
+/**
+ * Builds the frozen configuration. Throws {@link ConfigError} naming each wrong setting and what to do.
+ * @param env usually `process.env`
+ * @param overrides applied last (tests, the demo launcher)
+ */
+export function loadConfig(env: Env, overrides: Partial<ConfigInput> = {}): Config {
+  const nodeEnvRaw = overrides.nodeEnv ?? env.NODE_ENV ?? 'development';
+  if (!['development', 'test', 'production'].includes(nodeEnvRaw)) {
+    throw new ConfigError(`Invalid configuration:\n  - NODE_ENV: must be development, test or production (got "${nodeEnvRaw}")`);
+  }
+  const nodeEnv = nodeEnvRaw as NodeEnv;
+  const merged = { ...DEFAULTS[nodeEnv], ...fromEnv(env), ...overrides, nodeEnv };
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(parsed.data);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,34 @@
+/**
+ * The closed set of error codes any of our APIs returns, as `{ error: { code, message } }`.
+ * Add a code here (and its HTTP status) before using it anywhere.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  invalid_signature: 401,
+  timestamp_out_of_window: 401,
+  nonce_replayed: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  bill_not_payable: 409,
+  bill_locked: 409,
+  order_not_payable: 409,
+  rate_limited: 429,
+  channel_error: 502,
+  channel_unavailable: 503,
+  service_unavailable: 503,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+/** The JSON body of every error reply. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId?: string };
+}

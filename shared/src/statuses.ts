@@ -1,0 +1,37 @@
+/** Order states (design.md "Orders and their states"). */
+export const ORDER_STATUSES = [
+  'CREATED',
+  'PAYING',
+  'PAID',
+  'SETTLED',
+  'CLOSED',
+  'FAILED',
+  'REFUNDING',
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+  'CONFLICTED',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Orders in these states still hold their bills. */
+export const LIVE_ORDER_STATUSES: readonly OrderStatus[] = ['CREATED', 'PAYING'];
+
+/** Bill states. A bill is payable only while UNPAID and not held by a live order. */
+export const BILL_STATUSES = ['UNPAID', 'PAID', 'CANCELLED'] as const;
+export type BillStatus = (typeof BILL_STATUSES)[number];
+
+/** Payment (one channel attempt) states. */
+export const PAYMENT_STATUSES = ['PENDING', 'SUCCESS', 'FAILED', 'CLOSED', 'CONFLICTED'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Whether the HIS has acknowledged the result of an order. */
+export const HIS_SYNC_STATUSES = ['NONE', 'PENDING', 'ACKED', 'FAILED'] as const;
+export type HisSyncStatus = (typeof HIS_SYNC_STATUSES)[number];
+
+/** Channels a patient can pay with. Later issues add Alipay, bank aggregators and credit pay. */
+export const CHANNELS = ['wechatpay'] as const;
+export type ChannelName = (typeof CHANNELS)[number];
+
+/** How the channel collects: QR (Native), JSAPI / mini-program, H5, payment code. */
+export const TRADE_TYPES = ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] as const;
+export type TradeType = (typeof TRADE_TYPES)[number];
