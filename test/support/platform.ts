@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type ConfigInput } from '@hp/config';
 import { startPlatform, type Platform } from '../../bff/src/app';
 import { generateSandboxKeys, type SandboxKeys } from '../../bff/src/sandbox/keys';
-import { DEMO_HOSPITALS, provisionSandboxHospital, startSandbox, type Sandbox } from '../../bff/src/sandbox';
+import { DEMO_HOSPITALS, DEMO_PATIENTS, provisionSandboxHospital, startSandbox, type Sandbox } from '../../bff/src/sandbox';
 import type { HisClient } from '../../bff/src/modules/his/client';
+import type { Clock } from '../../bff/src/lib/clock';
 import { createTestDatabase } from '../setup/db';
+import { patients } from '../../bff/src/db/schema';
+import { newId } from '../../bff/src/lib/ids';
 import { buildBill } from './factories';
 import type { SimBillInput } from '../../bff/src/sandbox/his/simulator';
 
@@ -35,7 +38,7 @@ export interface TestStack {
  * A whole stack for an integration test: a fresh PostgreSQL database, the simulators on random ports with
  * throwaway keys, both demo hospitals provisioned, and the bff — all real, nothing mocked.
  */
-export async function startTestStack(overrides: Partial<ConfigInput> = {}): Promise<TestStack> {
+export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts: { clock?: Clock } = {}): Promise<TestStack> {
   const database = await createTestDatabase();
   const keys = testKeys();
   const sandbox = await startSandbox({ nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0 } }, keys);
@@ -52,17 +55,19 @@ export async function startTestStack(overrides: Partial<ConfigInput> = {}): Prom
   };
   const config = loadConfig({}, configOverrides);
   const platforms: Platform[] = [];
-  const start = async (opts: { workers?: boolean; his?: HisClient } = {}) => {
-    const p = await startPlatform(config, opts);
+  const start = async (o: { workers?: boolean; his?: HisClient } = {}) => {
+    const p = await startPlatform(config, { ...o, clock: opts.clock });
     platforms.push(p);
     sandbox.his.setPlatformUrl(p.url);
     return p;
   };
   const platform = await start();
   for (const h of DEMO_HOSPITALS) await provisionSandboxHospital(platform.deps.db, platform.deps.secrets, sandbox, h);
-  sandbox.his.addPatient({ hospital: 'H001', patientId: 'P0001', name: '张三' });
-  sandbox.his.addPatient({ hospital: 'H001', patientId: 'P0002', name: '李四' });
-  sandbox.his.addPatient({ hospital: 'H002', patientId: 'P1001', name: '王五' });
+  for (const p of DEMO_PATIENTS) {
+    sandbox.his.addPatient(p);
+    const hospitalId = DEMO_HOSPITALS.find((h) => h.code === p.hospital)!.id;
+    await platform.deps.db.insert(patients).values({ id: newId('pat'), hospitalId, hisPatientId: p.patientId, name: p.name }).onConflictDoNothing();
+  }
 
   const stack: TestStack = {
     platform,
@@ -123,4 +128,10 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${label}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** A clock tests can move forward. */
+export function movableClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => new Date(Date.now() + offset), advance: (ms) => void (offset += ms) };
 }

@@ -14,6 +14,13 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** How long one run of a job may take before pg-boss considers its worker dead and retries it. */
+const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
+  'payment-query': 60,
+  'his-push': 120,
+  'purge-nonces': 300,
+};
+
 export interface SendOptions {
   /** Delay before the job may run, in seconds. */
   startAfterSeconds?: number;
@@ -66,7 +73,8 @@ export async function startJobQueue(opts: {
   boss.on('error', (err) => opts.log.error({ err: { message: err.message } }, 'job queue error'));
   await boss.start();
   for (const name of Object.values(QUEUES)) {
-    await boss.createQueue(name).catch((e: Error) => {
+    // A job whose worker died (SIGKILL) stays active until it expires, then is retried: keep that short.
+    await boss.createQueue(name, { name, expireInSeconds: QUEUE_EXPIRY_SECONDS[name], retryLimit: 5, retryDelay: 5, retryBackoff: true }).catch((e: Error) => {
       // Another process created it at the same moment.
       if (!/already exists|duplicate/i.test(e.message)) throw e;
     });

@@ -7,7 +7,7 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  * reply with the platform key, keeps orders, and sends AES-256-GCM-encrypted, RSA-signed notifications.
  *
  * Control API for tests and the demo (unsigned, loopback only):
- * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen? }`
+ * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen?, force? }`
  * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
  * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
  * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'any', fault: 'timeout'|'system_error'|'drop', count }`
@@ -274,10 +274,11 @@ export class WechatPaySimulator {
    * Marks an order paid as the patient would and notifies. `notifyAmountFen` sends a notification whose
    * amount differs from the order (a misbehaving channel), while the order itself stays correct.
    */
-  pay(outTradeNo: string, opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number } = {}): SimOrder {
+  pay(outTradeNo: string, opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number; force?: boolean } = {}): SimOrder {
     const o = this.orders.get(outTradeNo);
     if (!o) throw new Error(`no such order ${outTradeNo}`);
-    if (o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING') throw new Error(`order is ${o.trade_state}`);
+    // `force` misbehaves like a channel whose close lost a race: a success after the order was closed.
+    if (!opts.force && o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING') throw new Error(`order is ${o.trade_state}`);
     o.trade_state = 'SUCCESS';
     o.transaction_id = `42000${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 28);
     o.success_time = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';

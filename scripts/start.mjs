@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm start`: the sandbox demo. Installs dependencies on a fresh clone, then runs the bff with every
+// simulator on the embedded database (PGlite in ./data) and demo data. Ctrl-C stops it gracefully.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+
+if (!existsSync(tsx)) {
+  console.log('First start: installing dependencies (npm install)…');
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+const env = { TZ: 'Asia/Shanghai', NODE_ENV: 'development', SANDBOX: '1', ...process.env };
+const child = spawn(tsx, [path.join(root, 'bff', 'src', 'main.ts')], { cwd: root, env, stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
