@@ -6,12 +6,36 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through @hp/config only.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read configuration through @hp/config only.' },
+      ],
     },
   },
-  { files: ['config/**', 'scripts/**', 'test/**', '**/*.test.ts', 'jest.config.js', '.ci/**'], rules: { 'no-restricted-properties': 'off' } },
+  // Entry points hand the environment to @hp/config; tests and scripts set up environments.
+  {
+    files: ['config/**', 'scripts/**', 'test/**', '**/*.test.ts', 'bff/src/main.ts', 'bff/src/cli/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  // Simulators and tests parse arbitrary JSON from the wire on purpose.
+  {
+    files: ['bff/src/sandbox/**', 'test/**', '**/*.test.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  { files: ['jest.config.js'], languageOptions: { globals: { module: 'writable', require: 'readonly' } } },
 );

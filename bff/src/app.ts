@@ -49,12 +49,14 @@ export interface StartOptions {
  * where the config refuses to boot without them) they are generated once and kept in the data directory.
  */
 function devSecrets(config: Config): { patientJwtSecret: string; secretsKey: string } {
-  if (config.patientJwtSecret && config.secretsKey) return { patientJwtSecret: config.patientJwtSecret, secretsKey: config.secretsKey };
+  if (config.patientJwtSecret && config.secretsKey)
+    return { patientJwtSecret: config.patientJwtSecret, secretsKey: config.secretsKey };
   const file = path.resolve(config.dataDir, 'dev-secrets.json');
   let stored: { patientJwtSecret?: string; secretsKey?: string } = {};
   if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
   const out = {
-    patientJwtSecret: config.patientJwtSecret ?? stored.patientJwtSecret ?? randomBytes(32).toString('base64url'),
+    patientJwtSecret:
+      config.patientJwtSecret ?? stored.patientJwtSecret ?? randomBytes(32).toString('base64url'),
     secretsKey: config.secretsKey ?? stored.secretsKey ?? randomBytes(32).toString('hex'),
   };
   if (out.patientJwtSecret !== stored.patientJwtSecret || out.secretsKey !== stored.secretsKey) {
@@ -69,7 +71,13 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   const secretsConf = devSecrets(config);
-  const database = opts.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax }));
+  const database =
+    opts.database ??
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolMax: config.databasePoolMax,
+    }));
   try {
     await database.migrate();
   } catch (e) {
@@ -77,15 +85,34 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     throw e;
   }
   const db = database.db;
-  const jobs = await startJobQueue({ executor: database.executor, log, pollingIntervalSeconds: config.jobPollingIntervalSeconds });
+  const jobs = await startJobQueue({
+    executor: database.executor,
+    log,
+    pollingIntervalSeconds: config.jobPollingIntervalSeconds,
+  });
   const secrets = createSecretBox(secretsConf.secretsKey);
   const recorder = createOutboundRecorder(db, log);
   const metrics = createMetrics();
   const channels = new ChannelRegistry({
-    db, secrets, production: config.nodeEnv === 'production', timeoutMs: config.outboundTimeoutMs, recorderFor: recorder.recorderFor,
+    db,
+    secrets,
+    production: config.nodeEnv === 'production',
+    timeoutMs: config.outboundTimeoutMs,
+    recorderFor: recorder.recorderFor,
   });
   const his = opts.his ?? new HttpHisClient(config.outboundTimeoutMs, recorder.recorderFor(null));
-  const deps: Deps = { config, db, clock, log, jobs, channels, his, secrets, metrics, urls: { public: config.publicBaseUrl } };
+  const deps: Deps = {
+    config,
+    db,
+    clock,
+    log,
+    jobs,
+    channels,
+    his,
+    secrets,
+    metrics,
+    urls: { public: config.publicBaseUrl },
+  };
 
   let shuttingDown = false;
   let inFlight = 0;
@@ -120,7 +147,11 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
     await jobs.work(QUEUES.purgeNonces, async () => {
-      await db.delete(openApiNonces).where(lt(openApiNonces.createdAt, sql`now() - make_interval(secs => ${config.openApiWindowSeconds * 2})`));
+      await db
+        .delete(openApiNonces)
+        .where(
+          lt(openApiNonces.createdAt, sql`now() - make_interval(secs => ${config.openApiWindowSeconds * 2})`),
+        );
       await sweepStalePayments(deps);
     });
     await jobs.schedule(QUEUES.purgeNonces, '*/5 * * * *');
@@ -150,7 +181,10 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (inFlight > 0) {
-        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs))]);
+        await Promise.race([
+          new Promise<void>((r) => (drained = r)),
+          new Promise((r) => setTimeout(r, config.shutdownTimeoutMs)),
+        ]);
       }
       server.closeAllConnections();
       await closed;

@@ -10,19 +10,33 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel);
   // The database first: a second process on the same data directory must stop here, before binding any port.
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.databasePoolMax,
+  });
   let sandbox: Sandbox | undefined;
   let platform: Platform | undefined;
   try {
     if (config.sandbox) {
-      const keys = loadOrCreateSandboxKeys(config.dataDir, DEMO_HOSPITALS.map((h) => h.code));
-      sandbox = await startSandbox(config, keys, { notifyRetryDelaysMs: [15_000, 15_000, 30_000, 180_000, 600_000] });
+      const keys = loadOrCreateSandboxKeys(
+        config.dataDir,
+        DEMO_HOSPITALS.map((h) => h.code),
+      );
+      sandbox = await startSandbox(config, keys, {
+        notifyRetryDelaysMs: [15_000, 15_000, 30_000, 180_000, 600_000],
+      });
     }
     platform = await startPlatform(config, { database, log });
     if (sandbox) {
       sandbox.his.setPlatformUrl(platform.url);
       if (config.seedDemo) {
-        const { pushedBills } = await seedDemo(platform.deps.db, platform.deps.secrets, sandbox, platform.url);
+        const { pushedBills } = await seedDemo(
+          platform.deps.db,
+          platform.deps.secrets,
+          sandbox,
+          platform.url,
+        );
         log.info({ pushedBills }, 'demo data ready');
       }
     }

@@ -27,11 +27,11 @@ const ConfigSchema = z
     /** pino level (LOG_LEVEL). */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     /** Run the external-party simulators and point the adapters at them (SANDBOX=1). Never in production. */
-    sandbox: z.boolean({ error: "must be 1/0, true/false, yes/no or on/off" }),
+    sandbox: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
     /** Fixed ports of the simulators in the demo; 0 = random (tests). */
     sandboxPorts: z.object({ wechatpay: z.number().int().min(0), his: z.number().int().min(0) }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
-    seedDemo: z.boolean({ error: "must be 1/0, true/false, yes/no or on/off" }),
+    seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
     /**
      * Secret for patient session tokens (PATIENT_JWT_SECRET, or PATIENT_JWT_SECRET_FILE). Required in
      * production; elsewhere generated once and kept in the data directory.
@@ -50,7 +50,11 @@ const ConfigSchema = z
     /** Open API: accepted clock skew of a signed request, in seconds (OPEN_API_WINDOW_SECONDS). */
     openApiWindowSeconds: z.coerce.number().int().min(30).max(3600),
     /** Largest request body accepted anywhere, in bytes (BODY_LIMIT_BYTES). */
-    bodyLimitBytes: z.coerce.number().int().min(1024).max(50 * 1024 * 1024),
+    bodyLimitBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(50 * 1024 * 1024),
     /** Order lifetime by trade type, in minutes: QR 15, JSAPI 120 by default. */
     orderExpiryMinutes: z.object({
       NATIVE: z.number().int().min(1),
@@ -74,11 +78,32 @@ const ConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.nodeEnv === 'production') {
-      if (c.sandbox) ctx.addIssue({ code: 'custom', path: ['sandbox'], message: 'the sandbox cannot run with NODE_ENV=production' });
-      if (!c.patientJwtSecret) ctx.addIssue({ code: 'custom', path: ['patientJwtSecret'], message: 'required in production (PATIENT_JWT_SECRET or PATIENT_JWT_SECRET_FILE)' });
-      if (!c.secretsKey) ctx.addIssue({ code: 'custom', path: ['secretsKey'], message: 'required in production (SECRETS_KEY or SECRETS_KEY_FILE)' });
-      if (!c.databaseUrl) ctx.addIssue({ code: 'custom', path: ['databaseUrl'], message: 'production needs a PostgreSQL server (DATABASE_URL)' });
-      if (!c.publicBaseUrl.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
+      if (c.sandbox)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sandbox'],
+          message: 'the sandbox cannot run with NODE_ENV=production',
+        });
+      if (!c.patientJwtSecret)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['patientJwtSecret'],
+          message: 'required in production (PATIENT_JWT_SECRET or PATIENT_JWT_SECRET_FILE)',
+        });
+      if (!c.secretsKey)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secretsKey'],
+          message: 'required in production (SECRETS_KEY or SECRETS_KEY_FILE)',
+        });
+      if (!c.databaseUrl)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['databaseUrl'],
+          message: 'production needs a PostgreSQL server (DATABASE_URL)',
+        });
+      if (!c.publicBaseUrl.startsWith('https://'))
+        ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
     }
   });
 
@@ -126,7 +151,13 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     outboundTimeoutMs: 3000,
     shutdownTimeoutMs: 3000,
   },
-  production: { ...base, host: '0.0.0.0', sandbox: false, seedDemo: false, publicBaseUrl: 'https://pay.example-hospital.cn' },
+  production: {
+    ...base,
+    host: '0.0.0.0',
+    sandbox: false,
+    seedDemo: false,
+    publicBaseUrl: 'https://pay.example-hospital.cn',
+  },
 };
 
 /** Thrown when the configuration is invalid; its message lists every problem and how to fix it. */
@@ -142,7 +173,9 @@ function secretFromEnv(env: Env, name: string): string | undefined {
     try {
       return readFileSync(file, 'utf8').trim();
     } catch (e) {
-      throw new ConfigError(`Invalid configuration:\n  - ${name}_FILE: cannot read ${file} (${(e as Error).message})`);
+      throw new ConfigError(
+        `Invalid configuration:\n  - ${name}_FILE: cannot read ${file} (${(e as Error).message})`,
+      );
     }
   }
   return env[name] || undefined;
@@ -179,7 +212,9 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
-    out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) => Number(s.trim()));
+    out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>
+      Number(s.trim()),
+    );
   }
   for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k];
   return out as Partial<ConfigInput>;
@@ -193,7 +228,9 @@ function fromEnv(env: Env): Partial<ConfigInput> {
 export function loadConfig(env: Env, overrides: Partial<ConfigInput> = {}): Config {
   const nodeEnvRaw = overrides.nodeEnv ?? env.NODE_ENV ?? 'development';
   if (!['development', 'test', 'production'].includes(nodeEnvRaw)) {
-    throw new ConfigError(`Invalid configuration:\n  - NODE_ENV: must be development, test or production (got "${nodeEnvRaw}")`);
+    throw new ConfigError(
+      `Invalid configuration:\n  - NODE_ENV: must be development, test or production (got "${nodeEnvRaw}")`,
+    );
   }
   const nodeEnv = nodeEnvRaw as NodeEnv;
   const merged = { ...DEFAULTS[nodeEnv], ...fromEnv(env), ...overrides, nodeEnv };

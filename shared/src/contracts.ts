@@ -4,7 +4,12 @@ import { BILL_STATUSES, CHANNELS, ORDER_STATUSES, TRADE_TYPES } from './statuses
 /** Amount in fen on the wire: a non-negative safe integer. */
 export const FenSchema = z.number().int().nonnegative().max(10_000_000_000);
 
-const idText = (max: number) => z.string().min(1).max(max).regex(/^[0-9A-Za-z_\-.]+$/, 'letters, digits, _ - . only');
+const idText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[0-9A-Za-z_\-.]+$/, 'letters, digits, _ - . only');
 
 /** One line of a bill (a drug, an examination): informational, the bill amount is authoritative. */
 export const BillItemSchema = z

@@ -5,11 +5,15 @@ import { movableClock, startTestStack, waitFor, type TestStack } from '../suppor
 
 async function newOrder(s: TestStack, token: string, amountFen = 2345) {
   const { billId } = await s.pushBill({ amountFen });
-  const r = await s.api('POST', '/api/orders', { token, body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' } });
+  const r = await s.api('POST', '/api/orders', {
+    token,
+    body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+  });
   expect(r.status).toBe(201);
   return { ...(r.body as { id: string; orderNo: string }), billId };
 }
-const orderOf = async (s: TestStack, id: string) => (await s.platform.deps.db.select().from(orders).where(eq(orders.id, id)))[0]!;
+const orderOf = async (s: TestStack, id: string) =>
+  (await s.platform.deps.db.select().from(orders).where(eq(orders.id, id)))[0]!;
 
 describe('compensation: nothing is lost', () => {
   let s: TestStack;
@@ -25,10 +29,14 @@ describe('compensation: nothing is lost', () => {
   it('repairs a lost notification with the query job', async () => {
     const o = await newOrder(s, token);
     s.sandbox.wechat.pay(o.orderNo, { notify: 'drop' });
-    const row = await waitFor(async () => {
-      const r = await orderOf(s, o.id);
-      return r.status === 'SETTLED' ? r : undefined;
-    }, 15_000, 'SETTLED via query');
+    const row = await waitFor(
+      async () => {
+        const r = await orderOf(s, o.id);
+        return r.status === 'SETTLED' ? r : undefined;
+      },
+      15_000,
+      'SETTLED via query',
+    );
     const evs = await s.platform.deps.db.select().from(orderEvents).where(eq(orderEvents.orderId, o.id));
     expect(evs.find((e) => e.toStatus === 'PAID')?.actor).toBe('channel:wechatpay:query');
     expect(row.hisSyncStatus).toBe('ACKED');
@@ -38,7 +46,11 @@ describe('compensation: nothing is lost', () => {
     s.sandbox.his.setFaults({ failNext: 2 });
     const o = await newOrder(s, token);
     s.sandbox.wechat.pay(o.orderNo);
-    await waitFor(async () => (await orderOf(s, o.id)).status === 'SETTLED', 20_000, 'SETTLED after HIS retries');
+    await waitFor(
+      async () => (await orderOf(s, o.id)).status === 'SETTLED',
+      20_000,
+      'SETTLED after HIS retries',
+    );
     const [push] = await s.platform.deps.db.select().from(hisPushes).where(eq(hisPushes.orderId, o.id));
     expect(push).toMatchObject({ status: 'ACKED', attempts: 3 });
     const tries = s.sandbox.his.attempts.filter((a) => a.eventId === push!.eventId).map((a) => a.status);
@@ -59,12 +71,20 @@ describe('compensation: crash between "channel paid" and "notification applied"'
     const o = await newOrder(s, token);
     await s.platform.stop(); // the process dies before any notification arrives
     s.sandbox.wechat.pay(o.orderNo); // the patient pays; the notification finds nobody listening
-    await waitFor(async () => s.sandbox.wechat.deliveries.some((d) => d.outTradeNo === o.orderNo && d.status === 'error'), 5000, 'failed delivery');
+    await waitFor(
+      async () => s.sandbox.wechat.deliveries.some((d) => d.outTradeNo === o.orderNo && d.status === 'error'),
+      5000,
+      'failed delivery',
+    );
     const restarted = await s.startAnotherPlatform();
-    const row = await waitFor(async () => {
-      const [r] = await restarted.deps.db.select().from(orders).where(eq(orders.id, o.id));
-      return r?.status === 'SETTLED' ? r : undefined;
-    }, 20_000, 'SETTLED after restart');
+    const row = await waitFor(
+      async () => {
+        const [r] = await restarted.deps.db.select().from(orders).where(eq(orders.id, o.id));
+        return r?.status === 'SETTLED' ? r : undefined;
+      },
+      20_000,
+      'SETTLED after restart',
+    );
     expect(row.paidAt).not.toBeNull();
     expect([...s.sandbox.his.results.values()].some((r) => r.body.orderNo === o.orderNo)).toBe(true);
   });
@@ -82,13 +102,19 @@ describe('compensation: the HIS never acknowledges', () => {
     s.sandbox.his.setFaults({ down: true });
     const o = await newOrder(s, token);
     s.sandbox.wechat.pay(o.orderNo);
-    const row = await waitFor(async () => {
-      const r = await orderOf(s, o.id);
-      return r.oneSided ? r : undefined;
-    }, 20_000, 'one-sided flag');
+    const row = await waitFor(
+      async () => {
+        const r = await orderOf(s, o.id);
+        return r.oneSided ? r : undefined;
+      },
+      20_000,
+      'one-sided flag',
+    );
     expect(row).toMatchObject({ status: 'PAID', hisSyncStatus: 'FAILED', oneSided: true });
     const a = await s.platform.deps.db.select().from(alerts).where(eq(alerts.orderId, o.id));
-    expect(a).toEqual([expect.objectContaining({ kind: 'one_sided_entry', severity: 'critical', status: 'OPEN' })]);
+    expect(a).toEqual([
+      expect.objectContaining({ kind: 'one_sided_entry', severity: 'critical', status: 'OPEN' }),
+    ]);
     const [push] = await s.platform.deps.db.select().from(hisPushes).where(eq(hisPushes.orderId, o.id));
     expect(push).toMatchObject({ status: 'FAILED', attempts: 2 });
   });
@@ -121,10 +147,14 @@ describe('compensation: expiry and late success', () => {
     // CONFLICTED + alert, never PAID.
     clock.advance(-16 * 60_000);
     s.sandbox.wechat.pay(o.orderNo, { force: true });
-    const row = await waitFor(async () => {
-      const r = await orderOf(s, o.id);
-      return r.status === 'CONFLICTED' ? r : undefined;
-    }, 10_000, 'CONFLICTED');
+    const row = await waitFor(
+      async () => {
+        const r = await orderOf(s, o.id);
+        return r.status === 'CONFLICTED' ? r : undefined;
+      },
+      10_000,
+      'CONFLICTED',
+    );
     expect(row.paidAt).toBeNull();
     const a = await s.platform.deps.db.select().from(alerts).where(eq(alerts.orderId, o.id));
     expect(a.map((x) => x.kind)).toEqual(['paid_after_close']);

@@ -15,23 +15,35 @@ describe('WeChat Pay notifications', () => {
 
   async function newOrder(amountFen = 4321) {
     const { billId } = await s.pushBill({ amountFen });
-    const r = await s.api('POST', '/api/orders', { token, body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' } });
+    const r = await s.api('POST', '/api/orders', {
+      token,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
     expect(r.status).toBe(201);
     return r.body as { id: string; orderNo: string; amountFen: number };
   }
-  const orderRow = async (id: string) => (await s.platform.deps.db.select().from(orders).where(eq(orders.id, id)))[0]!;
-  const events = (id: string) => s.platform.deps.db.select().from(orderEvents).where(eq(orderEvents.orderId, id));
+  const orderRow = async (id: string) =>
+    (await s.platform.deps.db.select().from(orders).where(eq(orders.id, id)))[0]!;
+  const events = (id: string) =>
+    s.platform.deps.db.select().from(orderEvents).where(eq(orderEvents.orderId, id));
 
   it('applies a duplicated notification exactly once', async () => {
     const o = await newOrder();
     s.sandbox.wechat.pay(o.orderNo, { notify: 'duplicate' });
     await waitFor(async () => (await orderRow(o.id)).paidAt, 10_000, 'PAID');
     // And the same notification delivered a third time later.
-    const status = await s.sandbox.wechat.deliver(s.sandbox.wechat.orders.get(o.orderNo)!, s.sandbox.wechat.orders.get(o.orderNo)!.lastNotification!, 99);
+    const status = await s.sandbox.wechat.deliver(
+      s.sandbox.wechat.orders.get(o.orderNo)!,
+      s.sandbox.wechat.orders.get(o.orderNo)!.lastNotification!,
+      99,
+    );
     expect(status).toBe(204);
     const paidEvents = (await events(o.id)).filter((e) => e.toStatus === 'PAID');
     expect(paidEvents).toHaveLength(1);
-    const inbox = await s.platform.deps.db.select().from(notificationInbox).where(eq(notificationInbox.outTradeNo, o.orderNo));
+    const inbox = await s.platform.deps.db
+      .select()
+      .from(notificationInbox)
+      .where(eq(notificationInbox.outTradeNo, o.orderNo));
     expect(inbox).toHaveLength(1); // one row per notification id; the copies were no-ops
     expect(inbox[0]).toMatchObject({ verified: true, outcome: 'applied' });
     expect(inbox[0]!.rawBody).toContain('"event_type":"TRANSACTION.SUCCESS"');
@@ -46,13 +58,20 @@ describe('WeChat Pay notifications', () => {
     const tamperedBody = n.body.replace('"summary":"支付成功"', '"summary":"paid!!"');
     const r1 = await fetch(url, { method: 'POST', body: tamperedBody, headers: n.headers });
     expect(r1.status).toBe(401);
-    const r2 = await fetch(url, { method: 'POST', body: n.body, headers: { ...n.headers, 'Wechatpay-Signature': 'WECHATPAY/SIGNTEST/abc' } });
+    const r2 = await fetch(url, {
+      method: 'POST',
+      body: n.body,
+      headers: { ...n.headers, 'Wechatpay-Signature': 'WECHATPAY/SIGNTEST/abc' },
+    });
     expect(r2.status).toBe(401);
     const stale = { ...n.headers, 'Wechatpay-Timestamp': String(Math.floor(Date.now() / 1000) - 3600) };
     const r3 = await fetch(url, { method: 'POST', body: n.body, headers: stale });
     expect(r3.status).toBe(401);
     expect((await orderRow(o.id)).status).toBe('PAYING');
-    const rejected = await s.platform.deps.db.select().from(notificationInbox).where(eq(notificationInbox.outcome, 'rejected'));
+    const rejected = await s.platform.deps.db
+      .select()
+      .from(notificationInbox)
+      .where(eq(notificationInbox.outcome, 'rejected'));
     expect(rejected.length).toBeGreaterThanOrEqual(3);
     expect(rejected.map((x) => x.error).join()).toMatch(/signature/);
     // The genuine notification still works afterwards.
@@ -64,16 +83,23 @@ describe('WeChat Pay notifications', () => {
   it('puts an order whose notification carries a wrong amount into CONFLICTED, with an alert, never PAID', async () => {
     const o = await newOrder(5000);
     s.sandbox.wechat.pay(o.orderNo, { notifyAmountFen: 1 });
-    const row = await waitFor(async () => {
-      const r = await orderRow(o.id);
-      return r.status !== 'PAYING' ? r : undefined;
-    }, 10_000, 'order leaves PAYING');
+    const row = await waitFor(
+      async () => {
+        const r = await orderRow(o.id);
+        return r.status !== 'PAYING' ? r : undefined;
+      },
+      10_000,
+      'order leaves PAYING',
+    );
     expect(row.status).toBe('CONFLICTED');
     expect(row.paidAt).toBeNull();
     expect((await events(o.id)).map((e) => e.toStatus)).not.toContain('PAID');
     const a = await s.platform.deps.db.select().from(alerts).where(eq(alerts.orderId, o.id));
     expect(a.map((x) => x.kind)).toContain('amount_mismatch');
-    expect(s.sandbox.his.results.size === 0 || [...s.sandbox.his.results.values()].every((x) => x.body.orderNo !== o.orderNo)).toBe(true);
+    expect(
+      s.sandbox.his.results.size === 0 ||
+        [...s.sandbox.his.results.values()].every((x) => x.body.orderNo !== o.orderNo),
+    ).toBe(true);
   });
 
   it('turns 200 concurrent notifications and queries for one order into exactly one PAID transition', async () => {
@@ -86,7 +112,9 @@ describe('WeChat Pay notifications', () => {
     await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         i % 2 === 0
-          ? fetch(order.notify_url, { method: 'POST', body: n.body, headers: n.headers }).then((r) => r.text())
+          ? fetch(order.notify_url, { method: 'POST', body: n.body, headers: n.headers }).then((r) =>
+              r.text(),
+            )
           : runPaymentQuery(s.platform.deps, { orderId: o.id, attempt: 0 }),
       ),
     );

@@ -16,9 +16,13 @@ describe('open API: signed calls from the HIS', () => {
     await s?.stop();
   });
 
-  const body = () => JSON.stringify({ bills: [{ ...buildBill(), hospital: undefined, patientName: '张三' }] });
+  const body = () =>
+    JSON.stringify({ bills: [{ ...buildBill(), hospital: undefined, patientName: '张三' }] });
   const post = (text: string, headers: Record<string, string>) =>
-    fetch(`${s.platform.url}/open/v1/bills`, { method: 'POST', body: text, headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    fetch(`${s.platform.url}/open/v1/bills`, { method: 'POST', body: text, headers }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as any,
+    }));
   const billCount = async () => (await s.platform.deps.db.select({ n: count() }).from(bills))[0]!.n;
 
   it('accepts a correctly signed push and stores the bill idempotently', async () => {
@@ -28,7 +32,10 @@ describe('open API: signed calls from the HIS', () => {
     expect(first.body.results[0].outcome).toBe('created');
     const again = await post(text, signedHeaders(appId, secret, 'POST', '/open/v1/bills', text));
     expect(again.status).toBe(200);
-    expect(again.body.results[0]).toMatchObject({ outcome: 'unchanged', billId: first.body.results[0].billId });
+    expect(again.body.results[0]).toMatchObject({
+      outcome: 'unchanged',
+      billId: first.body.results[0].billId,
+    });
   });
 
   it('rejects a tampered body and stores nothing', async () => {
@@ -52,7 +59,10 @@ describe('open API: signed calls from the HIS', () => {
   it('rejects an expired timestamp even when correctly signed', async () => {
     const before = await billCount();
     const text = body();
-    const r = await post(text, signedHeaders(appId, secret, 'POST', '/open/v1/bills', text, new Date(Date.now() - 6 * 60_000)));
+    const r = await post(
+      text,
+      signedHeaders(appId, secret, 'POST', '/open/v1/bills', text, new Date(Date.now() - 6 * 60_000)),
+    );
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe('timestamp_out_of_window');
     expect(await billCount()).toBe(before);
@@ -76,7 +86,9 @@ describe('open API: signed calls from the HIS', () => {
     expect((await post(text, { 'content-type': 'application/json' })).body.error.code).toBe('unauthorized');
     const unknown = await post(text, signedHeaders('no_such_app', secret, 'POST', '/open/v1/bills', text));
     expect(unknown.body.error).toMatchObject({ code: 'unauthorized', message: 'unknown or disabled app id' });
-    const bad = JSON.stringify({ bills: [{ hisBillNo: 'X1', patientId: 'P1', patientName: 'A', title: 't', amountFen: 10.5 }] });
+    const bad = JSON.stringify({
+      bills: [{ hisBillNo: 'X1', patientId: 'P1', patientName: 'A', title: 't', amountFen: 10.5 }],
+    });
     const r = await post(bad, signedHeaders(appId, secret, 'POST', '/open/v1/bills', bad));
     expect(r.status).toBe(400);
     expect(r.body.error).toMatchObject({ code: 'validation_failed' });
@@ -89,7 +101,10 @@ describe('open API: signed calls from the HIS', () => {
   it('refuses to change a bill that is being paid, and changes nothing of the batch', async () => {
     const { billId, hisBillNo } = await s.pushBill({ amountFen: 3000 });
     const token = await s.login();
-    const order = await s.api('POST', '/api/orders', { token, body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' } });
+    const order = await s.api('POST', '/api/orders', {
+      token,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
     expect(order.status).toBe(201);
     const fresh = buildBill();
     const text = JSON.stringify({

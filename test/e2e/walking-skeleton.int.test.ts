@@ -24,7 +24,10 @@ describe('walking skeleton: HIS bill → patient → WeChat Native → notificat
     expect(ids).toEqual(expect.arrayContaining([a.billId, b.billId]));
 
     // 3. Order with bill ids only; the server computes the amount and gets a QR from the WeChat simulator.
-    const created = await s.api('POST', '/api/orders', { token, body: { billIds: [a.billId, b.billId], channel: 'wechatpay', tradeType: 'NATIVE' } });
+    const created = await s.api('POST', '/api/orders', {
+      token,
+      body: { billIds: [a.billId, b.billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
     expect(created.status).toBe(201);
     expect(created.body.amountFen).toBe(15350);
     expect(created.body.status).toBe('PAYING');
@@ -33,7 +36,10 @@ describe('walking skeleton: HIS bill → patient → WeChat Native → notificat
     expect(simOrder?.total).toBe(15350);
 
     // The bills are held by the live order.
-    const again = await s.api('POST', '/api/orders', { token, body: { billIds: [a.billId], channel: 'wechatpay', tradeType: 'NATIVE' } });
+    const again = await s.api('POST', '/api/orders', {
+      token,
+      body: { billIds: [a.billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('bill_locked');
 
@@ -41,13 +47,22 @@ describe('walking skeleton: HIS bill → patient → WeChat Native → notificat
     s.sandbox.wechat.pay(created.body.orderNo);
 
     // 5. PAID, then the outbox pushes to the HIS, then SETTLED on its acknowledgement.
-    const settled = await waitFor(async () => {
-      const r = await s.api('GET', `/api/orders/${created.body.id}`, { token });
-      return r.body.status === 'SETTLED' ? r.body : undefined;
-    }, 20_000, 'order SETTLED');
+    const settled = await waitFor(
+      async () => {
+        const r = await s.api('GET', `/api/orders/${created.body.id}`, { token });
+        return r.body.status === 'SETTLED' ? r.body : undefined;
+      },
+      20_000,
+      'order SETTLED',
+    );
     expect(settled.paidAt).not.toBeNull();
     const pushed = [...s.sandbox.his.results.values()].find((r) => r.body.orderNo === created.body.orderNo);
-    expect(pushed?.body).toMatchObject({ amountFen: 15350, hisBillNos: expect.arrayContaining([a.hisBillNo, b.hisBillNo]), patientId: 'P0001', channel: 'wechatpay' });
+    expect(pushed?.body).toMatchObject({
+      amountFen: 15350,
+      hisBillNos: expect.arrayContaining([a.hisBillNo, b.hisBillNo]),
+      patientId: 'P0001',
+      channel: 'wechatpay',
+    });
     expect(String(pushed?.body.channelTradeNo)).toBe(simOrder?.transaction_id);
 
     // Bills are paid and gone from the pending list.
@@ -55,14 +70,21 @@ describe('walking skeleton: HIS bill → patient → WeChat Native → notificat
     expect(after.body.bills.map((x: { id: string }) => x.id)).not.toContain(a.billId);
 
     // The event trail tells the story in order.
-    const events = await s.platform.deps.db.select().from(orderEvents).where(eq(orderEvents.orderId, created.body.id)).orderBy(orderEvents.id);
+    const events = await s.platform.deps.db
+      .select()
+      .from(orderEvents)
+      .where(eq(orderEvents.orderId, created.body.id))
+      .orderBy(orderEvents.id);
     expect(events.map((e) => e.toStatus)).toEqual(['CREATED', 'PAYING', 'PAID', 'SETTLED']);
     const [row] = await s.platform.deps.db.select().from(orders).where(eq(orders.id, created.body.id));
     expect(row).toMatchObject({ hisSyncStatus: 'ACKED', oneSided: false });
 
     // Every channel call is in the interface log, with nothing secret in it.
     await new Promise((r) => setTimeout(r, 100));
-    const calls = await s.platform.deps.db.select().from(outboundCalls).where(eq(outboundCalls.orderNo, created.body.orderNo));
+    const calls = await s.platform.deps.db
+      .select()
+      .from(outboundCalls)
+      .where(eq(outboundCalls.orderNo, created.body.orderNo));
     expect(calls.map((c) => c.operation)).toEqual(expect.arrayContaining(['create', 'push_payment_result']));
     expect(JSON.stringify(calls)).not.toMatch(/PRIVATE KEY/);
   });

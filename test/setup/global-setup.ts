@@ -21,7 +21,12 @@ export default async function globalSetup(): Promise<void> {
   const url = withDatabase(server.adminUrl, template);
   const database = await openDatabase({ databaseUrl: url, dataDir: os.tmpdir(), poolMax: 2 });
   await database.migrate();
-  const jobs = await startJobQueue({ executor: database.executor, log: createLogger('silent'), pollingIntervalSeconds: 1, supervise: false });
+  const jobs = await startJobQueue({
+    executor: database.executor,
+    log: createLogger('silent'),
+    pollingIntervalSeconds: 1,
+    supervise: false,
+  });
   await jobs.stop(0);
   await database.close();
 

@@ -9,8 +9,12 @@ export default async function globalTeardown(): Promise<void> {
   } else if (adminUrl && template) {
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
-    const left = await admin.query(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`, [template, `${template}_f%`]);
-    for (const r of left.rows) await admin.query(`DROP DATABASE IF EXISTS ${r.datname} WITH (FORCE)`).catch(() => undefined);
+    const left = await admin.query(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2`, [
+      template,
+      `${template}_f%`,
+    ]);
+    for (const r of left.rows)
+      await admin.query(`DROP DATABASE IF EXISTS ${r.datname} WITH (FORCE)`).catch(() => undefined);
     await admin.end();
   }
 }

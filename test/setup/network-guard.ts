@@ -10,10 +10,14 @@ const original = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]) {
   const first = args[0] as { host?: string; path?: string; port?: number } | number | string | undefined;
   let host: string | undefined;
-  if (typeof first === 'object' && first !== null) host = first.path ? undefined : (first.host ?? 'localhost');
-  else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) host = typeof args[1] === 'string' ? (args[1] as string) : 'localhost';
+  if (typeof first === 'object' && first !== null)
+    host = first.path ? undefined : (first.host ?? 'localhost');
+  else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first)))
+    host = typeof args[1] === 'string' ? (args[1] as string) : 'localhost';
   if (host !== undefined && !LOOPBACK.test(host)) {
-    const err = new Error(`network-guard: outbound connection to ${host} blocked in tests (only loopback is allowed)`);
+    const err = new Error(
+      `network-guard: outbound connection to ${host} blocked in tests (only loopback is allowed)`,
+    );
     process.nextTick(() => this.destroy(err));
     return this;
   }

@@ -39,7 +39,9 @@ function freePort(): Promise<number> {
 function findPgBin(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? path.join(root, versions[0], 'bin') : undefined;
 }
 
@@ -49,25 +51,42 @@ function findPgBin(): string | undefined {
  */
 export async function findOrStartPostgres(): Promise<TestServer> {
   if (process.env.DATABASE_URL) {
-    if (!(await answers(process.env.DATABASE_URL))) throw new Error(`DATABASE_URL is set but no PostgreSQL answers at it`);
+    if (!(await answers(process.env.DATABASE_URL)))
+      throw new Error(`DATABASE_URL is set but no PostgreSQL answers at it`);
     return { adminUrl: process.env.DATABASE_URL };
   }
-  for (const url of ['postgres://postgres@127.0.0.1:5432/postgres', `postgres://${os.userInfo().username}@127.0.0.1:5432/postgres`]) {
+  for (const url of [
+    'postgres://postgres@127.0.0.1:5432/postgres',
+    `postgres://${os.userInfo().username}@127.0.0.1:5432/postgres`,
+  ]) {
     if (await answers(url)) return { adminUrl: url };
   }
   const bin = findPgBin();
   if (!bin) {
-    throw new Error('No PostgreSQL for the tests: set DATABASE_URL, run one on 127.0.0.1:5432, or install the postgresql package.');
+    throw new Error(
+      'No PostgreSQL for the tests: set DATABASE_URL, run one on 127.0.0.1:5432, or install the postgresql package.',
+    );
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hp-pg-'));
   chmodSync(dir, 0o777);
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe' }) : execFileSync(path.join(bin, cmd), args, { stdio: 'pipe' });
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { stdio: 'pipe' })
+      : execFileSync(path.join(bin, cmd), args, { stdio: 'pipe' });
   const port = await freePort();
   const data = path.join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  run('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`, 'start']);
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    path.join(dir, 'log'),
+    '-w',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
+    'start',
+  ]);
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     adminUrl,

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig, type ConfigInput } from '@hp/config';
 import { startPlatform, type Platform } from '../../bff/src/app';
 import { generateSandboxKeys, type SandboxKeys } from '../../bff/src/sandbox/keys';
-import { DEMO_HOSPITALS, DEMO_PATIENTS, provisionSandboxHospital, startSandbox, type Sandbox } from '../../bff/src/sandbox';
+import {
+  DEMO_HOSPITALS,
+  DEMO_PATIENTS,
+  provisionSandboxHospital,
+  startSandbox,
+  type Sandbox,
+} from '../../bff/src/sandbox';
 import type { HisClient } from '../../bff/src/modules/his/client';
 import type { Clock } from '../../bff/src/lib/clock';
 import { createTestDatabase } from '../setup/db';
@@ -21,14 +30,20 @@ export function testKeys(): SandboxKeys {
 export interface TestStack {
   platform: Platform;
   sandbox: Sandbox;
-  databaseUrl: string;
+  databaseUrl: string | undefined;
   configOverrides: Partial<ConfigInput>;
   /** Starts another bff on the same database (a restart after a crash, or a second instance). */
   startAnotherPlatform(opts?: { workers?: boolean; his?: HisClient }): Promise<Platform>;
   /** Calls the bff's HTTP API. */
-  api(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; platform?: Platform }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string>; platform?: Platform },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Pushes a bill through the HIS simulator and the signed open API; returns our bill id. */
-  pushBill(overrides?: Partial<SimBillInput>): Promise<{ billId: string; hisBillNo: string; amountFen: number }>;
+  pushBill(
+    overrides?: Partial<SimBillInput>,
+  ): Promise<{ billId: string; hisBillNo: string; amountFen: number }>;
   /** Sandbox login for a HIS patient; returns the bearer token. */
   login(hisPatientId?: string, hospitalCode?: string): Promise<string>;
   stop(): Promise<void>;
@@ -38,8 +53,15 @@ export interface TestStack {
  * A whole stack for an integration test: a fresh PostgreSQL database, the simulators on random ports with
  * throwaway keys, both demo hospitals provisioned, and the bff — all real, nothing mocked.
  */
-export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts: { clock?: Clock } = {}): Promise<TestStack> {
-  const database = await createTestDatabase();
+export async function startTestStack(
+  overrides: Partial<ConfigInput> = {},
+  opts: { clock?: Clock; pglite?: boolean } = {},
+): Promise<TestStack> {
+  // PGlite (the demo's embedded database) in a temp directory, or a fresh PostgreSQL database.
+  const pgliteDir = opts.pglite ? mkdtempSync(path.join(os.tmpdir(), 'hp-pglite-')) : undefined;
+  const database = pgliteDir
+    ? { url: undefined, drop: async () => rmSync(pgliteDir, { recursive: true, force: true }) }
+    : await createTestDatabase();
   const keys = testKeys();
   const sandbox = await startSandbox({ nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0 } }, keys);
   const configOverrides: Partial<ConfigInput> = {
@@ -49,7 +71,7 @@ export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts:
     sandbox: true,
     patientJwtSecret: randomBytes(32).toString('hex'),
     secretsKey: randomBytes(32).toString('hex'),
-    dataDir: '/tmp/hp-test-unused',
+    dataDir: pgliteDir ?? '/tmp/hp-test-unused',
     logLevel: (process.env.TEST_LOG_LEVEL as ConfigInput['logLevel']) ?? 'silent',
     ...overrides,
   };
@@ -62,11 +84,15 @@ export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts:
     return p;
   };
   const platform = await start();
-  for (const h of DEMO_HOSPITALS) await provisionSandboxHospital(platform.deps.db, platform.deps.secrets, sandbox, h);
+  for (const h of DEMO_HOSPITALS)
+    await provisionSandboxHospital(platform.deps.db, platform.deps.secrets, sandbox, h);
   for (const p of DEMO_PATIENTS) {
     sandbox.his.addPatient(p);
     const hospitalId = DEMO_HOSPITALS.find((h) => h.code === p.hospital)!.id;
-    await platform.deps.db.insert(patients).values({ id: newId('pat'), hospitalId, hisPatientId: p.patientId, name: p.name }).onConflictDoNothing();
+    await platform.deps.db
+      .insert(patients)
+      .values({ id: newId('pat'), hospitalId, hisPatientId: p.patientId, name: p.name })
+      .onConflictDoNothing();
   }
 
   const stack: TestStack = {
@@ -101,7 +127,9 @@ export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts:
       return { billId: r.body.results[0].billId, hisBillNo: bill.hisBillNo!, amountFen: bill.amountFen };
     },
     async login(hisPatientId = 'P0001', hospitalCode = 'H001') {
-      const r = await stack.api('POST', '/api/patient/sandbox-login', { body: { hospitalCode, hisPatientId } });
+      const r = await stack.api('POST', '/api/patient/sandbox-login', {
+        body: { hospitalCode, hisPatientId },
+      });
       if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token as string;
     },
@@ -115,7 +143,11 @@ export async function startTestStack(overrides: Partial<ConfigInput> = {}, opts:
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, label = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  label = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

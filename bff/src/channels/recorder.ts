@@ -28,15 +28,25 @@ export function createOutboundRecorder(db: Db, log: Logger) {
           result: call.result,
           errorCode: call.errorCode ?? null,
           errorMessage: call.errorMessage?.slice(0, 500) ?? null,
-          request: (maskPayload(call.request) ?? null) as any,
-          response: (maskPayload(call.response) ?? null) as any,
+          request: maskPayload(call.request) ?? null,
+          response: maskPayload(call.response) ?? null,
         })
-        .catch((e: Error) => log.warn({ err: { message: e.message }, party: call.party }, 'interface log write failed'))
+        .catch((e: Error) =>
+          log.warn({ err: { message: e.message }, party: call.party }, 'interface log write failed'),
+        )
         .finally(() => pending.delete(p));
       pending.add(p);
       const level = call.result === 'SUCCESS' ? 'debug' : 'warn';
       log[level](
-        { party: call.party, op: call.operation, orderNo: call.orderNo, status: call.httpStatus, ms: call.latencyMs, result: call.result, errorCode: call.errorCode },
+        {
+          party: call.party,
+          op: call.operation,
+          orderNo: call.orderNo,
+          status: call.httpStatus,
+          ms: call.latencyMs,
+          result: call.result,
+          errorCode: call.errorCode,
+        },
         'outbound call',
       );
     };

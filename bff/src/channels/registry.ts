@@ -44,7 +44,11 @@ export class ChannelRegistry {
   /** The hospital's enabled account for a channel. */
   async forHospital(hospitalId: string, channel: string): Promise<ResolvedAccount> {
     const rows = await this.deps.db
-      .select({ id: merchantAccounts.id, enabled: merchantAccounts.enabled, channel: merchantAccounts.channel })
+      .select({
+        id: merchantAccounts.id,
+        enabled: merchantAccounts.enabled,
+        channel: merchantAccounts.channel,
+      })
       .from(merchantAccounts)
       .where(eq(merchantAccounts.hospitalId, hospitalId));
     const row = rows.find((r) => r.channel === channel && r.enabled);
@@ -58,12 +62,18 @@ export class ChannelRegistry {
   }
 
   private async load(accountId: string): Promise<ResolvedAccount> {
-    const [row] = await this.deps.db.select().from(merchantAccounts).where(eq(merchantAccounts.id, accountId));
+    const [row] = await this.deps.db
+      .select()
+      .from(merchantAccounts)
+      .where(eq(merchantAccounts.id, accountId));
     if (!row) throw new AppError('not_found', `merchant account ${accountId} not found`);
     const secrets = JSON.parse(this.deps.secrets.open(row.secretsEnc)) as Record<string, string>;
     const settings = row.settings as Record<string, string>;
     if (this.deps.production && !String(settings.baseUrl ?? '').startsWith('https://')) {
-      throw new AppError('internal_error', `merchant account ${accountId}: production requires an https:// channel URL`);
+      throw new AppError(
+        'internal_error',
+        `merchant account ${accountId}: production requires an https:// channel URL`,
+      );
     }
     let adapter: PaymentChannel;
     switch (row.channel) {
@@ -86,6 +96,13 @@ export class ChannelRegistry {
       default:
         throw new AppError('internal_error', `no adapter for channel ${row.channel}`);
     }
-    return { id: row.id, hospitalId: row.hospitalId, channel: row.channel, mchId: row.mchId, appId: row.appId, adapter };
+    return {
+      id: row.id,
+      hospitalId: row.hospitalId,
+      channel: row.channel,
+      mchId: row.mchId,
+      appId: row.appId,
+      adapter,
+    };
   }
 }

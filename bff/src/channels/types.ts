@@ -7,7 +7,8 @@ import type { TradeType } from '@hp/shared';
 export type ChannelResult = 'SUCCESS' | 'FAIL' | 'PENDING' | 'UNKNOWN';
 
 /** Our view of a payment's state at the channel, mapped from the vendor's states in one switch. */
-export type ChannelPaymentState = 'PAID' | 'NOTPAY' | 'PAYING' | 'CLOSED' | 'FAILED' | 'REFUNDED' | 'NOT_FOUND';
+export type ChannelPaymentState =
+  'PAID' | 'NOTPAY' | 'PAYING' | 'CLOSED' | 'FAILED' | 'REFUNDED' | 'NOT_FOUND';
 
 export interface CreatePaymentInput {
   orderNo: string;
@@ -102,7 +103,11 @@ export interface PaymentChannel {
   queryPayment(orderNo: string): Promise<QueryPaymentOutput>;
   closePayment(orderNo: string): Promise<CloseOutput>;
   /** Verifies and decrypts a notification. Throws {@link NotificationRejected}. */
-  parseNotification(headers: Record<string, string | undefined>, rawBody: string, now: Date): ParsedNotification;
+  parseNotification(
+    headers: Record<string, string | undefined>,
+    rawBody: string,
+    now: Date,
+  ): ParsedNotification;
   notificationReply(ok: boolean, message?: string): NotificationReply;
 }
 

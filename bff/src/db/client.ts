@@ -17,6 +17,7 @@ export type Tx = Db;
 
 /** The pg-boss `Db` contract: run a SQL text with `$n` parameters. */
 export interface SqlExecutor {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors pg-boss's Db contract
   executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
 }
 
@@ -83,9 +84,17 @@ export function lockDataDir(dir: string): () => void {
 }
 
 /** Opens the database the configuration names: a PostgreSQL server, or embedded PGlite in `<dataDir>/pglite`. */
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; poolMax: number }): Promise<Database> {
+export async function openDatabase(opts: {
+  databaseUrl?: string;
+  dataDir: string;
+  poolMax: number;
+}): Promise<Database> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax, connectionTimeoutMillis: 5000 });
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolMax,
+      connectionTimeoutMillis: 5000,
+    });
     pool.on('error', () => {
       /* an idle client died (server restart): the pool replaces it; readiness reports the outage */
     });
@@ -93,7 +102,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
     return {
       kind: 'postgres',
       db,
-      executor: { executeSql: (text, values) => pool.query(text, values as any[]) },
+      executor: { executeSql: (text, values) => pool.query(text, values) },
       ping: async () => {
         await pool.query('SELECT 1');
       },
@@ -122,7 +131,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
       executor: {
         // pg-boss sends multi-statement scripts without parameters: those need the simple protocol.
         async executeSql(text, values) {
-          if (values && values.length > 0) return client.query(text, values as any[]);
+          if (values && values.length > 0) return client.query(text, values);
           const results = await client.exec(text);
           return results[results.length - 1] ?? { rows: [] };
         },
@@ -130,7 +139,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
       ping: async () => {
         await client.query('SELECT 1');
       },
-      migrate: () => migratePglite(db as any, { migrationsFolder: MIGRATIONS_DIR }),
+      migrate: () => migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_DIR }),
       close: async () => {
         await client.close();
         unlock();
@@ -145,7 +154,8 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
 /** Drizzle renders `undefined` as nothing (shifting every later placeholder): send NULL instead. */
 function toParam(v: unknown): unknown {
   if (v === undefined) return null;
-  if (v !== null && typeof v === 'object' && !(v instanceof Date) && !Array.isArray(v) && !Buffer.isBuffer(v)) return JSON.stringify(v);
+  if (v !== null && typeof v === 'object' && !(v instanceof Date) && !Array.isArray(v) && !Buffer.isBuffer(v))
+    return JSON.stringify(v);
   return v;
 }
 
@@ -167,7 +177,9 @@ export function toDrizzleSql(text: string, values: unknown[] = []): SQL {
 export function txExecutor(tx: Tx): SqlExecutor {
   return {
     async executeSql(text, values) {
-      const res = (await tx.execute(toDrizzleSql(text, values))) as unknown as { rows: any[] };
+      const res = (await tx.execute(toDrizzleSql(text, values))) as unknown as {
+        rows: Record<string, unknown>[];
+      };
       return { rows: res.rows };
     },
   };

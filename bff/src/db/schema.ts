@@ -39,7 +39,9 @@ export const merchantAccounts = pgTable(
   'merchant_accounts',
   {
     id: text('id').primaryKey(),
-    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
     channel: text('channel').notNull(),
     mchId: text('mch_id').notNull(),
     appId: text('app_id').notNull(),
@@ -54,7 +56,9 @@ export const merchantAccounts = pgTable(
 /** An application of a hospital's HIS that calls our open API and receives our result pushes. */
 export const hisApps = pgTable('his_apps', {
   appId: text('app_id').primaryKey(),
-  hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+  hospitalId: text('hospital_id')
+    .notNull()
+    .references(() => hospitals.id),
   name: text('name').notNull(),
   secretEnc: text('secret_enc').notNull(),
   /** Where the reference HIS client pushes results; null when the HIS pulls only. */
@@ -79,7 +83,9 @@ export const patients = pgTable(
   'patients',
   {
     id: text('id').primaryKey(),
-    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
     hisPatientId: text('his_patient_id').notNull(),
     name: text('name').notNull(),
     createdAt: createdAt(),
@@ -93,9 +99,13 @@ export const bills = pgTable(
   'bills',
   {
     id: text('id').primaryKey(),
-    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
     hisBillNo: text('his_bill_no').notNull(),
-    patientId: text('patient_id').notNull().references(() => patients.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => patients.id),
     visitNo: text('visit_no'),
     department: text('department'),
     doctor: text('doctor'),
@@ -121,13 +131,19 @@ export const orders = pgTable(
   {
     id: text('id').primaryKey(),
     orderNo: text('order_no').notNull().unique(),
-    hospitalId: text('hospital_id').notNull().references(() => hospitals.id),
-    patientId: text('patient_id').notNull().references(() => patients.id),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => patients.id),
     status: text('status').notNull(),
     amountFen: fen('amount_fen').notNull(),
     channel: text('channel').notNull(),
     tradeType: text('trade_type').notNull(),
-    merchantAccountId: text('merchant_account_id').notNull().references(() => merchantAccounts.id),
+    merchantAccountId: text('merchant_account_id')
+      .notNull()
+      .references(() => merchantAccounts.id),
     expiresAt: ts('expires_at').notNull(),
     paidAt: ts('paid_at'),
     settledAt: ts('settled_at'),
@@ -149,8 +165,12 @@ export const orders = pgTable(
 export const orderBills = pgTable(
   'order_bills',
   {
-    orderId: text('order_id').notNull().references(() => orders.id),
-    billId: text('bill_id').notNull().references(() => bills.id),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    billId: text('bill_id')
+      .notNull()
+      .references(() => bills.id),
     billVersion: integer('bill_version').notNull(),
     amountFen: fen('amount_fen').notNull(),
   },
@@ -162,7 +182,9 @@ export const orderEvents = pgTable(
   'order_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    orderId: text('order_id').notNull().references(() => orders.id),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
     hospitalId: text('hospital_id').notNull(),
     event: text('event').notNull(),
     fromStatus: text('from_status'),
@@ -180,7 +202,9 @@ export const payments = pgTable(
   'payments',
   {
     id: text('id').primaryKey(),
-    orderId: text('order_id').notNull().references(() => orders.id),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
     hospitalId: text('hospital_id').notNull(),
     channel: text('channel').notNull(),
     tradeType: text('trade_type').notNull(),
@@ -240,15 +264,17 @@ export const outboundCalls = pgTable(
     result: text('result').notNull(),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
-    request: jsonb('request'),
-    response: jsonb('response'),
+    request: jsonb('request').$type<unknown>(),
+    response: jsonb('response').$type<unknown>(),
     requestId: text('request_id'),
     createdAt: createdAt(),
   },
   (t) => [
     index('outbound_calls_created_idx').on(t.createdAt),
     index('outbound_calls_order_idx').on(t.orderNo),
-    index('outbound_calls_failed_idx').on(t.createdAt).where(sql`result <> 'SUCCESS'`),
+    index('outbound_calls_failed_idx')
+      .on(t.createdAt)
+      .where(sql`result <> 'SUCCESS'`),
   ],
 );
 
@@ -268,7 +294,10 @@ export const openApiCalls = pgTable(
     requestId: text('request_id'),
     createdAt: createdAt(),
   },
-  (t) => [index('open_api_calls_created_idx').on(t.createdAt), index('open_api_calls_app_idx').on(t.appId, t.createdAt)],
+  (t) => [
+    index('open_api_calls_created_idx').on(t.createdAt),
+    index('open_api_calls_app_idx').on(t.appId, t.createdAt),
+  ],
 );
 
 /** Result pushes to the HIS (one per order event), with attempts, for the admin and one-sided entries. */
@@ -277,7 +306,9 @@ export const hisPushes = pgTable(
   {
     eventId: text('event_id').primaryKey(),
     hospitalId: text('hospital_id').notNull(),
-    orderId: text('order_id').notNull().references(() => orders.id),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
     kind: text('kind').notNull(),
     status: text('status').notNull().default('PENDING'),
     attempts: integer('attempts').notNull().default(0),

@@ -40,7 +40,12 @@ export function requireOpenApiSignature(deps: Deps) {
     if (hit && Date.now() - hit.at < APP_CACHE_MS) return hit;
     const [row] = await deps.db.select().from(hisApps).where(eq(hisApps.appId, appId));
     if (!row) return undefined;
-    const app = { hospitalId: row.hospitalId, secret: deps.secrets.open(row.secretEnc), enabled: row.enabled, at: Date.now() };
+    const app = {
+      hospitalId: row.hospitalId,
+      secret: deps.secrets.open(row.secretEnc),
+      enabled: row.enabled,
+      at: Date.now(),
+    };
     cache.set(appId, app);
     return app;
   }
@@ -56,23 +61,39 @@ export function requireOpenApiSignature(deps: Deps) {
       const nonce = ctx.get('x-nonce');
       const signature = ctx.get('x-signature');
       if (!appId || !timestamp || !nonce || !signature) {
-        throw new AppError('unauthorized', 'X-App-Id, X-Timestamp, X-Nonce and X-Signature headers are required');
+        throw new AppError(
+          'unauthorized',
+          'X-App-Id, X-Timestamp, X-Nonce and X-Signature headers are required',
+        );
       }
-      if (!NONCE_PATTERN.test(nonce)) throw new AppError('unauthorized', 'X-Nonce must be 16–64 characters of [0-9A-Za-z_-]');
+      if (!NONCE_PATTERN.test(nonce))
+        throw new AppError('unauthorized', 'X-Nonce must be 16–64 characters of [0-9A-Za-z_-]');
       const app = await loadApp(appId);
       if (!app || !app.enabled) throw new AppError('unauthorized', 'unknown or disabled app id');
       hospitalId = app.hospitalId;
       const ts = Number(timestamp);
       const skew = Math.abs(deps.clock.now().getTime() / 1000 - ts);
       if (!/^\d{9,11}$/.test(timestamp) || skew > deps.config.openApiWindowSeconds) {
-        throw new AppError('timestamp_out_of_window', `X-Timestamp must be unix seconds within ${deps.config.openApiWindowSeconds} s of our clock`);
+        throw new AppError(
+          'timestamp_out_of_window',
+          `X-Timestamp must be unix seconds within ${deps.config.openApiWindowSeconds} s of our clock`,
+        );
       }
       ctx.rawBody = await readRawBody(ctx, deps.config.bodyLimitBytes);
-      if (!verifySignature(app.secret, signature, ctx.method, ctx.originalUrl, timestamp, nonce, ctx.rawBody)) {
-        throw new AppError('invalid_signature', 'signature does not match (see the signing scheme in the open API document)');
+      if (
+        !verifySignature(app.secret, signature, ctx.method, ctx.originalUrl, timestamp, nonce, ctx.rawBody)
+      ) {
+        throw new AppError(
+          'invalid_signature',
+          'signature does not match (see the signing scheme in the open API document)',
+        );
       }
       // Only a correctly signed call may spend a nonce.
-      const fresh = await deps.db.insert(openApiNonces).values({ appId, nonce }).onConflictDoNothing().returning({ nonce: openApiNonces.nonce });
+      const fresh = await deps.db
+        .insert(openApiNonces)
+        .values({ appId, nonce })
+        .onConflictDoNothing()
+        .returning({ nonce: openApiNonces.nonce });
       if (fresh.length === 0) throw new AppError('nonce_replayed', 'this nonce was already used');
       ctx.state.hisApp = { appId, hospitalId: app.hospitalId };
       await next();
@@ -87,8 +108,15 @@ export function requireOpenApiSignature(deps: Deps) {
       void deps.db
         .insert(openApiCalls)
         .values({
-          appId: appId || null, hospitalId, method: ctx.method, path: ctx.path.slice(0, 300), httpStatus: status,
-          errorCode, latencyMs: Date.now() - started, ip: ctx.ip, requestId: ctx.requestId,
+          appId: appId || null,
+          hospitalId,
+          method: ctx.method,
+          path: ctx.path.slice(0, 300),
+          httpStatus: status,
+          errorCode,
+          latencyMs: Date.now() - started,
+          ip: ctx.ip,
+          requestId: ctx.requestId,
         })
         .catch((e: Error) => ctx.log.warn({ err: { message: e.message } }, 'open-api log write failed'));
     }

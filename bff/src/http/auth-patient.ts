@@ -15,7 +15,11 @@ const AUDIENCE = 'patient';
 /** Issues a patient session token (HS256, short-lived). */
 export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSeconds: number): string {
   return jwt.sign({ hid: p.hospitalId, oid: p.openId }, secret, {
-    algorithm: 'HS256', subject: p.patientId, issuer: ISSUER, audience: AUDIENCE, expiresIn: ttlSeconds,
+    algorithm: 'HS256',
+    subject: p.patientId,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    expiresIn: ttlSeconds,
   });
 }
 
@@ -26,12 +30,24 @@ export function requirePatient(secret: string) {
     if (!m) throw unauthorized('patient session required (Authorization: Bearer …)');
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(m[1]!, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE }) as jwt.JwtPayload;
+      claims = jwt.verify(m[1]!, secret, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+      }) as jwt.JwtPayload;
     } catch (e) {
-      throw unauthorized((e as Error).name === 'TokenExpiredError' ? 'session expired, please log in again' : 'invalid session token');
+      throw unauthorized(
+        (e as Error).name === 'TokenExpiredError'
+          ? 'session expired, please log in again'
+          : 'invalid session token',
+      );
     }
     if (!claims.sub || typeof claims.hid !== 'string') throw unauthorized('invalid session token');
-    ctx.state.patient = { patientId: claims.sub, hospitalId: claims.hid, openId: typeof claims.oid === 'string' ? claims.oid : undefined };
+    ctx.state.patient = {
+      patientId: claims.sub,
+      hospitalId: claims.hid,
+      openId: typeof claims.oid === 'string' ? claims.oid : undefined,
+    };
     await next();
   };
 }

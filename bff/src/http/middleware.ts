@@ -26,9 +26,15 @@ export function requestContext(log: Logger, metrics: Metrics) {
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+      metrics.httpDuration.observe(
+        { method: ctx.method, route: String(route), status: String(ctx.status) },
+        seconds,
+      );
       const level = ctx.status >= 500 ? 'error' : ctx.status >= 400 ? 'info' : 'debug';
-      ctx.log[level]({ method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      ctx.log[level](
+        { method: ctx.method, route, status: ctx.status, ms: Math.round(seconds * 1000) },
+        'request',
+      );
     }
   };
 }
@@ -43,16 +49,31 @@ export function errorHandler() {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
-        ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}`, requestId: ctx.requestId } };
+        ctx.body = {
+          error: {
+            code: 'not_found',
+            message: `no route for ${ctx.method} ${ctx.path}`,
+            requestId: ctx.requestId,
+          },
+        };
       }
     } catch (err) {
       const e = toAppError(err);
       if (e.status >= 500) {
         const cause = (e.cause ?? err) as { message?: string; code?: string; stack?: string };
-        ctx.log.error({ code: e.code, cause: { message: cause?.message, code: cause?.code, stack: cause?.stack } }, 'request failed');
+        ctx.log.error(
+          { code: e.code, cause: { message: cause?.message, code: cause?.code, stack: cause?.stack } },
+          'request failed',
+        );
       }
       ctx.status = e.status;
-      ctx.body = { error: { code: e.code, message: e.expose ? e.message : e.code === 'internal_error' ? 'internal error' : e.message, requestId: ctx.requestId } };
+      ctx.body = {
+        error: {
+          code: e.code,
+          message: e.expose ? e.message : e.code === 'internal_error' ? 'internal error' : e.message,
+          requestId: ctx.requestId,
+        },
+      };
     }
   };
 }

@@ -1,5 +1,10 @@
 import Router from '@koa/router';
-import { CreateOrderRequestSchema, PushBillsRequestSchema, type CreateOrderRequest, type PushBillsRequest } from '@hp/shared';
+import {
+  CreateOrderRequestSchema,
+  PushBillsRequestSchema,
+  type CreateOrderRequest,
+  type PushBillsRequest,
+} from '@hp/shared';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { hospitals, patients } from '../db/schema';
@@ -14,16 +19,27 @@ import { requireOpenApiSignature } from './auth-open-api';
 import { issuePatientToken, requirePatient } from './auth-patient';
 
 /** Health, readiness and metrics. */
-export function systemRoutes(deps: Deps, pingDatabase: () => Promise<void>, isShuttingDown: () => boolean): Router {
+export function systemRoutes(
+  deps: Deps,
+  pingDatabase: () => Promise<void>,
+  isShuttingDown: () => boolean,
+): Router {
   const r = new Router();
   r.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
   r.get('/readyz', async (ctx) => {
     const checks: Record<string, string> = {};
-    const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
-    await timeout(pingDatabase()).then(() => (checks.database = 'ok'), (e: Error) => (checks.database = `down: ${e.message}`));
-    await timeout(deps.jobs.ping()).then(() => (checks.jobs = 'ok'), (e: Error) => (checks.jobs = `down: ${e.message}`));
+    const timeout = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000))]);
+    await timeout(pingDatabase()).then(
+      () => (checks.database = 'ok'),
+      (e: Error) => (checks.database = `down: ${e.message}`),
+    );
+    await timeout(deps.jobs.ping()).then(
+      () => (checks.jobs = 'ok'),
+      (e: Error) => (checks.jobs = `down: ${e.message}`),
+    );
     if (isShuttingDown()) checks.process = 'shutting down';
     const ready = Object.values(checks).every((v) => v === 'ok');
     ctx.status = ready ? 200 : 503;
@@ -52,7 +68,9 @@ export function openApiRoutes(deps: Deps): Router {
   return r;
 }
 
-const SandboxLoginSchema = z.object({ hospitalCode: z.string().min(1).max(32), hisPatientId: z.string().min(1).max(64) }).strict();
+const SandboxLoginSchema = z
+  .object({ hospitalCode: z.string().min(1).max(32), hisPatientId: z.string().min(1).max(64) })
+  .strict();
 
 /** The patient API (the Taro client's backend). */
 export function patientRoutes(deps: Deps, jwtSecret: string): Router {
@@ -68,8 +86,16 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
         .innerJoin(hospitals, eq(hospitals.id, patients.hospitalId))
         .where(and(eq(hospitals.code, input.hospitalCode), eq(patients.hisPatientId, input.hisPatientId)));
       if (!row) throw notFound('patient');
-      const token = issuePatientToken(jwtSecret, { patientId: row.id, hospitalId: row.hospitalId }, deps.config.patientSessionSeconds);
-      ctx.body = { token, patient: { id: row.id, name: row.name }, expiresIn: deps.config.patientSessionSeconds };
+      const token = issuePatientToken(
+        jwtSecret,
+        { patientId: row.id, hospitalId: row.hospitalId },
+        deps.config.patientSessionSeconds,
+      );
+      ctx.body = {
+        token,
+        patient: { id: row.id, name: row.name },
+        expiresIn: deps.config.patientSessionSeconds,
+      };
     });
   }
   r.get('/patient/bills', auth, async (ctx) => {

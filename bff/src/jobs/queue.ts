@@ -74,10 +74,18 @@ export async function startJobQueue(opts: {
   await boss.start();
   for (const name of Object.values(QUEUES)) {
     // A job whose worker died (SIGKILL) stays active until it expires, then is retried: keep that short.
-    await boss.createQueue(name, { name, expireInSeconds: QUEUE_EXPIRY_SECONDS[name], retryLimit: 5, retryDelay: 5, retryBackoff: true }).catch((e: Error) => {
-      // Another process created it at the same moment.
-      if (!/already exists|duplicate/i.test(e.message)) throw e;
-    });
+    await boss
+      .createQueue(name, {
+        name,
+        expireInSeconds: QUEUE_EXPIRY_SECONDS[name],
+        retryLimit: 5,
+        retryDelay: 5,
+        retryBackoff: true,
+      })
+      .catch((e: Error) => {
+        // Another process created it at the same moment.
+        if (!/already exists|duplicate/i.test(e.message)) throw e;
+      });
   }
   const running = new Set<Promise<unknown>>();
 
@@ -91,16 +99,22 @@ export async function startJobQueue(opts: {
         singletonKey: o.singletonKey,
       };
       if (tx) options.db = txExecutor(tx) as PgBoss.Db;
-      for (const k of Object.keys(options) as (keyof typeof options)[]) if (options[k] === undefined) delete options[k];
+      for (const k of Object.keys(options) as (keyof typeof options)[])
+        if (options[k] === undefined) delete options[k];
       return boss.send(name, data, options);
     },
-    async work(name, handler) {
+    async work<T>(name: QueueName, handler: (job: JobContext<T>) => Promise<void>) {
       await boss.work(
         name,
         { includeMetadata: true, pollingIntervalSeconds: opts.pollingIntervalSeconds, batchSize: 1 },
         async (jobs) => {
           for (const job of jobs) {
-            const p = handler({ id: job.id, data: job.data as any, retryCount: job.retryCount, retryLimit: job.retryLimit });
+            const p = handler({
+              id: job.id,
+              data: job.data as T,
+              retryCount: job.retryCount,
+              retryLimit: job.retryLimit,
+            });
             running.add(p);
             try {
               await p;
@@ -120,7 +134,8 @@ export async function startJobQueue(opts: {
     },
     async stop(timeoutMs) {
       await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 1) });
-      if (running.size) await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, timeoutMs))]);
+      if (running.size)
+        await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, timeoutMs))]);
     },
   };
 }

@@ -28,7 +28,8 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, opts?: AppErrorOptions) => new AppError('bad_request', message, opts);
+export const badRequest = (message: string, opts?: AppErrorOptions) =>
+  new AppError('bad_request', message, opts);
 export const validationFailed = (message: string) => new AppError('validation_failed', message);
 export const unauthorized = (message = 'authentication required') => new AppError('unauthorized', message);
 export const forbidden = (message = 'not allowed') => new AppError('forbidden', message);
@@ -48,8 +49,12 @@ const PG_CODES: Record<string, [ErrorCode, string]> = {
 /** Maps any thrown value to an AppError; unknown errors become `internal_error` with a generic message. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const e = err as { code?: unknown; status?: unknown; type?: unknown; cause?: unknown };
-  const pgCode = typeof e?.code === 'string' ? e.code : typeof (e?.cause as any)?.code === 'string' ? (e.cause as any).code : undefined;
+  // drizzle wraps driver errors: the PostgreSQL code is on the error or on its cause.
+  const codeOf = (x: unknown) =>
+    x && typeof x === 'object' && typeof (x as { code?: unknown }).code === 'string'
+      ? (x as { code: string }).code
+      : undefined;
+  const pgCode = codeOf(err) ?? codeOf((err as { cause?: unknown } | undefined)?.cause);
   if (pgCode && PG_CODES[pgCode]) {
     const [code, message] = PG_CODES[pgCode];
     return new AppError(code, message, { cause: err });

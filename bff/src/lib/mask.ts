@@ -4,9 +4,26 @@
  */
 const SECRET_KEYS = new Set(
   [
-    'authorization', 'signature', 'sign', 'paysign', 'secret', 'password', 'privatekey', 'apikey', 'apiv3key',
-    'key', 'token', 'accesstoken', 'refreshtoken', 'cookie', 'ciphertext', 'authcode', 'secretenc', 'secretsenc',
-    'wechatpaysignature', 'xsignature',
+    'authorization',
+    'signature',
+    'sign',
+    'paysign',
+    'secret',
+    'password',
+    'privatekey',
+    'apikey',
+    'apiv3key',
+    'key',
+    'token',
+    'accesstoken',
+    'refreshtoken',
+    'cookie',
+    'ciphertext',
+    'authcode',
+    'secretenc',
+    'secretsenc',
+    'wechatpaysignature',
+    'xsignature',
   ].map(norm),
 );
 const PII_KEYS: Record<string, (v: string) => string> = {
@@ -39,7 +56,9 @@ export function maskCardNo(v: string): string {
 export function maskName(v: string): string {
   const chars = [...v];
   if (chars.length <= 1) return '*';
-  return chars.length === 2 ? `${chars[0]}*` : `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
+  return chars.length === 2
+    ? `${chars[0]}*`
+    : `${chars[0]}${'*'.repeat(chars.length - 2)}${chars[chars.length - 1]}`;
 }
 
 /** Deep copy of `value` with secret fields replaced by `[REDACTED]` and PII masked. */

@@ -28,7 +28,8 @@ export function validate<S extends z.ZodType>(schema: S, opts: { limit?: number 
   return async (ctx: Context, next: Next) => {
     let value: unknown;
     if (['POST', 'PUT', 'PATCH'].includes(ctx.method)) {
-      if (ctx.rawBody === undefined) ctx.rawBody = await readRawBody(ctx, opts.limit ?? ctx.state.bodyLimit ?? 1024 * 1024);
+      if (ctx.rawBody === undefined)
+        ctx.rawBody = await readRawBody(ctx, opts.limit ?? ctx.state.bodyLimit ?? 1024 * 1024);
       value = parseJson(ctx.rawBody, ctx.get('content-type') || undefined);
     } else {
       value = { ...ctx.query };

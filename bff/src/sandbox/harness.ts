@@ -30,7 +30,9 @@ export interface RunningSim {
 /** Refuses to run any simulator in production. */
 export function assertSandboxAllowed(nodeEnv: string): void {
   if (nodeEnv === 'production') {
-    throw new Error('The sandbox cannot start with NODE_ENV=production: simulators would accept fake payments.');
+    throw new Error(
+      'The sandbox cannot start with NODE_ENV=production: simulators would accept fake payments.',
+    );
   }
 }
 
@@ -42,7 +44,11 @@ export function json(status: number, value: unknown, headers: Record<string, str
  * Starts a plain node:http server for a simulator on `port` (0 = random) on 127.0.0.1. Handlers are tried
  * in order; the first that answers wins; none → 404.
  */
-export async function startSimServer(name: string, port: number, handlers: SimHandler[]): Promise<RunningSim> {
+export async function startSimServer(
+  name: string,
+  port: number,
+  handlers: SimHandler[],
+): Promise<RunningSim> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -62,7 +68,10 @@ export async function startSimServer(name: string, port: number, handlers: SimHa
           reply = await h(simReq);
           if (reply) break;
         }
-        reply ??= json(404, { code: 'NOT_FOUND', message: `${name} simulator has no ${simReq.method} ${simReq.path}` });
+        reply ??= json(404, {
+          code: 'NOT_FOUND',
+          message: `${name} simulator has no ${simReq.method} ${simReq.path}`,
+        });
       } catch (e) {
         reply = json(500, { code: 'SYSTEM_ERROR', message: (e as Error).message });
       }

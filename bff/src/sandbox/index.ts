@@ -46,7 +46,13 @@ export async function startSandbox(
     throw e;
   }
   for (const [code, k] of Object.entries(keys.hospitals)) {
-    wechat.addMerchant({ mchId: k.wechat.mchId, appIds: [k.wechat.appId], serialNo: k.wechat.serialNo, publicPem: k.wechat.publicPem, apiV3Key: k.wechat.apiV3Key });
+    wechat.addMerchant({
+      mchId: k.wechat.mchId,
+      appIds: [k.wechat.appId],
+      serialNo: k.wechat.serialNo,
+      publicPem: k.wechat.publicPem,
+      apiV3Key: k.wechat.apiV3Key,
+    });
     his.addHospital({ code, appId: k.his.appId, secret: k.his.secret });
   }
   return {
@@ -81,15 +87,34 @@ export async function provisionSandboxHospital(
       baseUrl: sandbox.wechat.url,
       mode: 'direct',
     };
-    const secretsEnc = secrets.seal(JSON.stringify({ privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key }));
+    const secretsEnc = secrets.seal(
+      JSON.stringify({ privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key }),
+    );
     await tx
       .insert(merchantAccounts)
-      .values({ id: merchantAccountId, hospitalId: h.id, channel: 'wechatpay', mchId: k.wechat.mchId, appId: k.wechat.appId, settings, secretsEnc })
-      .onConflictDoUpdate({ target: merchantAccounts.id, set: { settings, secretsEnc, mchId: k.wechat.mchId, appId: k.wechat.appId } });
+      .values({
+        id: merchantAccountId,
+        hospitalId: h.id,
+        channel: 'wechatpay',
+        mchId: k.wechat.mchId,
+        appId: k.wechat.appId,
+        settings,
+        secretsEnc,
+      })
+      .onConflictDoUpdate({
+        target: merchantAccounts.id,
+        set: { settings, secretsEnc, mchId: k.wechat.mchId, appId: k.wechat.appId },
+      });
     const secretEnc = secrets.seal(k.his.secret);
     await tx
       .insert(hisApps)
-      .values({ appId: k.his.appId, hospitalId: h.id, name: `${h.name} HIS（沙箱）`, secretEnc, callbackBaseUrl: sandbox.his.url })
+      .values({
+        appId: k.his.appId,
+        hospitalId: h.id,
+        name: `${h.name} HIS（沙箱）`,
+        secretEnc,
+        callbackBaseUrl: sandbox.his.url,
+      })
       .onConflictDoUpdate({ target: hisApps.appId, set: { secretEnc, callbackBaseUrl: sandbox.his.url } });
   });
   return { hospitalId: h.id, merchantAccountId, keys: k };
@@ -106,25 +131,67 @@ export const DEMO_PATIENTS = [
  * Seeds the demo: both hospitals, their patients in the HIS simulator, and — when no bill exists yet —
  * pending bills pushed by the HIS simulator through the real signed open API.
  */
-export async function seedDemo(db: Db, secrets: SecretBox, sandbox: Sandbox, platformUrl: string): Promise<{ pushedBills: number }> {
+export async function seedDemo(
+  db: Db,
+  secrets: SecretBox,
+  sandbox: Sandbox,
+  platformUrl: string,
+): Promise<{ pushedBills: number }> {
   for (const h of DEMO_HOSPITALS) await provisionSandboxHospital(db, secrets, sandbox, h);
   sandbox.his.setPlatformUrl(platformUrl);
   for (const p of DEMO_PATIENTS) sandbox.his.addPatient(p);
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(bills)) as [{ n: number }];
   if (n > 0) return { pushedBills: 0 };
   const demoBills = [
-    { hospital: 'H001', patientId: 'P0001', title: '门诊西药费', department: '呼吸内科', doctor: '陈医生', visitNo: 'V20261123001', amountFen: 12850,
-      items: [{ name: '阿莫西林胶囊 0.25g×24粒', quantity: 2, unit: '盒', amountFen: 5600 }, { name: '复方甘草口服溶液 100ml', quantity: 1, unit: '瓶', amountFen: 7250 }] },
-    { hospital: 'H001', patientId: 'P0001', title: '血常规检查', department: '检验科', doctor: '陈医生', visitNo: 'V20261123001', amountFen: 2500,
-      items: [{ name: '血细胞分析（五分类）', quantity: 1, unit: '次', amountFen: 2500 }] },
-    { hospital: 'H001', patientId: 'P0002', title: '挂号费', department: '骨科', doctor: '刘医生', visitNo: 'V20261123002', amountFen: 1500, items: [] },
-    { hospital: 'H002', patientId: 'P1001', title: 'CT 检查费', department: '放射科', doctor: '赵医生', visitNo: 'V20261123101', amountFen: 32000,
-      items: [{ name: '胸部 CT 平扫', quantity: 1, unit: '次', amountFen: 32000 }] },
+    {
+      hospital: 'H001',
+      patientId: 'P0001',
+      title: '门诊西药费',
+      department: '呼吸内科',
+      doctor: '陈医生',
+      visitNo: 'V20261123001',
+      amountFen: 12850,
+      items: [
+        { name: '阿莫西林胶囊 0.25g×24粒', quantity: 2, unit: '盒', amountFen: 5600 },
+        { name: '复方甘草口服溶液 100ml', quantity: 1, unit: '瓶', amountFen: 7250 },
+      ],
+    },
+    {
+      hospital: 'H001',
+      patientId: 'P0001',
+      title: '血常规检查',
+      department: '检验科',
+      doctor: '陈医生',
+      visitNo: 'V20261123001',
+      amountFen: 2500,
+      items: [{ name: '血细胞分析（五分类）', quantity: 1, unit: '次', amountFen: 2500 }],
+    },
+    {
+      hospital: 'H001',
+      patientId: 'P0002',
+      title: '挂号费',
+      department: '骨科',
+      doctor: '刘医生',
+      visitNo: 'V20261123002',
+      amountFen: 1500,
+      items: [],
+    },
+    {
+      hospital: 'H002',
+      patientId: 'P1001',
+      title: 'CT 检查费',
+      department: '放射科',
+      doctor: '赵医生',
+      visitNo: 'V20261123101',
+      amountFen: 32000,
+      items: [{ name: '胸部 CT 平扫', quantity: 1, unit: '次', amountFen: 32000 }],
+    },
   ];
   let pushed = 0;
   for (const b of demoBills) {
     const r = await sandbox.his.pushBill(b);
-    if (r.status !== 200) throw new Error(`demo seed: the open API refused a bill (${r.status} ${JSON.stringify(r.body)})`);
+    if (r.status !== 200)
+      throw new Error(`demo seed: the open API refused a bill (${r.status} ${JSON.stringify(r.body)})`);
     pushed++;
   }
   return { pushedBills: pushed };

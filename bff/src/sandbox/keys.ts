@@ -29,7 +29,12 @@ export interface SandboxKeys {
   hospitals: Record<string, SandboxHospitalKeys>;
 }
 
-const alnum = (n: number) => randomBytes(n).toString('base64').replace(/[^A-Za-z0-9]/g, '').padEnd(n, 'x').slice(0, n);
+const alnum = (n: number) =>
+  randomBytes(n)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .padEnd(n, 'x')
+    .slice(0, n);
 
 export function hospitalKeys(index: number): SandboxHospitalKeys {
   return {
@@ -49,7 +54,10 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
   const hospitals: Record<string, SandboxHospitalKeys> = {};
   hospitalCodes.forEach((code, i) => (hospitals[code] = hospitalKeys(i + 1)));
   return {
-    wechatPlatform: { keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`, ...rsaPair() },
+    wechatPlatform: {
+      keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
+      ...rsaPair(),
+    },
     hospitals,
   };
 }

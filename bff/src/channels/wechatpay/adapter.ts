@@ -115,7 +115,8 @@ function classify(err: unknown): CallError {
     const status = e.response.status;
     const code = e.response.data?.code ?? `HTTP_${status}`;
     // 5xx and rate limits say nothing about the order: unknown, resolve by query.
-    const result: ChannelResult = status >= 500 || code === 'SYSTEM_ERROR' || code === 'FREQUENCY_LIMITED' ? 'UNKNOWN' : 'FAIL';
+    const result: ChannelResult =
+      status >= 500 || code === 'SYSTEM_ERROR' || code === 'FREQUENCY_LIMITED' ? 'UNKNOWN' : 'FAIL';
     return { result, httpStatus: status, errorCode: code, errorMessage: e.response.data?.message ?? '' };
   }
   // No reply (timeout, connection refused) or a reply that failed verification.
@@ -130,7 +131,11 @@ function classify(err: unknown): CallError {
 /** WeChat Pay API v3 through wechatpay-axios-plugin: requests signed, replies verified by the SDK. */
 export class WechatPayV3Channel implements PaymentChannel {
   readonly name = 'wechatpay';
-  readonly capabilities = { tradeTypes: ['NATIVE', 'JSAPI', 'H5'] as const, close: true, notifications: true };
+  readonly capabilities = {
+    tradeTypes: ['NATIVE', 'JSAPI', 'H5'] as const,
+    close: true,
+    notifications: true,
+  };
   private readonly client: Decorator;
   private readonly opts: WechatPayOptions;
 
@@ -146,7 +151,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       certs: { [this.opts.platformKeyId]: this.opts.platformPublicKeyPem },
       baseURL: this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
       timeout: this.opts.timeoutMs,
-    } as any);
+    } as ConstructorParameters<typeof Decorator>[0]);
   }
 
   private async call<T>(
@@ -162,15 +167,32 @@ export class WechatPayV3Channel implements PaymentChannel {
     try {
       const res = (await this.client.request(path, method, data, config)) as { status: number; data: T };
       this.record({
-        party: this.name, operation, orderNo, method, url, httpStatus: res.status, latencyMs: Date.now() - started,
-        result: 'SUCCESS', request: data, response: res.data,
+        party: this.name,
+        operation,
+        orderNo,
+        method,
+        url,
+        httpStatus: res.status,
+        latencyMs: Date.now() - started,
+        result: 'SUCCESS',
+        request: data,
+        response: res.data,
       });
       return { ok: true, status: res.status, data: res.data };
     } catch (err) {
       const c = classify(err);
       this.record({
-        party: this.name, operation, orderNo, method, url, httpStatus: c.httpStatus, latencyMs: Date.now() - started,
-        result: c.result, errorCode: c.errorCode, errorMessage: c.errorMessage, request: data,
+        party: this.name,
+        operation,
+        orderNo,
+        method,
+        url,
+        httpStatus: c.httpStatus,
+        latencyMs: Date.now() - started,
+        result: c.result,
+        errorCode: c.errorCode,
+        errorMessage: c.errorMessage,
+        request: data,
       });
       return { ok: false, ...c };
     }
@@ -192,7 +214,8 @@ export class WechatPayV3Channel implements PaymentChannel {
         path = 'v3/pay/transactions/native';
         break;
       case 'JSAPI':
-        if (!input.payerOpenId) return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'JSAPI needs the payer openid' };
+        if (!input.payerOpenId)
+          return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'JSAPI needs the payer openid' };
         body.payer = { openid: input.payerOpenId };
         path = 'v3/pay/transactions/jsapi';
         break;
@@ -201,10 +224,18 @@ export class WechatPayV3Channel implements PaymentChannel {
         path = 'v3/pay/transactions/h5';
         break;
       default:
-        return { result: 'FAIL', errorCode: 'UNSUPPORTED', errorMessage: `trade type ${input.tradeType} is not a v3 order` };
+        return {
+          result: 'FAIL',
+          errorCode: 'UNSUPPORTED',
+          errorMessage: `trade type ${input.tradeType} is not a v3 order`,
+        };
     }
     const res = await this.call<{ code_url?: string; h5_url?: string; prepay_id?: string }>(
-      'create', input.orderNo, 'POST', path, body,
+      'create',
+      input.orderNo,
+      'POST',
+      path,
+      body,
     );
     if (!res.ok) return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
     if (input.tradeType === 'NATIVE') return { result: 'SUCCESS', prepay: { codeUrl: res.data.code_url } };
@@ -217,61 +248,105 @@ export class WechatPayV3Channel implements PaymentChannel {
     const timeStamp = String(Formatter.timestamp());
     const nonceStr = randomBytes(16).toString('hex');
     const pkg = `prepay_id=${prepayId}`;
-    const paySign = Rsa.sign(Formatter.joinedByLineFeed(this.opts.appId, timeStamp, nonceStr, pkg), this.opts.privateKeyPem);
+    const paySign = Rsa.sign(
+      Formatter.joinedByLineFeed(this.opts.appId, timeStamp, nonceStr, pkg),
+      this.opts.privateKeyPem,
+    );
     return { appId: this.opts.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
   }
 
   async queryPayment(orderNo: string): Promise<QueryPaymentOutput> {
-    const res = await this.call<V3Transaction>('query', orderNo, 'GET', 'v3/pay/transactions/out-trade-no/{out_trade_no}', undefined, {
-      out_trade_no: orderNo,
-      params: { mchid: this.opts.mchId },
-    });
+    const res = await this.call<V3Transaction>(
+      'query',
+      orderNo,
+      'GET',
+      'v3/pay/transactions/out-trade-no/{out_trade_no}',
+      undefined,
+      {
+        out_trade_no: orderNo,
+        params: { mchid: this.opts.mchId },
+      },
+    );
     if (!res.ok) {
       if (res.errorCode === 'ORDER_NOT_EXIST' || res.errorCode === 'RESOURCE_NOT_EXISTS') {
         return { result: 'SUCCESS', payment: { orderNo, state: 'NOT_FOUND' }, errorCode: res.errorCode };
       }
-      return { result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN', errorCode: res.errorCode, errorMessage: res.errorMessage };
+      return {
+        result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN',
+        errorCode: res.errorCode,
+        errorMessage: res.errorMessage,
+      };
     }
     return { result: 'SUCCESS', payment: toPayment(res.data) };
   }
 
   async closePayment(orderNo: string): Promise<CloseOutput> {
-    const res = await this.call<unknown>('close', orderNo, 'POST', 'v3/pay/transactions/out-trade-no/{out_trade_no}/close', {
-      mchid: this.opts.mchId,
-    }, { out_trade_no: orderNo });
+    const res = await this.call<unknown>(
+      'close',
+      orderNo,
+      'POST',
+      'v3/pay/transactions/out-trade-no/{out_trade_no}/close',
+      {
+        mchid: this.opts.mchId,
+      },
+      { out_trade_no: orderNo },
+    );
     if (res.ok) return { result: 'SUCCESS' };
     if (res.errorCode === 'ORDER_CLOSED') return { result: 'SUCCESS', errorCode: res.errorCode };
     return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
   }
 
-  parseNotification(headers: Record<string, string | undefined>, rawBody: string, now: Date): ParsedNotification {
+  parseNotification(
+    headers: Record<string, string | undefined>,
+    rawBody: string,
+    now: Date,
+  ): ParsedNotification {
     const h = (k: string) => headers[k.toLowerCase()];
     const timestamp = h('wechatpay-timestamp');
     const nonce = h('wechatpay-nonce');
     const serial = h('wechatpay-serial');
     const signature = h('wechatpay-signature');
-    if (!timestamp || !nonce || !serial || !signature) throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
+    if (!timestamp || !nonce || !serial || !signature)
+      throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
     if (signature.startsWith(SIGNTEST_PREFIX)) throw new NotificationRejected('signature', 'signature probe');
-    if (serial !== this.opts.platformKeyId) throw new NotificationRejected('signature', `unknown key serial ${serial}`);
-    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) {
+    if (serial !== this.opts.platformKeyId)
+      throw new NotificationRejected('signature', `unknown key serial ${serial}`);
+    if (
+      !/^\d{1,12}$/.test(timestamp) ||
+      Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS
+    ) {
       throw new NotificationRejected('timestamp', 'timestamp outside the 300 s window');
     }
     let valid = false;
     try {
-      valid = Rsa.verify(Formatter.response(timestamp, nonce, rawBody), signature, this.opts.platformPublicKeyPem);
+      valid = Rsa.verify(
+        Formatter.response(timestamp, nonce, rawBody),
+        signature,
+        this.opts.platformPublicKeyPem,
+      );
     } catch {
       valid = false;
     }
     if (!valid) throw new NotificationRejected('signature', 'signature does not verify');
 
-    let envelope: { id?: string; event_type?: string; resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string } };
+    let envelope: {
+      id?: string;
+      event_type?: string;
+      resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string };
+    };
     try {
       envelope = JSON.parse(rawBody);
     } catch {
       throw new NotificationRejected('format', 'body is not JSON');
     }
     const r = envelope.resource;
-    if (!envelope.id || !envelope.event_type || !r?.ciphertext || !r.nonce || r.algorithm !== 'AEAD_AES_256_GCM') {
+    if (
+      !envelope.id ||
+      !envelope.event_type ||
+      !r?.ciphertext ||
+      !r.nonce ||
+      r.algorithm !== 'AEAD_AES_256_GCM'
+    ) {
       throw new NotificationRejected('format', 'not a v3 notification envelope');
     }
     let plain: string;
@@ -298,6 +373,8 @@ export class WechatPayV3Channel implements PaymentChannel {
 
   notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
     // 200/204 with no body acknowledges; any 4xx/5xx asks WeChat to retry (status decides, not body).
-    return ok ? { status: 204 } : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
+    return ok
+      ? { status: 204 }
+      : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
   }
 }

@@ -20,11 +20,19 @@ function sameContent(row: BillRow, b: OpenBill, patientId: string): boolean {
 }
 
 /** Finds or creates the patient the HIS names, keeping the name current. */
-async function upsertPatient(tx: Db, hospitalId: string, hisPatientId: string, name: string): Promise<string> {
+async function upsertPatient(
+  tx: Db,
+  hospitalId: string,
+  hisPatientId: string,
+  name: string,
+): Promise<string> {
   const [row] = await tx
     .insert(patients)
     .values({ id: newId('pat'), hospitalId, hisPatientId, name })
-    .onConflictDoUpdate({ target: [patients.hospitalId, patients.hisPatientId], set: { name, updatedAt: sql`now()` } })
+    .onConflictDoUpdate({
+      target: [patients.hospitalId, patients.hisPatientId],
+      set: { name, updatedAt: sql`now()` },
+    })
     .returning({ id: patients.id });
   return row!.id;
 }
@@ -37,7 +45,8 @@ async function upsertPatient(tx: Db, hospitalId: string, hisPatientId: string, n
 export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): Promise<PushBillsResult> {
   const seen = new Set<string>();
   for (const b of input) {
-    if (seen.has(b.hisBillNo)) throw new AppError('validation_failed', `bills: hisBillNo ${b.hisBillNo} appears twice in the batch`);
+    if (seen.has(b.hisBillNo))
+      throw new AppError('validation_failed', `bills: hisBillNo ${b.hisBillNo} appears twice in the batch`);
     seen.add(b.hisBillNo);
   }
   return db.transaction(async (tx) => {
@@ -52,28 +61,54 @@ export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): 
       if (!existing) {
         const id = newId('bill');
         await tx.insert(bills).values({
-          id, hospitalId, hisBillNo: b.hisBillNo, patientId, visitNo: b.visitNo ?? null, department: b.department ?? null,
-          doctor: b.doctor ?? null, title: b.title, amountFen: b.amountFen, items: b.items,
+          id,
+          hospitalId,
+          hisBillNo: b.hisBillNo,
+          patientId,
+          visitNo: b.visitNo ?? null,
+          department: b.department ?? null,
+          doctor: b.doctor ?? null,
+          title: b.title,
+          amountFen: b.amountFen,
+          items: b.items,
         });
         results.push({ hisBillNo: b.hisBillNo, billId: id, version: 1, outcome: 'created' });
         continue;
       }
       if (sameContent(existing, b, patientId)) {
-        results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version: existing.version, outcome: 'unchanged' });
+        results.push({
+          hisBillNo: b.hisBillNo,
+          billId: existing.id,
+          version: existing.version,
+          outcome: 'unchanged',
+        });
         continue;
       }
       if (existing.status !== 'UNPAID') {
-        throw new AppError('bill_not_payable', `bill ${b.hisBillNo} is ${existing.status.toLowerCase()} and cannot be changed`);
+        throw new AppError(
+          'bill_not_payable',
+          `bill ${b.hisBillNo} is ${existing.status.toLowerCase()} and cannot be changed`,
+        );
       }
       if (existing.lockedOrderId) {
-        throw new AppError('bill_locked', `bill ${b.hisBillNo} is being paid (order in progress) and cannot be changed now`);
+        throw new AppError(
+          'bill_locked',
+          `bill ${b.hisBillNo} is being paid (order in progress) and cannot be changed now`,
+        );
       }
       const version = existing.version + 1;
       await tx
         .update(bills)
         .set({
-          patientId, visitNo: b.visitNo ?? null, department: b.department ?? null, doctor: b.doctor ?? null,
-          title: b.title, amountFen: b.amountFen, items: b.items, version, updatedAt: sql`now()`,
+          patientId,
+          visitNo: b.visitNo ?? null,
+          department: b.department ?? null,
+          doctor: b.doctor ?? null,
+          title: b.title,
+          amountFen: b.amountFen,
+          items: b.items,
+          version,
+          updatedAt: sql`now()`,
         })
         .where(and(eq(bills.id, existing.id), eq(bills.status, 'UNPAID'), isNull(bills.lockedOrderId)));
       results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version, outcome: 'replaced' });

@@ -43,7 +43,14 @@ export class HttpHisClient implements HisClient {
     const url = new URL('/his/v1/results', endpoint.baseUrl);
     const body = JSON.stringify(result);
     const started = Date.now();
-    const base = { party: 'his', operation: 'push_payment_result', orderNo: result.orderNo, method: 'POST', url: url.toString(), request: result };
+    const base = {
+      party: 'his',
+      operation: 'push_payment_result',
+      orderNo: result.orderNo,
+      method: 'POST',
+      url: url.toString(),
+      request: result,
+    };
     let status: number | undefined;
     let text = '';
     try {
@@ -56,8 +63,17 @@ export class HttpHisClient implements HisClient {
       status = res.status;
       text = await res.text();
     } catch (e) {
-      const message = (e as Error).name === 'TimeoutError' ? 'HIS did not answer in time' : `HIS unreachable: ${(e as Error).message}`;
-      this.record({ ...base, latencyMs: Date.now() - started, result: 'UNKNOWN', errorCode: 'NETWORK_ERROR', errorMessage: message });
+      const message =
+        (e as Error).name === 'TimeoutError'
+          ? 'HIS did not answer in time'
+          : `HIS unreachable: ${(e as Error).message}`;
+      this.record({
+        ...base,
+        latencyMs: Date.now() - started,
+        result: 'UNKNOWN',
+        errorCode: 'NETWORK_ERROR',
+        errorMessage: message,
+      });
       throw new HisCallError(message, true);
     }
     let reply: { code?: string; message?: string } = {};
@@ -68,9 +84,19 @@ export class HttpHisClient implements HisClient {
     }
     const ok = status >= 200 && status < 300 && reply.code === '0';
     this.record({
-      ...base, httpStatus: status, latencyMs: Date.now() - started, result: ok ? 'SUCCESS' : 'FAIL',
-      errorCode: ok ? undefined : (reply.code ?? `HTTP_${status}`), errorMessage: ok ? undefined : (reply.message ?? text.slice(0, 200)), response: reply,
+      ...base,
+      httpStatus: status,
+      latencyMs: Date.now() - started,
+      result: ok ? 'SUCCESS' : 'FAIL',
+      errorCode: ok ? undefined : (reply.code ?? `HTTP_${status}`),
+      errorMessage: ok ? undefined : (reply.message ?? text.slice(0, 200)),
+      response: reply,
     });
-    if (!ok) throw new HisCallError(`HIS answered ${status} ${reply.code ?? ''} ${reply.message ?? ''}`.trim(), status >= 500 || status === 429 || status === 408, status);
+    if (!ok)
+      throw new HisCallError(
+        `HIS answered ${status} ${reply.code ?? ''} ${reply.message ?? ''}`.trim(),
+        status >= 500 || status === 429 || status === 408,
+        status,
+      );
   }
 }

@@ -21,7 +21,10 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
   if (!push || push.status === 'ACKED') return;
   const [order] = await db.select().from(orders).where(eq(orders.id, push.orderId));
   if (!order) return;
-  const [app] = await db.select().from(hisApps).where(and(eq(hisApps.hospitalId, order.hospitalId), eq(hisApps.enabled, true)));
+  const [app] = await db
+    .select()
+    .from(hisApps)
+    .where(and(eq(hisApps.hospitalId, order.hospitalId), eq(hisApps.enabled, true)));
   const [payment] = await db.select().from(payments).where(eq(payments.orderId, order.id));
   const [patient] = await db.select().from(patients).where(eq(patients.id, order.patientId));
   const billRows = await db
@@ -43,9 +46,15 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
   };
 
   try {
-    if (!app?.callbackBaseUrl) throw new Error('the hospital has no HIS endpoint configured for result pushes');
+    if (!app?.callbackBaseUrl)
+      throw new Error('the hospital has no HIS endpoint configured for result pushes');
     await deps.his.pushPaymentResult(
-      { hospitalId: order.hospitalId, appId: app.appId, secret: deps.secrets.open(app.secretEnc), baseUrl: app.callbackBaseUrl },
+      {
+        hospitalId: order.hospitalId,
+        appId: app.appId,
+        secret: deps.secrets.open(app.secretEnc),
+        baseUrl: app.callbackBaseUrl,
+      },
       result,
     );
   } catch (e) {
@@ -54,7 +63,12 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
     await db.transaction(async (tx) => {
       await tx
         .update(hisPushes)
-        .set({ attempts: sql`${hisPushes.attempts} + 1`, lastError: message, status: final ? 'FAILED' : 'RETRYING', updatedAt: sql`now()` })
+        .set({
+          attempts: sql`${hisPushes.attempts} + 1`,
+          lastError: message,
+          status: final ? 'FAILED' : 'RETRYING',
+          updatedAt: sql`now()`,
+        })
         .where(eq(hisPushes.eventId, push.eventId));
       if (!final) return;
       const [flagged] = await tx
@@ -62,10 +76,18 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
         .set({ oneSided: true, hisSyncStatus: 'FAILED', updatedAt: sql`now()` })
         .where(eq(orders.id, order.id))
         .returning();
-      await recordEvent(tx, flagged!, 'his_push_failed', { actor: 'job:his-push', reason: message, data: { eventId: push.eventId, attempts: push.attempts + 1 } });
+      await recordEvent(tx, flagged!, 'his_push_failed', {
+        actor: 'job:his-push',
+        reason: message,
+        data: { eventId: push.eventId, attempts: push.attempts + 1 },
+      });
       await raiseAlert(tx, {
-        hospitalId: order.hospitalId, kind: 'one_sided_entry', severity: 'critical', orderId: order.id,
-        message: `单边账：订单 ${order.orderNo} 已支付 ${order.amountFen} 分，HIS 未确认（${message}）`, data: { eventId: push.eventId },
+        hospitalId: order.hospitalId,
+        kind: 'one_sided_entry',
+        severity: 'critical',
+        orderId: order.id,
+        message: `单边账：订单 ${order.orderNo} 已支付 ${order.amountFen} 分，HIS 未确认（${message}）`,
+        data: { eventId: push.eventId },
       });
     });
     deps.metrics.hisPushes.inc({ outcome: final ? 'failed' : 'retry' });
@@ -76,10 +98,18 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
   await db.transaction(async (tx) => {
     await tx
       .update(hisPushes)
-      .set({ status: 'ACKED', attempts: sql`${hisPushes.attempts} + 1`, lastError: null, ackedAt: deps.clock.now(), updatedAt: sql`now()` })
+      .set({
+        status: 'ACKED',
+        attempts: sql`${hisPushes.attempts} + 1`,
+        lastError: null,
+        ackedAt: deps.clock.now(),
+        updatedAt: sql`now()`,
+      })
       .where(eq(hisPushes.eventId, push.eventId));
     await transition(tx, order.id, 'settled', {
-      actor: 'job:his-push', data: { eventId: push.eventId }, patch: { settledAt: deps.clock.now(), hisSyncStatus: 'ACKED', oneSided: false },
+      actor: 'job:his-push',
+      data: { eventId: push.eventId },
+      patch: { settledAt: deps.clock.now(), hisSyncStatus: 'ACKED', oneSided: false },
     });
   });
   deps.metrics.hisPushes.inc({ outcome: 'acked' });

@@ -11,16 +11,39 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
  *
  * PATH_AND_QUERY is the request target exactly as sent; an empty body hashes the empty string.
  */
-export function canonicalString(method: string, pathAndQuery: string, timestamp: string, nonce: string, body: string): string {
+export function canonicalString(
+  method: string,
+  pathAndQuery: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): string {
   const bodyHash = createHash('sha256').update(body, 'utf8').digest('hex');
   return `${method.toUpperCase()}\n${pathAndQuery}\n${timestamp}\n${nonce}\n${bodyHash}\n`;
 }
 
-export function signRequest(secret: string, method: string, pathAndQuery: string, timestamp: string, nonce: string, body: string): string {
-  return createHmac('sha256', secret).update(canonicalString(method, pathAndQuery, timestamp, nonce, body)).digest('base64');
+export function signRequest(
+  secret: string,
+  method: string,
+  pathAndQuery: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): string {
+  return createHmac('sha256', secret)
+    .update(canonicalString(method, pathAndQuery, timestamp, nonce, body))
+    .digest('base64');
 }
 
-export function verifySignature(secret: string, signature: string, method: string, pathAndQuery: string, timestamp: string, nonce: string, body: string): boolean {
+export function verifySignature(
+  secret: string,
+  signature: string,
+  method: string,
+  pathAndQuery: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): boolean {
   const expected = Buffer.from(signRequest(secret, method, pathAndQuery, timestamp, nonce, body), 'base64');
   let given: Buffer;
   try {
@@ -32,7 +55,14 @@ export function verifySignature(secret: string, signature: string, method: strin
 }
 
 /** Headers for a signed call. */
-export function signedHeaders(appId: string, secret: string, method: string, pathAndQuery: string, body: string, now = new Date()): Record<string, string> {
+export function signedHeaders(
+  appId: string,
+  secret: string,
+  method: string,
+  pathAndQuery: string,
+  body: string,
+  now = new Date(),
+): Record<string, string> {
   const timestamp = String(Math.floor(now.getTime() / 1000));
   const nonce = randomBytes(16).toString('hex');
   return {

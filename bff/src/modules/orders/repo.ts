@@ -18,7 +18,12 @@ export interface TransitionMeta {
  * Applies `event` to an order if its current status allows it: conditional UPDATE + order_events row.
  * Returns the updated order, or null when the order was not in a `from` state (someone else moved it).
  */
-export async function transition(tx: Tx, orderId: string, event: OrderEvent, meta: TransitionMeta): Promise<OrderRow | null> {
+export async function transition(
+  tx: Tx,
+  orderId: string,
+  event: OrderEvent,
+  meta: TransitionMeta,
+): Promise<OrderRow | null> {
   const t = TRANSITIONS[event];
   const [before] = await tx.select({ status: orders.status }).from(orders).where(eq(orders.id, orderId));
   const updated = await tx
@@ -42,7 +47,12 @@ export async function transition(tx: Tx, orderId: string, event: OrderEvent, met
 }
 
 /** Records an event that changes no status (e.g. a duplicate notification noticed, a query result). */
-export async function recordEvent(tx: Tx, order: OrderRow, event: string, meta: { actor: string; reason?: string; data?: Record<string, unknown> }) {
+export async function recordEvent(
+  tx: Tx,
+  order: OrderRow,
+  event: string,
+  meta: { actor: string; reason?: string; data?: Record<string, unknown> },
+) {
   await tx.insert(orderEvents).values({
     orderId: order.id,
     hospitalId: order.hospitalId,
@@ -77,7 +87,10 @@ export async function findPaymentByOrder(tx: Tx, orderId: string): Promise<Payme
 }
 
 export async function billIdsOfOrder(tx: Tx, orderId: string): Promise<string[]> {
-  const rows = await tx.select({ billId: orderBills.billId }).from(orderBills).where(eq(orderBills.orderId, orderId));
+  const rows = await tx
+    .select({ billId: orderBills.billId })
+    .from(orderBills)
+    .where(eq(orderBills.orderId, orderId));
   return rows.map((r) => r.billId);
 }
 

@@ -6,7 +6,15 @@ import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { AppError, notFound } from '../../lib/errors';
 import { newId, newOrderNo } from '../../lib/ids';
-import { billIdsOfOrder, findOrder, findPaymentByOrder, releaseBills, transition, type OrderRow, type PaymentRow } from './repo';
+import {
+  billIdsOfOrder,
+  findOrder,
+  findPaymentByOrder,
+  releaseBills,
+  transition,
+  type OrderRow,
+  type PaymentRow,
+} from './repo';
 
 /** Who is asking: the patient session. */
 export interface PatientPrincipal {
@@ -32,7 +40,11 @@ export function toOrderView(o: OrderRow, billIds: string[], payment?: PaymentRow
 }
 
 /** The delay before the n-th channel query of a PAYING order (0-based), never past its expiry by much. */
-export function queryDelaySeconds(deps: Pick<Deps, 'config' | 'clock'>, attempt: number, expiresAt: Date): number {
+export function queryDelaySeconds(
+  deps: Pick<Deps, 'config' | 'clock'>,
+  attempt: number,
+  expiresAt: Date,
+): number {
   const curve = deps.config.paymentQueryBackoffSeconds;
   const step = curve[Math.min(attempt, curve.length - 1)]!;
   const untilExpiry = (expiresAt.getTime() - deps.clock.now().getTime()) / 1000 + 1;
@@ -47,7 +59,11 @@ export function queryDelaySeconds(deps: Pick<Deps, 'config' | 'clock'>, attempt:
  * 3. Record the outcome: prepay data, or FAILED with the bills released. A timeout leaves the order
  *    PAYING for the query job to resolve — never a guess.
  */
-export async function createOrder(deps: Deps, who: PatientPrincipal, input: CreateOrderRequest): Promise<OrderView> {
+export async function createOrder(
+  deps: Deps,
+  who: PatientPrincipal,
+  input: CreateOrderRequest,
+): Promise<OrderView> {
   const { db, clock, config } = deps;
   const billIds = [...new Set(input.billIds)];
   if (input.tradeType === 'JSAPI' && !who.openId) {
@@ -67,83 +83,145 @@ export async function createOrder(deps: Deps, who: PatientPrincipal, input: Crea
     const rows = await tx
       .select()
       .from(bills)
-      .where(and(inArray(bills.id, billIds), eq(bills.patientId, who.patientId), eq(bills.hospitalId, who.hospitalId)))
+      .where(
+        and(
+          inArray(bills.id, billIds),
+          eq(bills.patientId, who.patientId),
+          eq(bills.hospitalId, who.hospitalId),
+        ),
+      )
       .for('update');
     if (rows.length !== billIds.length) {
       const found = new Set(rows.map((r) => r.id));
       throw new AppError('not_found', `bill ${billIds.find((id) => !found.has(id))} not found`);
     }
     for (const b of rows) {
-      if (b.status !== 'UNPAID') throw new AppError('bill_not_payable', `bill ${b.id} is ${b.status.toLowerCase()}`);
-      if (b.lockedOrderId) throw new AppError('bill_locked', `bill ${b.id} is already being paid in order ${b.lockedOrderId}`);
+      if (b.status !== 'UNPAID')
+        throw new AppError('bill_not_payable', `bill ${b.id} is ${b.status.toLowerCase()}`);
+      if (b.lockedOrderId)
+        throw new AppError('bill_locked', `bill ${b.id} is already being paid in order ${b.lockedOrderId}`);
     }
     const amountFen = sumFen(rows.map((r) => r.amountFen));
     if (amountFen <= 0) throw new AppError('bad_request', 'nothing to pay');
 
-    const [created] = await tx
-      .insert(orders)
-      .values({
-        id: orderId, orderNo, hospitalId: who.hospitalId, patientId: who.patientId, status: 'CREATED', amountFen,
-        channel: input.channel, tradeType: input.tradeType, merchantAccountId: account.id, expiresAt,
-      })
-      .returning();
-    await tx.insert(orderBills).values(rows.map((b) => ({ orderId, billId: b.id, billVersion: b.version, amountFen: b.amountFen })));
+    await tx.insert(orders).values({
+      id: orderId,
+      orderNo,
+      hospitalId: who.hospitalId,
+      patientId: who.patientId,
+      status: 'CREATED',
+      amountFen,
+      channel: input.channel,
+      tradeType: input.tradeType,
+      merchantAccountId: account.id,
+      expiresAt,
+    });
+    await tx
+      .insert(orderBills)
+      .values(rows.map((b) => ({ orderId, billId: b.id, billVersion: b.version, amountFen: b.amountFen })));
     const held = await tx
       .update(bills)
       .set({ lockedOrderId: orderId, updatedAt: sql`now()` })
       .where(and(inArray(bills.id, billIds), eq(bills.status, 'UNPAID'), sql`${bills.lockedOrderId} IS NULL`))
       .returning({ id: bills.id });
-    if (held.length !== billIds.length) throw new AppError('bill_locked', 'a bill was taken by another order, please retry');
+    if (held.length !== billIds.length)
+      throw new AppError('bill_locked', 'a bill was taken by another order, please retry');
     const [pay] = await tx
       .insert(payments)
       .values({
-        id: newId('pay', now.getTime()), orderId, hospitalId: who.hospitalId, channel: input.channel,
-        tradeType: input.tradeType, outTradeNo: orderNo, amountFen,
+        id: newId('pay', now.getTime()),
+        orderId,
+        hospitalId: who.hospitalId,
+        channel: input.channel,
+        tradeType: input.tradeType,
+        outTradeNo: orderNo,
+        amountFen,
       })
       .returning();
     await tx.insert(orderEvents).values({
-      orderId, hospitalId: who.hospitalId, event: 'created', fromStatus: null, toStatus: 'CREATED',
-      actor: `patient:${who.patientId}`, data: { billIds, amountFen },
+      orderId,
+      hospitalId: who.hospitalId,
+      event: 'created',
+      fromStatus: null,
+      toStatus: 'CREATED',
+      actor: `patient:${who.patientId}`,
+      data: { billIds, amountFen },
     });
-    const paying = await transition(tx, orderId, 'start_payment', { actor: 'system', data: { channel: input.channel, tradeType: input.tradeType } });
+    const paying = await transition(tx, orderId, 'start_payment', {
+      actor: 'system',
+      data: { channel: input.channel, tradeType: input.tradeType },
+    });
     // The first channel query is enqueued with the intent: a crash from here on is repaired by it.
-    await deps.jobs.send(QUEUES.paymentQuery, { orderId, attempt: 0 }, { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) }, tx);
+    await deps.jobs.send(
+      QUEUES.paymentQuery,
+      { orderId, attempt: 0 },
+      { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) },
+      tx,
+    );
     return { order: paying!, payment: pay!, titles: rows.map((r) => r.title) };
   });
 
   const description = titles.length === 1 ? titles[0]! : `${titles[0]}等${titles.length}项`;
   const res = await account.adapter.createPayment({
-    orderNo, amountFen: order.amountFen, description, tradeType: input.tradeType, expiresAt,
-    notifyUrl: `${deps.urls.public}/notify/${account.channel}/${account.id}`, payerOpenId: who.openId,
+    orderNo,
+    amountFen: order.amountFen,
+    description,
+    tradeType: input.tradeType,
+    expiresAt,
+    notifyUrl: `${deps.urls.public}/notify/${account.channel}/${account.id}`,
+    payerOpenId: who.openId,
   });
 
   if (res.result === 'SUCCESS') {
-    await db.update(payments).set({ prepay: res.prepay ?? {}, updatedAt: sql`now()` }).where(eq(payments.id, payment.id));
+    await db
+      .update(payments)
+      .set({ prepay: res.prepay ?? {}, updatedAt: sql`now()` })
+      .where(eq(payments.id, payment.id));
     return toOrderView(order, billIds, { ...payment, prepay: res.prepay ?? {} });
   }
   if (res.result === 'FAIL') {
     await db.transaction(async (tx) => {
       const failed = await transition(tx, orderId, 'fail', {
-        actor: 'system', reason: `channel refused: ${res.errorCode ?? ''} ${res.errorMessage ?? ''}`.trim(),
-        data: { errorCode: res.errorCode }, patch: { closedAt: clock.now() },
+        actor: 'system',
+        reason: `channel refused: ${res.errorCode ?? ''} ${res.errorMessage ?? ''}`.trim(),
+        data: { errorCode: res.errorCode },
+        patch: { closedAt: clock.now() },
       });
       if (failed) {
         await releaseBills(tx, orderId);
-        await tx.update(payments).set({ status: 'FAILED', updatedAt: sql`now()` }).where(eq(payments.id, payment.id));
+        await tx
+          .update(payments)
+          .set({ status: 'FAILED', updatedAt: sql`now()` })
+          .where(eq(payments.id, payment.id));
       }
     });
-    throw new AppError('channel_error', `the payment channel refused the order (${res.errorCode ?? 'unknown'})`, { details: { orderId } });
+    throw new AppError(
+      'channel_error',
+      `the payment channel refused the order (${res.errorCode ?? 'unknown'})`,
+      { details: { orderId } },
+    );
   }
   // UNKNOWN / PENDING: the channel may or may not have the order. The query job resolves it.
-  throw new AppError('channel_unavailable', 'the payment channel did not answer; the order will be checked automatically, please try again shortly', {
-    details: { orderId },
-  });
+  throw new AppError(
+    'channel_unavailable',
+    'the payment channel did not answer; the order will be checked automatically, please try again shortly',
+    {
+      details: { orderId },
+    },
+  );
 }
 
 /** One order as its patient sees it. */
-export async function getOrderForPatient(deps: Deps, who: PatientPrincipal, orderId: string): Promise<OrderView> {
+export async function getOrderForPatient(
+  deps: Deps,
+  who: PatientPrincipal,
+  orderId: string,
+): Promise<OrderView> {
   const order = await findOrder(deps.db, orderId);
   if (!order || order.patientId !== who.patientId) throw notFound('order');
-  const [billIds, payment] = await Promise.all([billIdsOfOrder(deps.db, orderId), findPaymentByOrder(deps.db, orderId)]);
+  const [billIds, payment] = await Promise.all([
+    billIdsOfOrder(deps.db, orderId),
+    findPaymentByOrder(deps.db, orderId),
+  ]);
   return toOrderView(order, billIds, payment);
 }

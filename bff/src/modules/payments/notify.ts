@@ -21,7 +21,12 @@ export async function handleNotification(
 ): Promise<NotificationReply & { outcome: ApplyOutcome | 'rejected' }> {
   const account = await deps.channels.get(accountId);
   if (account.channel !== channel) {
-    return { status: 404, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: 'unknown account' }), outcome: 'rejected' };
+    return {
+      status: 404,
+      contentType: 'application/json',
+      body: JSON.stringify({ code: 'FAIL', message: 'unknown account' }),
+      outcome: 'rejected',
+    };
   }
   const kept: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined && KEPT_HEADERS.test(k)) kept[k] = v;
@@ -32,8 +37,15 @@ export async function handleNotification(
   } catch (e) {
     if (!(e instanceof NotificationRejected)) throw e;
     await deps.db.insert(notificationInbox).values({
-      channel, notifyId: newId('rejected'), hospitalId: account.hospitalId, merchantAccountId: account.id,
-      headers: kept, rawBody, verified: false, outcome: 'rejected', error: `${e.reason}: ${e.message}`,
+      channel,
+      notifyId: newId('rejected'),
+      hospitalId: account.hospitalId,
+      merchantAccountId: account.id,
+      headers: kept,
+      rawBody,
+      verified: false,
+      outcome: 'rejected',
+      error: `${e.reason}: ${e.message}`,
     });
     deps.metrics.notifications.inc({ channel, outcome: 'rejected' });
     deps.log.warn({ channel, accountId, reason: e.reason }, 'notification rejected');
@@ -44,15 +56,27 @@ export async function handleNotification(
     const inserted = await tx
       .insert(notificationInbox)
       .values({
-        channel, notifyId: parsed.notifyId, hospitalId: account.hospitalId, merchantAccountId: account.id,
-        eventType: parsed.eventType, outTradeNo: parsed.payment?.orderNo ?? null, headers: kept, rawBody,
-        verified: true, outcome: 'received',
+        channel,
+        notifyId: parsed.notifyId,
+        hospitalId: account.hospitalId,
+        merchantAccountId: account.id,
+        eventType: parsed.eventType,
+        outTradeNo: parsed.payment?.orderNo ?? null,
+        headers: kept,
+        rawBody,
+        verified: true,
+        outcome: 'received',
       })
       .onConflictDoNothing()
       .returning({ id: notificationInbox.id });
     if (inserted.length === 0) return 'duplicate' as const;
-    const result: ApplyOutcome = parsed.payment ? await applyChannelPayment(deps, account, parsed.payment, 'notification', tx) : 'ignored';
-    await tx.update(notificationInbox).set({ outcome: result }).where(eq(notificationInbox.id, inserted[0]!.id));
+    const result: ApplyOutcome = parsed.payment
+      ? await applyChannelPayment(deps, account, parsed.payment, 'notification', tx)
+      : 'ignored';
+    await tx
+      .update(notificationInbox)
+      .set({ outcome: result })
+      .where(eq(notificationInbox.id, inserted[0]!.id));
     return result;
   });
   deps.metrics.notifications.inc({ channel, outcome });

@@ -16,7 +16,11 @@ const NOT_FOUND_GRACE_MS = 60_000;
 
 async function closeLocally(deps: Deps, order: OrderRow, event: 'close' | 'fail', reason: string) {
   await deps.db.transaction(async (tx) => {
-    const done = await transition(tx, order.id, event, { actor: 'job:payment-query', reason, patch: { closedAt: deps.clock.now() } });
+    const done = await transition(tx, order.id, event, {
+      actor: 'job:payment-query',
+      reason,
+      patch: { closedAt: deps.clock.now() },
+    });
     if (!done) return;
     await releaseBills(tx, order.id);
     await tx
@@ -27,7 +31,11 @@ async function closeLocally(deps: Deps, order: OrderRow, event: 'close' | 'fail'
 }
 
 async function reschedule(deps: Deps, order: OrderRow, attempt: number) {
-  await deps.jobs.send(QUEUES.paymentQuery, { orderId: order.id, attempt }, { startAfterSeconds: queryDelaySeconds(deps, attempt, order.expiresAt) });
+  await deps.jobs.send(
+    QUEUES.paymentQuery,
+    { orderId: order.id, attempt },
+    { startAfterSeconds: queryDelaySeconds(deps, attempt, order.expiresAt) },
+  );
 }
 
 /**
@@ -46,7 +54,9 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
   switch (q.payment.state) {
     case 'PAID':
     case 'REFUNDED':
-      await deps.db.transaction((tx) => applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx));
+      await deps.db.transaction((tx) =>
+        applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx),
+      );
       return;
     case 'CLOSED':
       return closeLocally(deps, order, 'close', `channel reports ${q.payment.rawState ?? 'CLOSED'}`);
@@ -77,7 +87,13 @@ export async function sweepStalePayments(deps: Deps): Promise<number> {
   const stale = await deps.db
     .select({ id: orders.id })
     .from(orders)
-    .where(and(inArray(orders.status, ['CREATED', 'PAYING']), lt(orders.expiresAt, sql`now() - interval '10 minutes'`), lt(orders.updatedAt, sql`now() - interval '10 minutes'`)))
+    .where(
+      and(
+        inArray(orders.status, ['CREATED', 'PAYING']),
+        lt(orders.expiresAt, sql`now() - interval '10 minutes'`),
+        lt(orders.updatedAt, sql`now() - interval '10 minutes'`),
+      ),
+    )
     .limit(500);
   for (const o of stale) await deps.jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
   return stale.length;

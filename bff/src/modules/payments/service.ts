@@ -14,21 +14,39 @@ export type ApplyOutcome = 'applied' | 'duplicate' | 'conflict' | 'ignored' | 'u
 /** Raises a staff alert in the same transaction as the state change that caused it. */
 export async function raiseAlert(
   tx: Tx,
-  a: { hospitalId: string | null; kind: string; severity: 'critical' | 'warning'; orderId?: string; message: string; data?: Record<string, unknown> },
+  a: {
+    hospitalId: string | null;
+    kind: string;
+    severity: 'critical' | 'warning';
+    orderId?: string;
+    message: string;
+    data?: Record<string, unknown>;
+  },
 ) {
   await tx.insert(alerts).values({
-    hospitalId: a.hospitalId, kind: a.kind, severity: a.severity, orderId: a.orderId ?? null, message: a.message, data: a.data ?? {},
+    hospitalId: a.hospitalId,
+    kind: a.kind,
+    severity: a.severity,
+    orderId: a.orderId ?? null,
+    message: a.message,
+    data: a.data ?? {},
   });
 }
 
 /** Enqueues the HIS result push for a paid order (outbox: same transaction as the PAID transition). */
 async function enqueueHisPush(deps: Deps, tx: Tx, order: OrderRow) {
   const eventId = newId('evt');
-  await tx.insert(hisPushes).values({ eventId, hospitalId: order.hospitalId, orderId: order.id, kind: 'payment' });
+  await tx
+    .insert(hisPushes)
+    .values({ eventId, hospitalId: order.hospitalId, orderId: order.id, kind: 'payment' });
   await deps.jobs.send(
     QUEUES.hisPush,
     { eventId },
-    { retryLimit: deps.config.hisPushRetryLimit, retryDelaySeconds: deps.config.hisPushRetryDelaySeconds, retryBackoff: true },
+    {
+      retryLimit: deps.config.hisPushRetryLimit,
+      retryDelaySeconds: deps.config.hisPushRetryDelaySeconds,
+      retryBackoff: true,
+    },
     tx,
   );
 }
@@ -54,12 +72,26 @@ export async function applyChannelPayment(
   const order = await lockOrderByNo(tx, p.orderNo);
   if (!order) return metric('unknown_order');
   const actor = `channel:${account.channel}:${source}`;
-  const facts = { channelTradeNo: p.channelTradeNo, amountFen: p.amountFen, mchId: p.mchId, appId: p.appId, source };
+  const facts = {
+    channelTradeNo: p.channelTradeNo,
+    amountFen: p.amountFen,
+    mchId: p.mchId,
+    appId: p.appId,
+    source,
+  };
 
-  if (order.merchantAccountId !== account.id || (p.mchId && p.mchId !== account.mchId) || (p.appId && p.appId !== account.appId)) {
+  if (
+    order.merchantAccountId !== account.id ||
+    (p.mchId && p.mchId !== account.mchId) ||
+    (p.appId && p.appId !== account.appId)
+  ) {
     await raiseAlert(tx, {
-      hospitalId: order.hospitalId, kind: 'merchant_mismatch', severity: 'critical', orderId: order.id,
-      message: `支付结果的商户与订单不符：订单 ${order.orderNo}`, data: facts,
+      hospitalId: order.hospitalId,
+      kind: 'merchant_mismatch',
+      severity: 'critical',
+      orderId: order.id,
+      message: `支付结果的商户与订单不符：订单 ${order.orderNo}`,
+      data: facts,
     });
     await recordEvent(tx, order, 'merchant_mismatch', { actor, data: facts });
     return metric('conflict');
@@ -70,8 +102,12 @@ export async function applyChannelPayment(
   if (order.status === 'PAID' || order.status === 'SETTLED' || order.status === 'CONFLICTED') {
     if (payment?.channelTradeNo && p.channelTradeNo && payment.channelTradeNo !== p.channelTradeNo) {
       await raiseAlert(tx, {
-        hospitalId: order.hospitalId, kind: 'double_payment', severity: 'critical', orderId: order.id,
-        message: `订单 ${order.orderNo} 收到第二笔不同的渠道支付 ${p.channelTradeNo}`, data: facts,
+        hospitalId: order.hospitalId,
+        kind: 'double_payment',
+        severity: 'critical',
+        orderId: order.id,
+        message: `订单 ${order.orderNo} 收到第二笔不同的渠道支付 ${p.channelTradeNo}`,
+        data: facts,
       });
       return metric('conflict');
     }
@@ -79,30 +115,64 @@ export async function applyChannelPayment(
   }
 
   if (p.amountFen !== order.amountFen) {
-    await transition(tx, order.id, 'conflict', { actor, reason: `amount mismatch: channel ${p.amountFen} fen, order ${order.amountFen} fen`, data: facts });
-    await tx.update(payments).set({ status: 'CONFLICTED', channelTradeNo: p.channelTradeNo ?? null, updatedAt: sql`now()` }).where(eq(payments.orderId, order.id));
+    await transition(tx, order.id, 'conflict', {
+      actor,
+      reason: `amount mismatch: channel ${p.amountFen} fen, order ${order.amountFen} fen`,
+      data: facts,
+    });
+    await tx
+      .update(payments)
+      .set({ status: 'CONFLICTED', channelTradeNo: p.channelTradeNo ?? null, updatedAt: sql`now()` })
+      .where(eq(payments.orderId, order.id));
     await raiseAlert(tx, {
-      hospitalId: order.hospitalId, kind: 'amount_mismatch', severity: 'critical', orderId: order.id,
-      message: `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${order.amountFen} 分`, data: facts,
+      hospitalId: order.hospitalId,
+      kind: 'amount_mismatch',
+      severity: 'critical',
+      orderId: order.id,
+      message: `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${order.amountFen} 分`,
+      data: facts,
     });
     return metric('conflict');
   }
 
   if (order.status === 'CLOSED' || order.status === 'FAILED') {
     // The patient paid after we closed the order: the money is real; flag it for refund or manual settlement.
-    await transition(tx, order.id, 'conflict', { actor, reason: `success after local ${order.status.toLowerCase()}`, data: facts });
-    await tx.update(payments).set({ status: 'CONFLICTED', channelTradeNo: p.channelTradeNo ?? null, paidAt: p.paidAt ?? null, updatedAt: sql`now()` }).where(eq(payments.orderId, order.id));
+    await transition(tx, order.id, 'conflict', {
+      actor,
+      reason: `success after local ${order.status.toLowerCase()}`,
+      data: facts,
+    });
+    await tx
+      .update(payments)
+      .set({
+        status: 'CONFLICTED',
+        channelTradeNo: p.channelTradeNo ?? null,
+        paidAt: p.paidAt ?? null,
+        updatedAt: sql`now()`,
+      })
+      .where(eq(payments.orderId, order.id));
     await raiseAlert(tx, {
-      hospitalId: order.hospitalId, kind: 'paid_after_close', severity: 'critical', orderId: order.id,
-      message: `订单 ${order.orderNo} 已关闭后收到支付成功，需退款或人工处理`, data: facts,
+      hospitalId: order.hospitalId,
+      kind: 'paid_after_close',
+      severity: 'critical',
+      orderId: order.id,
+      message: `订单 ${order.orderNo} 已关闭后收到支付成功，需退款或人工处理`,
+      data: facts,
     });
     return metric('conflict');
   }
 
   const paidAt = p.paidAt ?? deps.clock.now();
-  const paid = await transition(tx, order.id, 'paid', { actor, data: facts, patch: { paidAt, hisSyncStatus: 'PENDING' } });
+  const paid = await transition(tx, order.id, 'paid', {
+    actor,
+    data: facts,
+    patch: { paidAt, hisSyncStatus: 'PENDING' },
+  });
   if (!paid) return metric('duplicate');
-  await tx.update(payments).set({ status: 'SUCCESS', channelTradeNo: p.channelTradeNo ?? null, paidAt, updatedAt: sql`now()` }).where(eq(payments.orderId, order.id));
+  await tx
+    .update(payments)
+    .set({ status: 'SUCCESS', channelTradeNo: p.channelTradeNo ?? null, paidAt, updatedAt: sql`now()` })
+    .where(eq(payments.orderId, order.id));
   await markBillsPaid(tx, order.id);
   await enqueueHisPush(deps, tx, paid);
   return metric('applied');

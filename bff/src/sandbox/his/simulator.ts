@@ -108,9 +108,13 @@ export class HisSimulator {
 
   /** Creates a bill in the HIS and pushes it through `POST /open/v1/bills`. */
   async pushBill(input: SimBillInput) {
-    const patient = this.patients.find((p) => p.hospital === input.hospital && p.patientId === input.patientId);
+    const patient = this.patients.find(
+      (p) => p.hospital === input.hospital && p.patientId === input.patientId,
+    );
     const bill = {
-      hisBillNo: input.hisBillNo ?? `HB${Date.now()}${String(++this.billSeq).padStart(4, '0')}${randomBytes(2).toString('hex')}`,
+      hisBillNo:
+        input.hisBillNo ??
+        `HB${Date.now()}${String(++this.billSeq).padStart(4, '0')}${randomBytes(2).toString('hex')}`,
       patientId: input.patientId,
       patientName: patient?.name ?? '测试患者',
       visitNo: input.visitNo,
@@ -130,8 +134,13 @@ export class HisSimulator {
     const h = [...this.hospitals.values()].find((x) => x.appId === appId);
     if (!h) return json(401, { code: 'AUTH', message: 'unknown app id' });
     const ok = verifySignature(
-      h.secret, String(req.headers['x-signature'] ?? ''), req.method, req.url,
-      String(req.headers['x-timestamp'] ?? ''), String(req.headers['x-nonce'] ?? ''), req.body,
+      h.secret,
+      String(req.headers['x-signature'] ?? ''),
+      req.method,
+      req.url,
+      String(req.headers['x-timestamp'] ?? ''),
+      String(req.headers['x-nonce'] ?? ''),
+      req.body,
     );
     if (!ok) return json(401, { code: 'AUTH', message: 'bad signature' });
     const body = JSON.parse(req.body) as Record<string, unknown>;
@@ -145,7 +154,8 @@ export class HisSimulator {
     this.attempts.push({ eventId, status });
     if (status === 503) return { status: -1 }; // down: no answer at all
     if (status !== 200) return json(status, { code: 'ERR', message: 'HIS internal error (simulated)' });
-    if (!this.results.has(eventId)) this.results.set(eventId, { hospital: h.code, eventId, body, receivedAt: new Date() });
+    if (!this.results.has(eventId))
+      this.results.set(eventId, { hospital: h.code, eventId, body, receivedAt: new Date() });
     return json(200, { code: '0', message: 'ok' });
   }
 
@@ -160,8 +170,10 @@ export class HisSimulator {
       this.setFaults(body);
       return json(200, { failNext: this.failNext, down: this.down, failureRate: this.failureRate });
     }
-    if (req.path === '/sim/his/results' && req.method === 'GET') return json(200, { results: [...this.results.values()] });
-    if (req.path === '/sim/his/patients' && req.method === 'GET') return json(200, { patients: this.patients });
+    if (req.path === '/sim/his/results' && req.method === 'GET')
+      return json(200, { results: [...this.results.values()] });
+    if (req.path === '/sim/his/patients' && req.method === 'GET')
+      return json(200, { patients: this.patients });
     return json(404, { code: 'NOT_FOUND', message: 'unknown control call' });
   }
 }

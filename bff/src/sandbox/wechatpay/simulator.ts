@@ -81,7 +81,10 @@ export class WechatPaySimulator {
   }
 
   async start(): Promise<this> {
-    this.server = await startSimServer('wechatpay', this.opts.port, [(r) => this.control(r), (r) => this.api(r)]);
+    this.server = await startSimServer('wechatpay', this.opts.port, [
+      (r) => this.control(r),
+      (r) => this.api(r),
+    ]);
     return this;
   }
 
@@ -142,8 +145,10 @@ export class WechatPaySimulator {
     }
     const merchant = this.merchants.get(mchid);
     if (!merchant) return { error: this.error(401, 'SIGN_ERROR', `商户号 ${mchid} 不存在`) };
-    if (serial_no !== merchant.serialNo) return { error: this.error(401, 'SIGN_ERROR', '商户证书序列号不匹配') };
-    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return { error: this.error(401, 'SIGN_ERROR', '请求时间戳超出 5 分钟') };
+    if (serial_no !== merchant.serialNo)
+      return { error: this.error(401, 'SIGN_ERROR', '商户证书序列号不匹配') };
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300)
+      return { error: this.error(401, 'SIGN_ERROR', '请求时间戳超出 5 分钟') };
     const nonceKey = `${mchid}:${nonce_str}`;
     if (this.seenNonces.has(nonceKey)) return { error: this.error(401, 'SIGN_ERROR', '重复的随机串') };
     const message = `${req.method}\n${req.url}\n${timestamp}\n${nonce_str}\n${req.body}\n`;
@@ -163,10 +168,14 @@ export class WechatPaySimulator {
     const { merchant } = auth;
 
     let m: RegExpExecArray | null;
-    if (req.method === 'POST' && (m = NATIVE_ROUTE.exec(req.path))) return this.faulted('create', () => this.create(merchant, m![1]!, req.body));
-    if (req.method === 'POST' && (m = CLOSE_ROUTE.exec(req.path))) return this.faulted('close', () => this.closeOrder(merchant, decodeURIComponent(m![1]!), req.body));
+    if (req.method === 'POST' && (m = NATIVE_ROUTE.exec(req.path)))
+      return this.faulted('create', () => this.create(merchant, m![1]!, req.body));
+    if (req.method === 'POST' && (m = CLOSE_ROUTE.exec(req.path)))
+      return this.faulted('close', () => this.closeOrder(merchant, decodeURIComponent(m![1]!), req.body));
     if (req.method === 'GET' && (m = QUERY_ROUTE.exec(req.path))) {
-      return this.faulted('query', () => this.query(merchant, decodeURIComponent(m![1]!), req.query.get('mchid')));
+      return this.faulted('query', () =>
+        this.query(merchant, decodeURIComponent(m![1]!), req.query.get('mchid')),
+      );
     }
     return this.error(404, 'NOT_FOUND', '接口不存在');
   }
@@ -190,13 +199,18 @@ export class WechatPaySimulator {
     } catch {
       return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
     }
-    const missing = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url'].filter((k) => typeof b[k] !== 'string' || !b[k]);
+    const missing = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url'].filter(
+      (k) => typeof b[k] !== 'string' || !b[k],
+    );
     if (missing.length) return this.error(400, 'PARAM_ERROR', `缺少参数 ${missing.join(',')}`);
     if (b.mchid !== merchant.mchId) return this.error(400, 'MCH_NOT_EXISTS', 'mchid 与签名商户不一致');
-    if (!merchant.appIds.includes(b.appid)) return this.error(400, 'APPID_MCHID_NOT_MATCH', 'appid 和 mch_id 不匹配');
-    if (!/^[0-9A-Za-z_\-|*]{6,32}$/.test(b.out_trade_no)) return this.error(400, 'PARAM_ERROR', 'out_trade_no 格式错误');
+    if (!merchant.appIds.includes(b.appid))
+      return this.error(400, 'APPID_MCHID_NOT_MATCH', 'appid 和 mch_id 不匹配');
+    if (!/^[0-9A-Za-z_\-|*]{6,32}$/.test(b.out_trade_no))
+      return this.error(400, 'PARAM_ERROR', 'out_trade_no 格式错误');
     const total = b.amount?.total;
-    if (!Number.isInteger(total) || total <= 0) return this.error(400, 'PARAM_ERROR', 'amount.total 必须为正整数（分）');
+    if (!Number.isInteger(total) || total <= 0)
+      return this.error(400, 'PARAM_ERROR', 'amount.total 必须为正整数（分）');
     if (!/^https?:\/\//.test(b.notify_url)) return this.error(400, 'PARAM_ERROR', 'notify_url 格式错误');
     if (kind === 'jsapi' && !b.payer?.openid) return this.error(400, 'PARAM_ERROR', '缺少 payer.openid');
     const tradeType = kind === 'native' ? 'NATIVE' : kind === 'jsapi' ? 'JSAPI' : 'MWEB';
@@ -224,7 +238,8 @@ export class WechatPaySimulator {
     };
     this.orders.set(order.out_trade_no, order);
     if (kind === 'native') return this.signed(200, { code_url: order.code_url });
-    if (kind === 'h5') return this.signed(200, { h5_url: `${this.url}/sim/cashier/wechatpay/${order.out_trade_no}` });
+    if (kind === 'h5')
+      return this.signed(200, { h5_url: `${this.url}/sim/cashier/wechatpay/${order.out_trade_no}` });
     return this.signed(200, { prepay_id: `wx${Date.now()}${randomBytes(6).toString('hex')}` });
   }
 
@@ -236,12 +251,24 @@ export class WechatPaySimulator {
       transaction_id: o.transaction_id,
       trade_type: o.trade_type,
       trade_state: o.trade_state,
-      trade_state_desc: { NOTPAY: '未支付', SUCCESS: '支付成功', CLOSED: '已关闭', USERPAYING: '用户支付中', PAYERROR: '支付失败', REFUND: '转入退款' }[o.trade_state],
+      trade_state_desc: {
+        NOTPAY: '未支付',
+        SUCCESS: '支付成功',
+        CLOSED: '已关闭',
+        USERPAYING: '用户支付中',
+        PAYERROR: '支付失败',
+        REFUND: '转入退款',
+      }[o.trade_state],
       bank_type: o.trade_state === 'SUCCESS' ? 'OTHERS' : undefined,
       attach: '',
       success_time: o.success_time,
       payer: { openid: o.payer_openid ?? 'oSandboxPayer' },
-      amount: { total: o.total, payer_total: o.trade_state === 'SUCCESS' ? o.total : undefined, currency: 'CNY', payer_currency: 'CNY' },
+      amount: {
+        total: o.total,
+        payer_total: o.trade_state === 'SUCCESS' ? o.total : undefined,
+        currency: 'CNY',
+        payer_currency: 'CNY',
+      },
     };
   }
 
@@ -263,7 +290,8 @@ export class WechatPaySimulator {
     const o = this.orders.get(outTradeNo);
     if (!o) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
     // Closing a paid order fails; our adapter then queries and applies the payment. [U] exact code.
-    if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND') return this.error(400, 'ORDERPAID', '订单已支付');
+    if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND')
+      return this.error(400, 'ORDERPAID', '订单已支付');
     o.trade_state = 'CLOSED';
     return this.signed(204);
   }
@@ -274,11 +302,15 @@ export class WechatPaySimulator {
    * Marks an order paid as the patient would and notifies. `notifyAmountFen` sends a notification whose
    * amount differs from the order (a misbehaving channel), while the order itself stays correct.
    */
-  pay(outTradeNo: string, opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number; force?: boolean } = {}): SimOrder {
+  pay(
+    outTradeNo: string,
+    opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number; force?: boolean } = {},
+  ): SimOrder {
     const o = this.orders.get(outTradeNo);
     if (!o) throw new Error(`no such order ${outTradeNo}`);
     // `force` misbehaves like a channel whose close lost a race: a success after the order was closed.
-    if (!opts.force && o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING') throw new Error(`order is ${o.trade_state}`);
+    if (!opts.force && o.trade_state !== 'NOTPAY' && o.trade_state !== 'USERPAYING')
+      throw new Error(`order is ${o.trade_state}`);
     o.trade_state = 'SUCCESS';
     o.transaction_id = `42000${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 28);
     o.success_time = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
@@ -293,19 +325,34 @@ export class WechatPaySimulator {
   private buildNotification(o: SimOrder, amountOverride?: number) {
     const merchant = this.merchants.get(o.mchid)!;
     const tx = this.transaction(o);
-    if (amountOverride !== undefined) tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
+    if (amountOverride !== undefined)
+      tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
     const nonce = randomBytes(9).toString('base64url').slice(0, 12);
     const aad = 'transaction';
-    const cipher = createCipheriv('aes-256-gcm', Buffer.from(merchant.apiV3Key, 'ascii'), Buffer.from(nonce, 'ascii'));
+    const cipher = createCipheriv(
+      'aes-256-gcm',
+      Buffer.from(merchant.apiV3Key, 'ascii'),
+      Buffer.from(nonce, 'ascii'),
+    );
     cipher.setAAD(Buffer.from(aad, 'ascii'));
-    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(tx), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64');
+    const ciphertext = Buffer.concat([
+      cipher.update(JSON.stringify(tx), 'utf8'),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]).toString('base64');
     const body = JSON.stringify({
       id: `EV-${randomBytes(12).toString('hex')}`,
       create_time: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00',
       resource_type: 'encrypt-resource',
       event_type: 'TRANSACTION.SUCCESS',
       summary: '支付成功',
-      resource: { original_type: 'transaction', algorithm: 'AEAD_AES_256_GCM', ciphertext, associated_data: aad, nonce },
+      resource: {
+        original_type: 'transaction',
+        algorithm: 'AEAD_AES_256_GCM',
+        ciphertext,
+        associated_data: aad,
+        nonce,
+      },
     });
     const timestamp = String(Math.floor(Date.now() / 1000));
     const hnonce = randomBytes(16).toString('hex');
@@ -321,7 +368,11 @@ export class WechatPaySimulator {
   }
 
   /** Delivers a notification; a non-2xx answer or no answer is retried on the configured curve. */
-  async deliver(o: SimOrder, n: { headers: Record<string, string>; body: string }, attempt: number): Promise<number | 'error'> {
+  async deliver(
+    o: SimOrder,
+    n: { headers: Record<string, string>; body: string },
+    attempt: number,
+  ): Promise<number | 'error'> {
     o.notificationsSent++;
     let status: number | 'error';
     try {
@@ -332,7 +383,8 @@ export class WechatPaySimulator {
     this.deliveries.push({ outTradeNo: o.out_trade_no, status });
     const ok = typeof status === 'number' && status >= 200 && status < 300;
     const delays = this.opts.notifyRetryDelaysMs ?? [];
-    if (!ok && attempt < delays.length) this.later(() => void this.deliver(o, n, attempt + 1), delays[attempt]!);
+    if (!ok && attempt < delays.length)
+      this.later(() => void this.deliver(o, n, attempt + 1), delays[attempt]!);
     return status;
   }
 
@@ -349,7 +401,8 @@ export class WechatPaySimulator {
 
   private async control(req: SimRequest): Promise<SimReply | undefined> {
     let m: RegExpExecArray | null;
-    if ((m = /^\/sim\/cashier\/wechatpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET') return this.cashier(decodeURIComponent(m[1]!));
+    if ((m = /^\/sim\/cashier\/wechatpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET')
+      return this.cashier(decodeURIComponent(m[1]!));
     if (!req.path.startsWith('/sim/wechatpay/')) return undefined;
     const body = req.body ? (JSON.parse(req.body) as Record<string, any>) : {};
     if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/pay$/.exec(req.path)) && req.method === 'POST') {
@@ -367,7 +420,9 @@ export class WechatPaySimulator {
     }
     if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)$/.exec(req.path)) && req.method === 'GET') {
       const o = this.orders.get(decodeURIComponent(m[1]!));
-      return o ? json(200, { ...this.transaction(o), notificationsSent: o.notificationsSent }) : json(404, { code: 'NOT_FOUND', message: 'no such order' });
+      return o
+        ? json(200, { ...this.transaction(o), notificationsSent: o.notificationsSent })
+        : json(404, { code: 'NOT_FOUND', message: 'no such order' });
     }
     if (req.path === '/sim/wechatpay/faults' && req.method === 'POST') {
       this.injectFault(String(body.op ?? 'any'), body.fault as FaultKind, Number(body.count ?? 1));
@@ -384,11 +439,15 @@ export class WechatPaySimulator {
 <title>微信支付（沙箱）</title><style>body{font-family:sans-serif;max-width:420px;margin:40px auto;text-align:center}
 .amt{font-size:40px;margin:24px 0}button{font-size:18px;padding:12px 32px;margin:8px;border:0;border-radius:6px}
 #pay{background:#07c160;color:#fff}#state{margin-top:16px;color:#666}</style></head><body>
-<h2>微信支付 · 沙箱收银台</h2>${o ? `<div>${esc(o.description)}</div><div class="amt">¥${amount}</div>
+<h2>微信支付 · 沙箱收银台</h2>${
+      o
+        ? `<div>${esc(o.description)}</div><div class="amt">¥${amount}</div>
 <div>商户订单号 ${esc(o.out_trade_no)}</div><div id="state">状态：${o.trade_state}</div>
 <button id="pay" ${o.trade_state === 'NOTPAY' ? '' : 'disabled'}>确认支付</button>
 <script>document.getElementById('pay').onclick=async()=>{const r=await fetch(location.pathname.replace('/sim/cashier/wechatpay/','/sim/wechatpay/orders/')+'/pay',{method:'POST',body:'{}'});
-document.getElementById('state').textContent=r.ok?'状态：SUCCESS，已通知商户':'支付失败：'+(await r.text());document.getElementById('pay').disabled=true;}</script>` : '<p>订单不存在</p>'}
+document.getElementById('state').textContent=r.ok?'状态：SUCCESS，已通知商户':'支付失败：'+(await r.text());document.getElementById('pay').disabled=true;}</script>`
+        : '<p>订单不存在</p>'
+    }
 </body></html>`;
     return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: html };
   }
