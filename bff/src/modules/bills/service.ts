@@ -7,6 +7,19 @@ import { newId } from '../../lib/ids';
 
 type BillRow = typeof bills.$inferSelect;
 
+/** The columns a HIS push sets; a later version replaces all of them. */
+function billContent(b: OpenBill, patientId: string) {
+  return {
+    patientId,
+    visitNo: b.visitNo ?? null,
+    department: b.department ?? null,
+    doctor: b.doctor ?? null,
+    title: b.title,
+    amountFen: b.amountFen,
+    items: b.items,
+  };
+}
+
 function sameContent(row: BillRow, b: OpenBill, patientId: string): boolean {
   return (
     row.patientId === patientId &&
@@ -60,18 +73,9 @@ export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): 
         .for('update');
       if (!existing) {
         const id = newId('bill');
-        await tx.insert(bills).values({
-          id,
-          hospitalId,
-          hisBillNo: b.hisBillNo,
-          patientId,
-          visitNo: b.visitNo ?? null,
-          department: b.department ?? null,
-          doctor: b.doctor ?? null,
-          title: b.title,
-          amountFen: b.amountFen,
-          items: b.items,
-        });
+        await tx
+          .insert(bills)
+          .values({ id, hospitalId, hisBillNo: b.hisBillNo, ...billContent(b, patientId) });
         results.push({ hisBillNo: b.hisBillNo, billId: id, version: 1, outcome: 'created' });
         continue;
       }
@@ -99,17 +103,7 @@ export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): 
       const version = existing.version + 1;
       await tx
         .update(bills)
-        .set({
-          patientId,
-          visitNo: b.visitNo ?? null,
-          department: b.department ?? null,
-          doctor: b.doctor ?? null,
-          title: b.title,
-          amountFen: b.amountFen,
-          items: b.items,
-          version,
-          updatedAt: sql`now()`,
-        })
+        .set({ ...billContent(b, patientId), version, updatedAt: sql`now()` })
         .where(and(eq(bills.id, existing.id), eq(bills.status, 'UNPAID'), isNull(bills.lockedOrderId)));
       results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version, outcome: 'replaced' });
     }
