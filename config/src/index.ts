@@ -249,3 +249,5 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
+
+export { weappProject, projectConfigJson, type WeappProject } from './weapp';

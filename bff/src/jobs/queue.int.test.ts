@@ -1,0 +1,69 @@
+import { sql } from 'drizzle-orm';
+import { openDatabase, type Database } from '../db/client';
+import { createLogger } from '../lib/logger';
+import { createTestDatabase } from '../../../test/setup/db';
+import { QUEUES, startJobQueue, type JobQueue } from './queue';
+
+describe('job queue: enqueue inside the caller’s transaction', () => {
+  let database: Database;
+  let jobs: JobQueue;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    const t = await createTestDatabase();
+    drop = t.drop;
+    database = await openDatabase({ databaseUrl: t.url, dataDir: '/tmp', poolMax: 4 });
+    jobs = await startJobQueue({
+      executor: database.executor,
+      log: createLogger('silent'),
+      pollingIntervalSeconds: 0.5,
+      supervise: false,
+    });
+  });
+  afterAll(async () => {
+    await jobs?.stop(0);
+    await database?.close();
+    await drop?.();
+  });
+
+  const jobsWith = async (marker: string) => {
+    const r = await database.db.execute(
+      sql`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'marker' = ${marker}`,
+    );
+    return (r as unknown as { rows: { n: number }[] }).rows[0]!.n;
+  };
+
+  it('a committed transaction leaves its job', async () => {
+    await database.db.transaction(async (tx) => {
+      await jobs.send(QUEUES.hisPush, { eventId: 'x', marker: 'commit' }, { startAfterSeconds: 3600 }, tx);
+      // Invisible to other connections until commit.
+      expect(await jobsWith('commit')).toBe(0);
+    });
+    expect(await jobsWith('commit')).toBe(1);
+  });
+
+  it('a rolled-back transaction leaves none', async () => {
+    await expect(
+      database.db.transaction(async (tx) => {
+        await jobs.send(
+          QUEUES.hisPush,
+          { eventId: 'y', marker: 'rollback' },
+          { startAfterSeconds: 3600 },
+          tx,
+        );
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await jobsWith('rollback')).toBe(0);
+  });
+
+  it('runs a job sent outside a transaction', async () => {
+    const seen: string[] = [];
+    await jobs.work<{ marker: string }>(QUEUES.purgeNonces, async (job) => {
+      seen.push(job.data.marker);
+    });
+    await jobs.send(QUEUES.purgeNonces, { marker: 'run-me' });
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes('run-me') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toContain('run-me');
+  });
+});
