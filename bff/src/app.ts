@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createSecretBox } from './lib/secret-box';
 import { HttpHisClient, type HisClient } from './modules/his/client';
 import { runHisPush, type HisPushJob } from './modules/his/push-job';
+import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, sweepStalePayments, type PaymentQueryJob } from './modules/payments/query-job';
 import { lt } from 'drizzle-orm';
 import { openApiNonces } from './db/schema';
@@ -146,6 +147,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   if (opts.workers !== false) {
     await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
+    await jobs.work<RefundQueryJob>(QUEUES.refundQuery, (job) => runRefundQuery(deps, job.data));
     await jobs.work(QUEUES.purgeNonces, async () => {
       await db
         .delete(openApiNonces)

@@ -100,6 +100,47 @@ export const OrderViewSchema = z.object({
 });
 export type OrderView = z.infer<typeof OrderViewSchema>;
 
+/** `POST /open/v1/refunds`: the HIS asks for a refund of a paid order (whole remainder when amountFen is absent). */
+export const OpenRefundRequestSchema = z
+  .object({
+    orderNo: idText(64),
+    hisRefundNo: idText(64),
+    amountFen: FenSchema.refine((v) => v > 0, 'must be greater than 0').optional(),
+    reason: z.string().min(1).max(80),
+  })
+  .strict();
+export type OpenRefundRequest = z.infer<typeof OpenRefundRequestSchema>;
+
+export const RefundViewSchema = z.object({
+  id: z.string(),
+  refundNo: z.string(),
+  hisRefundNo: z.string().nullable(),
+  orderNo: z.string(),
+  amountFen: FenSchema,
+  status: z.enum(['PENDING', 'PROCESSING', 'SUCCESS', 'FAILED', 'ABNORMAL']),
+  reason: z.string(),
+  succeededAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type RefundView = z.infer<typeof RefundViewSchema>;
+
+/** What we push to the HIS when a refund succeeded. */
+export const HisRefundResultSchema = z.object({
+  eventId: z.string(),
+  kind: z.literal('refund'),
+  orderNo: z.string(),
+  refundNo: z.string(),
+  hisRefundNo: z.string().nullable(),
+  hisBillNos: z.array(z.string()),
+  patientId: z.string(),
+  amountFen: FenSchema,
+  refundedTotalFen: FenSchema,
+  channel: z.string(),
+  channelRefundId: z.string(),
+  refundedAt: z.string(),
+});
+export type HisRefundResult = z.infer<typeof HisRefundResultSchema>;
+
 /** What we push to the HIS when an order is paid (reference HIS client). */
 export const HisPaymentResultSchema = z.object({
   eventId: z.string(),

@@ -59,12 +59,44 @@ export interface CloseOutput {
   errorMessage?: string;
 }
 
+export interface RefundInput {
+  orderNo: string;
+  refundNo: string;
+  amountFen: number;
+  /** The amount of the original payment, which channels require alongside. */
+  totalFen: number;
+  reason: string;
+  notifyUrl: string;
+}
+
+/** A refund's state at the channel. ABNORMAL: the channel could not return the money (frozen card…): manual work. */
+export type ChannelRefundState = 'SUCCESS' | 'PROCESSING' | 'FAILED' | 'ABNORMAL' | 'NOT_FOUND';
+
+export interface ChannelRefund {
+  refundNo: string;
+  orderNo?: string;
+  state: ChannelRefundState;
+  channelRefundId?: string;
+  amountFen?: number;
+  succeededAt?: Date;
+  mchId?: string;
+  rawState?: string;
+}
+
+export interface RefundOutput {
+  result: ChannelResult;
+  refund?: ChannelRefund;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
 /** A verified, decrypted notification. */
 export interface ParsedNotification {
   /** The channel's own notification id: the inbox key that makes duplicates no-ops. */
   notifyId: string;
   eventType: string;
   payment?: ChannelPayment;
+  refund?: ChannelRefund;
 }
 
 /** How to answer a notification, in the channel's own format. */
@@ -78,6 +110,7 @@ export interface NotificationReply {
 export interface ChannelCapabilities {
   tradeTypes: readonly TradeType[];
   close: boolean;
+  refund: boolean;
   notifications: boolean;
 }
 
@@ -102,6 +135,9 @@ export interface PaymentChannel {
   createPayment(input: CreatePaymentInput): Promise<CreatePaymentOutput>;
   queryPayment(orderNo: string): Promise<QueryPaymentOutput>;
   closePayment(orderNo: string): Promise<CloseOutput>;
+  /** Asks for a refund. SUCCESS means accepted (the refund may still be PROCESSING); UNKNOWN → query. */
+  refund(input: RefundInput): Promise<RefundOutput>;
+  queryRefund(refundNo: string): Promise<RefundOutput>;
   /** Verifies and decrypts a notification. Throws {@link NotificationRejected}. */
   parseNotification(
     headers: Record<string, string | undefined>,

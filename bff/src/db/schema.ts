@@ -149,6 +149,8 @@ export const orders = pgTable(
     settledAt: ts('settled_at'),
     closedAt: ts('closed_at'),
     hisSyncStatus: text('his_sync_status').notNull().default('NONE'),
+    /** Sum of successful refunds. */
+    refundedFen: fen('refunded_fen').notNull().default(0),
     /** Set when the HIS never acknowledged a paid order: a one-sided entry (单边账) to resolve. */
     oneSided: boolean('one_sided').notNull().default(false),
     createdAt: createdAt(),
@@ -219,6 +221,47 @@ export const payments = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [index('payments_order_idx').on(t.orderId)],
+);
+
+/**
+ * A refund of all or part of a payment. At most one refund per payment is in flight (PENDING or PROCESSING),
+ * enforced by a partial unique index; the refunded sum never exceeds the paid sum (checked under the
+ * order's row lock).
+ */
+export const refunds = pgTable(
+  'refunds',
+  {
+    id: text('id').primaryKey(),
+    /** out_refund_no at the channel. */
+    refundNo: text('refund_no').notNull().unique(),
+    hospitalId: text('hospital_id').notNull(),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    paymentId: text('payment_id')
+      .notNull()
+      .references(() => payments.id),
+    amountFen: fen('amount_fen').notNull(),
+    status: text('status').notNull().default('PENDING'),
+    reason: text('reason').notNull(),
+    /** Who asked: `his:<appId>`, `admin:<userId>`, `system`. */
+    requestedBy: text('requested_by').notNull(),
+    /** The HIS's own refund number: a repeated request with it returns the same refund. */
+    hisRefundNo: text('his_refund_no'),
+    channelRefundId: text('channel_refund_id'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    succeededAt: ts('succeeded_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('refunds_order_idx').on(t.orderId),
+    uniqueIndex('refunds_hospital_his_no_uq').on(t.hospitalId, t.hisRefundNo),
+    uniqueIndex('refunds_one_in_flight_uq')
+      .on(t.paymentId)
+      .where(sql`status IN ('PENDING', 'PROCESSING')`),
+  ],
 );
 
 /**
@@ -310,6 +353,8 @@ export const hisPushes = pgTable(
       .notNull()
       .references(() => orders.id),
     kind: text('kind').notNull(),
+    /** For kind `refund`: the refund pushed. */
+    refundId: text('refund_id'),
     status: text('status').notNull().default('PENDING'),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),

@@ -1,5 +1,7 @@
 import Router from '@koa/router';
 import {
+  OpenRefundRequestSchema,
+  type OpenRefundRequest,
   CreateOrderRequestSchema,
   PushBillsRequestSchema,
   type CreateOrderRequest,
@@ -15,6 +17,7 @@ import { validate } from '../lib/validate';
 import { listPayableBills, pushBills } from '../modules/bills/service';
 import { createOrder, getOrderForPatient } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
+import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
 import { issuePatientToken, requirePatient } from './auth-patient';
 
@@ -47,7 +50,7 @@ export function systemRoutes(
   });
   r.get('/metrics', async (ctx) => {
     await Promise.all(
-      ['payment-query', 'his-push'].map(async (q) => {
+      ['payment-query', 'refund-query', 'his-push'].map(async (q) => {
         const n = await deps.jobs.queueSize(q as never).catch(() => -1);
         deps.metrics.jobsQueued.set({ queue: q }, n);
       }),
@@ -64,6 +67,18 @@ export function openApiRoutes(deps: Deps): Router {
   r.use(requireOpenApiSignature(deps));
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
     ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
+  });
+  r.post('/refunds', validate(OpenRefundRequestSchema), async (ctx) => {
+    const input = ctx.input as OpenRefundRequest;
+    const app = ctx.state.hisApp!;
+    ctx.body = await requestRefund(deps, {
+      ...input,
+      hospitalId: app.hospitalId,
+      requestedBy: `his:${app.appId}`,
+    });
+  });
+  r.get('/refunds/:hisRefundNo', async (ctx) => {
+    ctx.body = await getRefundForHis(deps, ctx.state.hisApp!.hospitalId, ctx.params.hisRefundNo!);
   });
   return r;
 }

@@ -7,6 +7,8 @@ import type { Logger } from '../lib/logger';
 export const QUEUES = {
   /** Query a PAYING order at the channel until it is final (repairs lost notifications and crashes). */
   paymentQuery: 'payment-query',
+  /** Query a refund at the channel until it is final. */
+  refundQuery: 'refund-query',
   /** Push a payment result to the HIS (outbox; retried on a ~24 h curve). */
   hisPush: 'his-push',
   /** Housekeeping: forget expired open-API nonces. */
@@ -17,6 +19,7 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 /** How long one run of a job may take before pg-boss considers its worker dead and retries it. */
 const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'payment-query': 60,
+  'refund-query': 60,
   'his-push': 120,
   'purge-nonces': 300,
 };

@@ -3,6 +3,10 @@ import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { z } from 'zod';
 import type {
   ChannelPayment,
+  ChannelRefund,
+  ChannelRefundState,
+  RefundInput,
+  RefundOutput,
   ChannelPaymentState,
   ChannelResult,
   CloseOutput,
@@ -52,6 +56,48 @@ interface V3Transaction {
   trade_state_desc?: string;
   success_time?: string;
   amount?: { total?: number; payer_total?: number; currency?: string };
+}
+
+/** Refund as the v3 refund APIs and REFUND.* notifications describe it. */
+interface V3Refund {
+  mchid?: string;
+  out_trade_no?: string;
+  out_refund_no: string;
+  refund_id?: string;
+  status?: string;
+  /** Notifications call it refund_status. */
+  refund_status?: string;
+  success_time?: string;
+  amount?: { total?: number; refund?: number };
+}
+
+function mapRefundState(state: string | undefined): ChannelRefundState {
+  switch (state) {
+    case 'SUCCESS':
+      return 'SUCCESS';
+    case 'PROCESSING':
+      return 'PROCESSING';
+    case 'CLOSED':
+      return 'FAILED';
+    case 'ABNORMAL':
+      return 'ABNORMAL';
+    default:
+      return 'PROCESSING'; // unknown: keep asking
+  }
+}
+
+function toRefund(r: V3Refund): ChannelRefund {
+  const raw = r.status ?? r.refund_status;
+  return {
+    refundNo: r.out_refund_no,
+    orderNo: r.out_trade_no,
+    state: mapRefundState(raw),
+    rawState: raw,
+    channelRefundId: r.refund_id,
+    amountFen: r.amount?.refund,
+    succeededAt: r.success_time ? new Date(r.success_time) : undefined,
+    mchId: r.mchid,
+  };
 }
 
 interface V3Error {
@@ -134,6 +180,7 @@ export class WechatPayV3Channel implements PaymentChannel {
   readonly capabilities = {
     tradeTypes: ['NATIVE', 'JSAPI', 'H5'] as const,
     close: true,
+    refund: true,
     notifications: true,
   };
   private readonly client: Decorator;
@@ -296,6 +343,42 @@ export class WechatPayV3Channel implements PaymentChannel {
     return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
   }
 
+  async refund(input: RefundInput): Promise<RefundOutput> {
+    const res = await this.call<V3Refund>('refund', input.orderNo, 'POST', 'v3/refund/domestic/refunds', {
+      out_trade_no: input.orderNo,
+      out_refund_no: input.refundNo,
+      reason: input.reason.slice(0, 80),
+      notify_url: input.notifyUrl,
+      amount: { refund: input.amountFen, total: input.totalFen, currency: 'CNY' },
+    });
+    if (!res.ok) return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+    return { result: 'SUCCESS', refund: toRefund(res.data) };
+  }
+
+  async queryRefund(refundNo: string): Promise<RefundOutput> {
+    const res = await this.call<V3Refund>(
+      'refund_query',
+      refundNo,
+      'GET',
+      'v3/refund/domestic/refunds/{out_refund_no}',
+      undefined,
+      {
+        out_refund_no: refundNo,
+      },
+    );
+    if (!res.ok) {
+      if (res.errorCode === 'RESOURCE_NOT_EXISTS' || res.errorCode === 'ORDER_NOT_EXIST') {
+        return { result: 'SUCCESS', refund: { refundNo, state: 'NOT_FOUND' }, errorCode: res.errorCode };
+      }
+      return {
+        result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN',
+        errorCode: res.errorCode,
+        errorMessage: res.errorMessage,
+      };
+    }
+    return { result: 'SUCCESS', refund: toRefund(res.data) };
+  }
+
   parseNotification(
     headers: Record<string, string | undefined>,
     rawBody: string,
@@ -367,6 +450,11 @@ export class WechatPayV3Channel implements PaymentChannel {
         throw new NotificationRejected('format', 'transaction resource lacks out_trade_no or trade_state');
       }
       parsed.payment = toPayment(resource);
+    } else if (envelope.event_type.startsWith('REFUND.')) {
+      const r = resource as unknown as V3Refund;
+      if (typeof r.out_refund_no !== 'string')
+        throw new NotificationRejected('format', 'refund resource lacks out_refund_no');
+      parsed.refund = toRefund(r);
     }
     return parsed;
   }

@@ -1,4 +1,4 @@
-import type { HisPaymentResult } from '@hp/shared';
+import type { HisPaymentResult, HisRefundResult } from '@hp/shared';
 import type { OutboundRecorder } from '../../channels/types';
 import { signedHeaders } from './signature';
 
@@ -28,8 +28,8 @@ export class HisCallError extends Error {
  * HTTP). Pull operations (pending bills, patients, prescriptions, invoices) arrive with the HIS issue.
  */
 export interface HisClient {
-  /** Pushes a payment result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
-  pushPaymentResult(endpoint: HisEndpoint, result: HisPaymentResult): Promise<void>;
+  /** Pushes a payment or refund result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
+  pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void>;
 }
 
 /** Reference HIS client: `POST {baseUrl}/his/v1/results`, signed like our open API, expects `{code:"0"}`. */
@@ -39,13 +39,13 @@ export class HttpHisClient implements HisClient {
     private readonly record: OutboundRecorder = () => undefined,
   ) {}
 
-  async pushPaymentResult(endpoint: HisEndpoint, result: HisPaymentResult): Promise<void> {
+  async pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void> {
     const url = new URL('/his/v1/results', endpoint.baseUrl);
     const body = JSON.stringify(result);
     const started = Date.now();
     const base = {
       party: 'his',
-      operation: 'push_payment_result',
+      operation: `push_${result.kind}_result`,
       orderNo: result.orderNo,
       method: 'POST',
       url: url.toString(),

@@ -1,6 +1,6 @@
-import type { HisPaymentResult } from '@hp/shared';
+import type { HisPaymentResult, HisRefundResult } from '@hp/shared';
 import { and, eq, sql } from 'drizzle-orm';
-import { bills, hisApps, hisPushes, orderBills, orders, patients, payments } from '../../db/schema';
+import { bills, hisApps, hisPushes, orderBills, orders, patients, payments, refunds } from '../../db/schema';
 import type { Deps } from '../../deps';
 import type { JobContext } from '../../jobs/queue';
 import { raiseAlert } from '../payments/service';
@@ -33,22 +33,45 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
     .innerJoin(bills, eq(bills.id, orderBills.billId))
     .where(eq(orderBills.orderId, order.id));
 
-  const result: HisPaymentResult = {
-    eventId: push.eventId,
-    kind: 'payment',
-    orderNo: order.orderNo,
-    hisBillNos: billRows.map((b) => b.hisBillNo),
-    patientId: patient?.hisPatientId ?? '',
-    amountFen: order.amountFen,
-    channel: order.channel,
-    channelTradeNo: payment?.channelTradeNo ?? '',
-    paidAt: (order.paidAt ?? order.updatedAt).toISOString(),
-  };
+  let result: HisPaymentResult | HisRefundResult;
+  if (push.kind === 'refund') {
+    const [refund] = await db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.id, push.refundId ?? ''));
+    if (!refund) return;
+    result = {
+      eventId: push.eventId,
+      kind: 'refund',
+      orderNo: order.orderNo,
+      refundNo: refund.refundNo,
+      hisRefundNo: refund.hisRefundNo,
+      hisBillNos: billRows.map((b) => b.hisBillNo),
+      patientId: patient?.hisPatientId ?? '',
+      amountFen: refund.amountFen,
+      refundedTotalFen: order.refundedFen,
+      channel: order.channel,
+      channelRefundId: refund.channelRefundId ?? '',
+      refundedAt: (refund.succeededAt ?? refund.updatedAt).toISOString(),
+    };
+  } else {
+    result = {
+      eventId: push.eventId,
+      kind: 'payment',
+      orderNo: order.orderNo,
+      hisBillNos: billRows.map((b) => b.hisBillNo),
+      patientId: patient?.hisPatientId ?? '',
+      amountFen: order.amountFen,
+      channel: order.channel,
+      channelTradeNo: payment?.channelTradeNo ?? '',
+      paidAt: (order.paidAt ?? order.updatedAt).toISOString(),
+    };
+  }
 
   try {
     if (!app?.callbackBaseUrl)
       throw new Error('the hospital has no HIS endpoint configured for result pushes');
-    await deps.his.pushPaymentResult(
+    await deps.his.pushResult(
       {
         hospitalId: order.hospitalId,
         appId: app.appId,
@@ -106,11 +129,14 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
         updatedAt: sql`now()`,
       })
       .where(eq(hisPushes.eventId, push.eventId));
-    await transition(tx, order.id, 'settled', {
-      actor: 'job:his-push',
-      data: { eventId: push.eventId },
-      patch: { settledAt: deps.clock.now(), hisSyncStatus: 'ACKED', oneSided: false },
-    });
+    if (push.kind !== 'payment') return;
+    // The HIS has the payment. The order may already have moved on (a refund started): the sync flag is
+    // recorded either way, the SETTLED transition only from PAID.
+    await tx
+      .update(orders)
+      .set({ hisSyncStatus: 'ACKED', oneSided: false, settledAt: deps.clock.now(), updatedAt: sql`now()` })
+      .where(eq(orders.id, order.id));
+    await transition(tx, order.id, 'settled', { actor: 'job:his-push', data: { eventId: push.eventId } });
   });
   deps.metrics.hisPushes.inc({ outcome: 'acked' });
 }

@@ -10,6 +10,13 @@ export const TRANSITIONS = {
   settled: { from: ['PAID'], to: 'SETTLED' },
   close: { from: ['CREATED', 'PAYING'], to: 'CLOSED' },
   fail: { from: ['CREATED', 'PAYING'], to: 'FAILED' },
+  refund_start: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'REFUNDING' },
+  partially_refunded: { from: ['REFUNDING'], to: 'PARTIALLY_REFUNDED' },
+  refunded: { from: ['REFUNDING'], to: 'REFUNDED' },
+  /** A refund that failed puts the order back where it was: three events, one per place. */
+  refund_aborted_to_paid: { from: ['REFUNDING'], to: 'PAID' },
+  refund_aborted_to_settled: { from: ['REFUNDING'], to: 'SETTLED' },
+  refund_aborted_to_partial: { from: ['REFUNDING'], to: 'PARTIALLY_REFUNDED' },
   /** Amount mismatch, or a success after a local close/failure: flagged, never silently applied. */
   conflict: { from: ['CREATED', 'PAYING', 'PAID', 'CLOSED', 'FAILED'], to: 'CONFLICTED' },
 } as const satisfies Record<string, { from: readonly OrderStatus[]; to: OrderStatus }>;

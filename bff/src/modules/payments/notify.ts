@@ -3,6 +3,7 @@ import { NotificationRejected, type NotificationReply } from '../../channels/typ
 import { notificationInbox } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { newId } from '../../lib/ids';
+import { applyChannelRefund } from '../refunds/service';
 import { applyChannelPayment, type ApplyOutcome } from './service';
 
 const KEPT_HEADERS = /^(wechatpay-|content-type|user-agent|x-forwarded-for)/i;
@@ -61,7 +62,7 @@ export async function handleNotification(
         hospitalId: account.hospitalId,
         merchantAccountId: account.id,
         eventType: parsed.eventType,
-        outTradeNo: parsed.payment?.orderNo ?? null,
+        outTradeNo: parsed.payment?.orderNo ?? parsed.refund?.orderNo ?? null,
         headers: kept,
         rawBody,
         verified: true,
@@ -72,7 +73,9 @@ export async function handleNotification(
     if (inserted.length === 0) return 'duplicate' as const;
     const result: ApplyOutcome = parsed.payment
       ? await applyChannelPayment(deps, account, parsed.payment, 'notification', tx)
-      : 'ignored';
+      : parsed.refund
+        ? await applyChannelRefund(deps, account, parsed.refund, 'notification', tx)
+        : 'ignored';
     await tx
       .update(notificationInbox)
       .set({ outcome: result })

@@ -33,12 +33,24 @@ export async function raiseAlert(
   });
 }
 
-/** Enqueues the HIS result push for a paid order (outbox: same transaction as the PAID transition). */
-async function enqueueHisPush(deps: Deps, tx: Tx, order: OrderRow) {
+/**
+ * Enqueues a result push to the HIS — a payment, or a refund — as an outbox job in the same transaction
+ * as the state change it reports.
+ */
+export async function enqueueHisPush(
+  deps: Deps,
+  tx: Tx,
+  order: OrderRow,
+  what: { kind: 'payment' } | { kind: 'refund'; refundId: string } = { kind: 'payment' },
+) {
   const eventId = newId('evt');
-  await tx
-    .insert(hisPushes)
-    .values({ eventId, hospitalId: order.hospitalId, orderId: order.id, kind: 'payment' });
+  await tx.insert(hisPushes).values({
+    eventId,
+    hospitalId: order.hospitalId,
+    orderId: order.id,
+    kind: what.kind,
+    refundId: what.kind === 'refund' ? what.refundId : null,
+  });
   await deps.jobs.send(
     QUEUES.hisPush,
     { eventId },

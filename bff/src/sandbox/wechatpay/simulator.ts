@@ -48,6 +48,27 @@ interface SimOrder {
   notificationsSent: number;
 }
 
+interface SimRefund {
+  mchid: string;
+  out_trade_no: string;
+  transaction_id?: string;
+  out_refund_no: string;
+  refund_id: string;
+  notify_url?: string;
+  reason?: string;
+  refund: number;
+  total: number;
+  status: 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+  create_time: string;
+  success_time?: string;
+}
+
+/** How the next refunds end: succeed (default), become ABNORMAL, or stay PROCESSING; and their notification. */
+export interface RefundBehaviour {
+  outcome: 'success' | 'abnormal' | 'stay';
+  notify: 'deliver' | 'drop';
+}
+
 type FaultKind = 'timeout' | 'system_error' | 'drop';
 interface Fault {
   op: string;
@@ -58,10 +79,16 @@ interface Fault {
 const NATIVE_ROUTE = /^\/v3\/pay\/transactions\/(native|jsapi|h5)$/;
 const QUERY_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/;
 const CLOSE_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/;
+const REFUND_ROUTE = /^\/v3\/refund\/domestic\/refunds$/;
+const REFUND_QUERY_ROUTE = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/;
+const beijingNow = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
 
 export class WechatPaySimulator {
   readonly merchants = new Map<string, SimMerchant>();
   readonly orders = new Map<string, SimOrder>();
+  readonly refunds = new Map<string, SimRefund>();
+  /** Applied to refunds as they are created; tests and the control API change it. */
+  refundBehaviour: RefundBehaviour = { outcome: 'success', notify: 'deliver' };
   private faults: Fault[] = [];
   private readonly seenNonces = new Set<string>();
   private server?: RunningSim;
@@ -172,6 +199,11 @@ export class WechatPaySimulator {
       return this.faulted('create', () => this.create(merchant, m![1]!, req.body));
     if (req.method === 'POST' && (m = CLOSE_ROUTE.exec(req.path)))
       return this.faulted('close', () => this.closeOrder(merchant, decodeURIComponent(m![1]!), req.body));
+    if (req.method === 'POST' && REFUND_ROUTE.test(req.path))
+      return this.faulted('refund', () => this.createRefund(merchant, req.body));
+    if (req.method === 'GET' && (m = REFUND_QUERY_ROUTE.exec(req.path))) {
+      return this.faulted('refund_query', () => this.queryRefund(merchant, decodeURIComponent(m![1]!)));
+    }
     if (req.method === 'GET' && (m = QUERY_ROUTE.exec(req.path))) {
       return this.faulted('query', () =>
         this.query(merchant, decodeURIComponent(m![1]!), req.query.get('mchid')),
@@ -296,6 +328,113 @@ export class WechatPaySimulator {
     return this.signed(204);
   }
 
+  // ---- refunds -------------------------------------------------------------------------------------------
+
+  private refundView(r: SimRefund) {
+    return {
+      refund_id: r.refund_id,
+      out_refund_no: r.out_refund_no,
+      transaction_id: r.transaction_id,
+      out_trade_no: r.out_trade_no,
+      channel: 'ORIGINAL',
+      user_received_account: '支付用户零钱',
+      success_time: r.success_time,
+      create_time: r.create_time,
+      status: r.status,
+      funds_account: 'AVAILABLE',
+      amount: {
+        total: r.total,
+        refund: r.refund,
+        payer_total: r.total,
+        payer_refund: r.refund,
+        settlement_refund: r.refund,
+        discount_refund: 0,
+        currency: 'CNY',
+      },
+    };
+  }
+
+  private createRefund(merchant: SimMerchant, rawBody: string): SimReply {
+    let b: any;
+    try {
+      b = JSON.parse(rawBody);
+    } catch {
+      return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
+    }
+    if (typeof b.out_refund_no !== 'string' || !/^[0-9A-Za-z_\-|*@]{1,64}$/.test(b.out_refund_no))
+      return this.error(400, 'PARAM_ERROR', 'out_refund_no 格式错误');
+    const o =
+      typeof b.out_trade_no === 'string'
+        ? this.orders.get(b.out_trade_no)
+        : [...this.orders.values()].find((x) => x.transaction_id === b.transaction_id);
+    if (!o || o.mchid !== merchant.mchId) return this.error(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
+    const refund = b.amount?.refund;
+    if (!Number.isInteger(refund) || refund <= 0)
+      return this.error(400, 'PARAM_ERROR', 'amount.refund 必须为正整数（分）');
+    if (b.amount?.total !== o.total) return this.error(400, 'PARAM_ERROR', 'amount.total 与原订单金额不一致');
+    const existing = this.refunds.get(b.out_refund_no);
+    if (existing) {
+      if (existing.refund !== refund || existing.out_trade_no !== o.out_trade_no)
+        return this.error(400, 'INVALID_REQUEST', '退款单号重复且参数不一致');
+      return this.signed(200, this.refundView(existing));
+    }
+    if (o.trade_state !== 'SUCCESS' && o.trade_state !== 'REFUND')
+      return this.error(400, 'INVALID_REQUEST', '订单未支付，不能退款');
+    const refunded = [...this.refunds.values()]
+      .filter((r) => r.out_trade_no === o.out_trade_no && r.status !== 'CLOSED')
+      .reduce((s, r) => s + r.refund, 0);
+    if (refunded + refund > o.total) return this.error(400, 'NOT_ENOUGH', '订单可退金额不足');
+    const r: SimRefund = {
+      mchid: o.mchid,
+      out_trade_no: o.out_trade_no,
+      transaction_id: o.transaction_id,
+      out_refund_no: b.out_refund_no,
+      refund_id: `50300${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 29),
+      notify_url: b.notify_url,
+      reason: b.reason,
+      refund,
+      total: o.total,
+      status: 'PROCESSING',
+      create_time: beijingNow(),
+    };
+    this.refunds.set(r.out_refund_no, r);
+    const behaviour = { ...this.refundBehaviour };
+    if (behaviour.outcome !== 'stay') this.later(() => this.finishRefund(r, behaviour), 30);
+    return this.signed(200, this.refundView(r));
+  }
+
+  /** Completes a PROCESSING refund as the bank would, and notifies. */
+  finishRefund(r: SimRefund, behaviour: RefundBehaviour = { outcome: 'success', notify: 'deliver' }): void {
+    if (r.status !== 'PROCESSING') return;
+    r.status = behaviour.outcome === 'abnormal' ? 'ABNORMAL' : 'SUCCESS';
+    if (r.status === 'SUCCESS') {
+      r.success_time = beijingNow();
+      const o = this.orders.get(r.out_trade_no);
+      if (o) o.trade_state = 'REFUND';
+    }
+    if (behaviour.notify === 'deliver' && r.notify_url) {
+      const resource = {
+        mchid: r.mchid,
+        out_trade_no: r.out_trade_no,
+        transaction_id: r.transaction_id,
+        out_refund_no: r.out_refund_no,
+        refund_id: r.refund_id,
+        refund_status: r.status,
+        success_time: r.success_time,
+        user_received_account: '支付用户零钱',
+        amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund },
+      };
+      const n = this.encryptedNotification(r.mchid, `REFUND.${r.status}`, '退款', 'refund', resource);
+      void this.post(r.out_trade_no, r.notify_url, n, 0);
+    }
+  }
+
+  private queryRefund(merchant: SimMerchant, refundNo: string): SimReply {
+    const r = this.refunds.get(refundNo);
+    if (!r || r.mchid !== merchant.mchId) return this.error(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
+    return this.signed(200, this.refundView(r));
+  }
+
   // ---- paying and notifying ------------------------------------------------------------------------------
 
   /**
@@ -323,12 +462,23 @@ export class WechatPaySimulator {
   }
 
   private buildNotification(o: SimOrder, amountOverride?: number) {
-    const merchant = this.merchants.get(o.mchid)!;
     const tx = this.transaction(o);
     if (amountOverride !== undefined)
       tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
+    return this.encryptedNotification(o.mchid, 'TRANSACTION.SUCCESS', '支付成功', 'transaction', tx);
+  }
+
+  /** A v3 notification: resource AES-256-GCM-encrypted with the merchant's APIv3 key, envelope RSA-signed. */
+  private encryptedNotification(
+    mchId: string,
+    eventType: string,
+    summary: string,
+    originalType: string,
+    resource: unknown,
+  ) {
+    const merchant = this.merchants.get(mchId)!;
     const nonce = randomBytes(9).toString('base64url').slice(0, 12);
-    const aad = 'transaction';
+    const aad = originalType;
     const cipher = createCipheriv(
       'aes-256-gcm',
       Buffer.from(merchant.apiV3Key, 'ascii'),
@@ -336,18 +486,18 @@ export class WechatPaySimulator {
     );
     cipher.setAAD(Buffer.from(aad, 'ascii'));
     const ciphertext = Buffer.concat([
-      cipher.update(JSON.stringify(tx), 'utf8'),
+      cipher.update(JSON.stringify(resource), 'utf8'),
       cipher.final(),
       cipher.getAuthTag(),
     ]).toString('base64');
     const body = JSON.stringify({
       id: `EV-${randomBytes(12).toString('hex')}`,
-      create_time: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00',
+      create_time: beijingNow(),
       resource_type: 'encrypt-resource',
-      event_type: 'TRANSACTION.SUCCESS',
-      summary: '支付成功',
+      event_type: eventType,
+      summary,
       resource: {
-        original_type: 'transaction',
+        original_type: originalType,
         algorithm: 'AEAD_AES_256_GCM',
         ciphertext,
         associated_data: aad,
@@ -367,24 +517,33 @@ export class WechatPaySimulator {
     return { headers, body };
   }
 
-  /** Delivers a notification; a non-2xx answer or no answer is retried on the configured curve. */
+  /** Delivers a payment notification; a non-2xx answer or no answer is retried on the configured curve. */
   async deliver(
     o: SimOrder,
     n: { headers: Record<string, string>; body: string },
     attempt: number,
   ): Promise<number | 'error'> {
     o.notificationsSent++;
+    return this.post(o.out_trade_no, o.notify_url, n, attempt);
+  }
+
+  private async post(
+    outTradeNo: string,
+    url: string,
+    n: { headers: Record<string, string>; body: string },
+    attempt: number,
+  ): Promise<number | 'error'> {
     let status: number | 'error';
     try {
-      status = (await simPost(o.notify_url, n.body, n.headers)).status;
+      status = (await simPost(url, n.body, n.headers)).status;
     } catch {
       status = 'error';
     }
-    this.deliveries.push({ outTradeNo: o.out_trade_no, status });
+    this.deliveries.push({ outTradeNo, status });
     const ok = typeof status === 'number' && status >= 200 && status < 300;
     const delays = this.opts.notifyRetryDelaysMs ?? [];
     if (!ok && attempt < delays.length)
-      this.later(() => void this.deliver(o, n, attempt + 1), delays[attempt]!);
+      this.later(() => void this.post(outTradeNo, url, n, attempt + 1), delays[attempt]!);
     return status;
   }
 

@@ -1,0 +1,339 @@
+import type { RefundView } from '@hp/shared';
+import { and, eq, sql } from 'drizzle-orm';
+import type { ResolvedAccount } from '../../channels/registry';
+import type { ChannelRefund } from '../../channels/types';
+import type { Tx } from '../../db/client';
+import { orders, payments, refunds } from '../../db/schema';
+import type { Deps } from '../../deps';
+import { QUEUES } from '../../jobs/queue';
+import { AppError, conflict, notFound } from '../../lib/errors';
+import { newId, newOrderNo } from '../../lib/ids';
+import { lockOrderById, recordEvent, transition, type OrderRow } from '../orders/repo';
+import { queryDelaySeconds } from '../orders/service';
+import { enqueueHisPush, raiseAlert } from '../payments/service';
+
+type RefundRow = typeof refunds.$inferSelect;
+
+export interface RefundRequest {
+  hospitalId: string;
+  orderNo: string;
+  /** Omitted: everything not yet refunded. */
+  amountFen?: number;
+  reason: string;
+  /** The HIS's refund number: the same number returns the same refund. */
+  hisRefundNo?: string;
+  /** `his:<appId>`, `admin:<userId>`, `system`. */
+  requestedBy: string;
+}
+
+const IN_FLIGHT = ['PENDING', 'PROCESSING'];
+const REFUNDABLE = ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'];
+
+export function toRefundView(r: RefundRow, orderNo: string): RefundView {
+  return {
+    id: r.id,
+    refundNo: r.refundNo,
+    hisRefundNo: r.hisRefundNo,
+    orderNo,
+    amountFen: r.amountFen,
+    status: r.status as RefundView['status'],
+    reason: r.reason,
+    succeededAt: r.succeededAt?.toISOString() ?? null,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/** Where a failed refund leaves its order: back where it was before the refund started. */
+function abortEvent(order: OrderRow) {
+  if (order.refundedFen > 0) return 'refund_aborted_to_partial' as const;
+  return order.hisSyncStatus === 'ACKED'
+    ? ('refund_aborted_to_settled' as const)
+    : ('refund_aborted_to_paid' as const);
+}
+
+async function endRefund(
+  tx: Tx,
+  refund: RefundRow,
+  status: 'FAILED' | 'ABNORMAL',
+  why: { code?: string; message?: string },
+  actor: string,
+) {
+  await tx
+    .update(refunds)
+    .set({
+      status,
+      errorCode: why.code ?? null,
+      errorMessage: why.message?.slice(0, 300) ?? null,
+      updatedAt: sql`now()`,
+    })
+    .where(eq(refunds.id, refund.id));
+  const order = (await lockOrderById(tx, refund.orderId))!;
+  await transition(tx, order.id, abortEvent(order), {
+    actor,
+    reason:
+      `refund ${refund.refundNo} ${status.toLowerCase()}: ${why.code ?? ''} ${why.message ?? ''}`.trim(),
+    data: { refundId: refund.id },
+  });
+}
+
+/**
+ * Starts a refund of a paid order. Under the order's row lock: the order must be refundable, no other refund
+ * of its payment may be in flight, and the refunded sum can never pass the paid sum. The intent (refund
+ * PENDING, order REFUNDING, first refund query job) is committed before the channel is called; the
+ * channel's answer is then recorded, and an unknown answer is resolved by the query job.
+ */
+export async function requestRefund(deps: Deps, req: RefundRequest): Promise<RefundView> {
+  const { db, clock } = deps;
+  const prepared = await db.transaction(async (tx) => {
+    const [found] = await tx
+      .select()
+      .from(orders)
+      .where(and(eq(orders.orderNo, req.orderNo), eq(orders.hospitalId, req.hospitalId)))
+      .for('update');
+    if (!found) throw notFound('order');
+    if (req.hisRefundNo) {
+      const [existing] = await tx
+        .select()
+        .from(refunds)
+        .where(and(eq(refunds.hospitalId, req.hospitalId), eq(refunds.hisRefundNo, req.hisRefundNo)));
+      if (existing) {
+        if (
+          existing.orderId !== found.id ||
+          (req.amountFen !== undefined && req.amountFen !== existing.amountFen)
+        ) {
+          throw conflict(`hisRefundNo ${req.hisRefundNo} was already used for another refund`);
+        }
+        return { replay: existing };
+      }
+    }
+    if (found.status === 'REFUNDING')
+      throw new AppError(
+        'refund_in_progress',
+        'a refund of this order is in progress; try again when it ends',
+      );
+    if (!REFUNDABLE.includes(found.status))
+      throw new AppError('order_not_refundable', `order is ${found.status.toLowerCase()}`);
+    const [payment] = await tx
+      .select()
+      .from(payments)
+      .where(and(eq(payments.orderId, found.id), eq(payments.status, 'SUCCESS')));
+    if (!payment) throw new AppError('order_not_refundable', 'order has no successful payment');
+    const refundable = found.amountFen - found.refundedFen;
+    const amountFen = req.amountFen ?? refundable;
+    if (amountFen <= 0 || amountFen > refundable) {
+      throw new AppError(
+        'refund_exceeds_paid',
+        `refund of ${amountFen} fen exceeds the ${refundable} fen still refundable`,
+      );
+    }
+    const now = clock.now();
+    const [refund] = await tx
+      .insert(refunds)
+      .values({
+        id: newId('rfd', now.getTime()),
+        refundNo: newOrderNo(now, 'R'),
+        hospitalId: found.hospitalId,
+        orderId: found.id,
+        paymentId: payment.id,
+        amountFen,
+        reason: req.reason,
+        requestedBy: req.requestedBy,
+        hisRefundNo: req.hisRefundNo ?? null,
+      })
+      .returning();
+    const started = await transition(tx, found.id, 'refund_start', {
+      actor: req.requestedBy,
+      reason: req.reason,
+      data: { refundId: refund!.id, amountFen },
+    });
+    if (!started) throw new AppError('refund_in_progress', 'the order changed meanwhile; try again');
+    await deps.jobs.send(
+      QUEUES.refundQuery,
+      { refundId: refund!.id, attempt: 0 },
+      { startAfterSeconds: queryDelaySeconds(deps, 0, new Date(0)) },
+      tx,
+    );
+    return { refund: refund!, order: found };
+  });
+  if ('replay' in prepared) return toRefundView(prepared.replay!, req.orderNo);
+  const { refund, order } = prepared;
+
+  const account = await deps.channels.get(order.merchantAccountId);
+  const res = await account.adapter.refund({
+    orderNo: order.orderNo,
+    refundNo: refund.refundNo,
+    amountFen: refund.amountFen,
+    totalFen: order.amountFen,
+    reason: refund.reason,
+    notifyUrl: `${deps.urls.public}/notify/${account.channel}/${account.id}`,
+  });
+  if (res.result === 'SUCCESS' && res.refund) {
+    await db.transaction((tx) => applyChannelRefund(deps, account, res.refund!, 'refund_call', tx));
+  } else if (res.result === 'FAIL') {
+    await db.transaction(async (tx) => {
+      const [row] = await tx.select().from(refunds).where(eq(refunds.id, refund.id)).for('update');
+      if (row && IN_FLIGHT.includes(row.status))
+        await endRefund(tx, row, 'FAILED', { code: res.errorCode, message: res.errorMessage }, 'system');
+    });
+  }
+  const [latest] = await db.select().from(refunds).where(eq(refunds.id, refund.id));
+  return toRefundView(latest!, order.orderNo);
+}
+
+/**
+ * Applies what the channel says about a refund (call reply, notification or query), idempotently under the
+ * refund's and the order's row locks. SUCCESS adds to the refunded sum and moves the order to
+ * PARTIALLY_REFUNDED or REFUNDED, and pushes the refund to the HIS; FAILED or ABNORMAL puts the order back
+ * (ABNORMAL also raises an alert: the money did not reach the patient).
+ */
+export async function applyChannelRefund(
+  deps: Deps,
+  account: ResolvedAccount,
+  r: ChannelRefund,
+  source: 'refund_call' | 'notification' | 'query',
+  tx: Tx,
+): Promise<'applied' | 'duplicate' | 'conflict' | 'ignored' | 'unknown_order'> {
+  const [refund] = await tx.select().from(refunds).where(eq(refunds.refundNo, r.refundNo)).for('update');
+  if (!refund) return 'unknown_order';
+  if (!IN_FLIGHT.includes(refund.status)) return 'duplicate';
+  const actor = `channel:${account.channel}:${source}`;
+  const order = (await lockOrderById(tx, refund.orderId))!;
+  if (
+    order.merchantAccountId !== account.id ||
+    (r.mchId && r.mchId !== account.mchId) ||
+    (r.amountFen !== undefined && r.amountFen !== refund.amountFen)
+  ) {
+    await raiseAlert(tx, {
+      hospitalId: order.hospitalId,
+      kind: 'refund_mismatch',
+      severity: 'critical',
+      orderId: order.id,
+      message: `退款 ${refund.refundNo} 的渠道结果与记录不符（金额 ${r.amountFen} 分，记录 ${refund.amountFen} 分）`,
+      data: { refundId: refund.id, channel: r, source },
+    });
+    await recordEvent(tx, order, 'refund_mismatch', { actor, data: { refundId: refund.id } });
+    return 'conflict';
+  }
+  switch (r.state) {
+    case 'PROCESSING':
+      await tx
+        .update(refunds)
+        .set({
+          status: 'PROCESSING',
+          channelRefundId: r.channelRefundId ?? refund.channelRefundId,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(refunds.id, refund.id));
+      return 'ignored';
+    case 'SUCCESS': {
+      await tx
+        .update(refunds)
+        .set({
+          status: 'SUCCESS',
+          channelRefundId: r.channelRefundId ?? refund.channelRefundId,
+          succeededAt: r.succeededAt ?? deps.clock.now(),
+          updatedAt: sql`now()`,
+        })
+        .where(eq(refunds.id, refund.id));
+      const [updated] = await tx
+        .update(orders)
+        .set({ refundedFen: sql`${orders.refundedFen} + ${refund.amountFen}`, updatedAt: sql`now()` })
+        .where(eq(orders.id, order.id))
+        .returning({ refundedFen: orders.refundedFen, amountFen: orders.amountFen });
+      const full = updated!.refundedFen >= updated!.amountFen;
+      await transition(tx, order.id, full ? 'refunded' : 'partially_refunded', {
+        actor,
+        data: { refundId: refund.id, amountFen: refund.amountFen, refundedFen: updated!.refundedFen },
+      });
+      await enqueueHisPush(deps, tx, order, { kind: 'refund', refundId: refund.id });
+      return 'applied';
+    }
+    case 'FAILED':
+    case 'ABNORMAL':
+      await endRefund(
+        tx,
+        refund,
+        r.state,
+        { code: r.rawState, message: 'the channel did not refund' },
+        actor,
+      );
+      if (r.state === 'ABNORMAL') {
+        await raiseAlert(tx, {
+          hospitalId: order.hospitalId,
+          kind: 'refund_abnormal',
+          severity: 'critical',
+          orderId: order.id,
+          message: `退款 ${refund.refundNo}（${refund.amountFen} 分）异常：渠道未能退回，需人工处理`,
+          data: { refundId: refund.id },
+        });
+      }
+      return 'applied';
+    case 'NOT_FOUND':
+      return 'ignored';
+  }
+}
+
+export interface RefundQueryJob {
+  refundId: string;
+  attempt: number;
+}
+
+/** How long after its creation a channel's "no such refund" is believed (our call may not have reached it). */
+const NOT_FOUND_GRACE_MS = 60_000;
+
+/** Compensation for a refund in flight: ask the channel until it is final (lost notifications, timeouts). */
+export async function runRefundQuery(deps: Deps, job: RefundQueryJob): Promise<void> {
+  const [refund] = await deps.db.select().from(refunds).where(eq(refunds.id, job.refundId));
+  if (!refund || !IN_FLIGHT.includes(refund.status)) return;
+  const [order] = await deps.db.select().from(orders).where(eq(orders.id, refund.orderId));
+  const account = await deps.channels.get(order!.merchantAccountId);
+  const q = await account.adapter.queryRefund(refund.refundNo);
+  if (q.result === 'SUCCESS' && q.refund) {
+    if (q.refund.state === 'NOT_FOUND') {
+      if (
+        refund.status === 'PENDING' &&
+        deps.clock.now().getTime() - refund.createdAt.getTime() > NOT_FOUND_GRACE_MS
+      ) {
+        await deps.db.transaction(async (tx) => {
+          const [row] = await tx.select().from(refunds).where(eq(refunds.id, refund.id)).for('update');
+          if (row && IN_FLIGHT.includes(row.status))
+            await endRefund(
+              tx,
+              row,
+              'FAILED',
+              { code: 'NOT_FOUND', message: 'the channel has no such refund' },
+              'job:refund-query',
+            );
+        });
+        return;
+      }
+    } else {
+      await deps.db.transaction((tx) => applyChannelRefund(deps, account, q.refund!, 'query', tx));
+      const [after] = await deps.db
+        .select({ status: refunds.status })
+        .from(refunds)
+        .where(eq(refunds.id, refund.id));
+      if (!IN_FLIGHT.includes(after!.status)) return;
+    }
+  }
+  await deps.jobs.send(
+    QUEUES.refundQuery,
+    { refundId: refund.id, attempt: job.attempt + 1 },
+    { startAfterSeconds: queryDelaySeconds(deps, job.attempt + 1, new Date(0)) },
+  );
+}
+
+/** A refund as the HIS that asked for it sees it. */
+export async function getRefundForHis(
+  deps: Deps,
+  hospitalId: string,
+  hisRefundNo: string,
+): Promise<RefundView> {
+  const [row] = await deps.db
+    .select({ r: refunds, orderNo: orders.orderNo })
+    .from(refunds)
+    .innerJoin(orders, eq(orders.id, refunds.orderId))
+    .where(and(eq(refunds.hospitalId, hospitalId), eq(refunds.hisRefundNo, hisRefundNo)));
+  if (!row) throw notFound('refund');
+  return toRefundView(row.r, row.orderNo);
+}
