@@ -21,7 +21,7 @@ import { runHisPush, type HisPushJob } from './modules/his/push-job';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, sweepStalePayments, type PaymentQueryJob } from './modules/payments/query-job';
 import { lt } from 'drizzle-orm';
-import { openApiNonces } from './db/schema';
+import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
 
 /** A running bff: its URL, its dependencies (for tests and the seed), and a graceful stop. */
@@ -149,6 +149,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
     await jobs.work<RefundQueryJob>(QUEUES.refundQuery, (job) => runRefundQuery(deps, job.data));
     await jobs.work(QUEUES.purgeNonces, async () => {
+      await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db
         .delete(openApiNonces)
         .where(

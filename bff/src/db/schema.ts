@@ -67,6 +67,26 @@ export const hisApps = pgTable('his_apps', {
   createdAt: createdAt(),
 });
 
+/**
+ * Idempotency-Key records: the first request with a key stores its response; a repeat with the same body gets
+ * that response again, a repeat with another body is refused. Kept a day.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    /** Whose key: `patient:<id>` or `his:<appId>` — keys of different callers never collide. */
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    /** IN_PROGRESS until the first request finishes, then DONE. */
+    status: text('status').notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body').$type<unknown>(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
 /** Nonces seen on signed open-API calls, so a replay within the window is refused by every process. */
 export const openApiNonces = pgTable(
   'open_api_nonces',

@@ -19,6 +19,7 @@ import { createOrder, getOrderForPatient } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
+import { idempotent } from './idempotency';
 import { issuePatientToken, requirePatient } from './auth-patient';
 
 /** Health, readiness and metrics. */
@@ -68,15 +69,20 @@ export function openApiRoutes(deps: Deps): Router {
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
     ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
   });
-  r.post('/refunds', validate(OpenRefundRequestSchema), async (ctx) => {
-    const input = ctx.input as OpenRefundRequest;
-    const app = ctx.state.hisApp!;
-    ctx.body = await requestRefund(deps, {
-      ...input,
-      hospitalId: app.hospitalId,
-      requestedBy: `his:${app.appId}`,
-    });
-  });
+  r.post(
+    '/refunds',
+    idempotent(deps, (ctx) => `his:${ctx.state.hisApp!.appId}`),
+    validate(OpenRefundRequestSchema),
+    async (ctx) => {
+      const input = ctx.input as OpenRefundRequest;
+      const app = ctx.state.hisApp!;
+      ctx.body = await requestRefund(deps, {
+        ...input,
+        hospitalId: app.hospitalId,
+        requestedBy: `his:${app.appId}`,
+      });
+    },
+  );
   r.get('/refunds/:hisRefundNo', async (ctx) => {
     ctx.body = await getRefundForHis(deps, ctx.state.hisApp!.hospitalId, ctx.params.hisRefundNo!);
   });
@@ -116,10 +122,16 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   r.get('/patient/bills', auth, async (ctx) => {
     ctx.body = { bills: await listPayableBills(deps.db, ctx.state.patient!.patientId) };
   });
-  r.post('/orders', auth, validate(CreateOrderRequestSchema), async (ctx) => {
-    ctx.status = 201;
-    ctx.body = await createOrder(deps, ctx.state.patient!, ctx.input as CreateOrderRequest);
-  });
+  r.post(
+    '/orders',
+    auth,
+    idempotent(deps, (ctx) => `patient:${ctx.state.patient!.patientId}`),
+    validate(CreateOrderRequestSchema),
+    async (ctx) => {
+      ctx.status = 201;
+      ctx.body = await createOrder(deps, ctx.state.patient!, ctx.input as CreateOrderRequest);
+    },
+  );
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
   });

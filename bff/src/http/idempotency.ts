@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import type { Context, Next } from 'koa';
+import { idempotencyKeys } from '../db/schema';
+import type { Deps } from '../deps';
+import { readRawBody } from '../lib/body';
+import { AppError, conflict, toAppError } from '../lib/errors';
+
+const KEY_PATTERN = /^[\x21-\x7e]{8,64}$/;
+
+/**
+ * `Idempotency-Key` for a write route. The first request with a key runs and its response (success or a
+ * 4xx) is stored; a repeat with the same method, path and body gets the stored response with
+ * `Idempotent-Replayed: true`; a repeat with a different request is refused (409), as is one that arrives
+ * while the first is still running. A 5xx is not stored, so the caller may retry. Works across processes:
+ * the record is a row in PostgreSQL.
+ */
+export function idempotent(deps: Deps, scopeOf: (ctx: Context) => string) {
+  return async (ctx: Context, next: Next) => {
+    const key = ctx.get('idempotency-key');
+    if (!key) return next();
+    if (!KEY_PATTERN.test(key))
+      throw new AppError('bad_request', 'Idempotency-Key must be 8–64 printable ASCII characters');
+    ctx.rawBody ??= await readRawBody(ctx, deps.config.bodyLimitBytes);
+    const requestHash = createHash('sha256')
+      .update(`${ctx.method}\n${ctx.path}\n${ctx.rawBody}`)
+      .digest('hex');
+    const scope = scopeOf(ctx);
+    const where = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
+
+    const claimed = await deps.db
+      .insert(idempotencyKeys)
+      .values({ scope, key, requestHash, status: 'IN_PROGRESS' })
+      .onConflictDoNothing()
+      .returning({ key: idempotencyKeys.key });
+    if (claimed.length === 0) {
+      const [prior] = await deps.db.select().from(idempotencyKeys).where(where);
+      if (!prior) throw conflict('a request with this Idempotency-Key just ended; retry');
+      if (prior.requestHash !== requestHash)
+        throw conflict('Idempotency-Key was already used for a different request');
+      if (prior.status !== 'DONE') throw conflict('a request with this Idempotency-Key is still in progress');
+      ctx.status = prior.responseStatus ?? 200;
+      ctx.body = prior.responseBody;
+      ctx.set('Idempotent-Replayed', 'true');
+      return;
+    }
+
+    try {
+      await next();
+    } catch (e) {
+      const err = toAppError(e);
+      if (err.status < 500) {
+        await deps.db
+          .update(idempotencyKeys)
+          .set({
+            status: 'DONE',
+            responseStatus: err.status,
+            responseBody: { error: { code: err.code, message: err.message } },
+          })
+          .where(where);
+      } else {
+        await deps.db.delete(idempotencyKeys).where(where);
+      }
+      throw e;
+    }
+    if (ctx.status >= 500) {
+      await deps.db.delete(idempotencyKeys).where(where);
+      return;
+    }
+    await deps.db
+      .update(idempotencyKeys)
+      .set({ status: 'DONE', responseStatus: ctx.status, responseBody: ctx.body as unknown })
+      .where(where);
+  };
+}
