@@ -19,6 +19,8 @@ export interface ResolvedAccount {
 /** Builds and caches one adapter per merchant account, from its stored settings and decrypted secrets. */
 export class ChannelRegistry {
   private readonly cache = new Map<string, Promise<ResolvedAccount>>();
+  /** hospital + channel → account id, for the hot path of order creation. */
+  private readonly byHospital = new Map<string, string>();
 
   constructor(
     private readonly deps: {
@@ -43,6 +45,8 @@ export class ChannelRegistry {
 
   /** The hospital's enabled account for a channel. */
   async forHospital(hospitalId: string, channel: string): Promise<ResolvedAccount> {
+    const cached = this.byHospital.get(`${hospitalId}:${channel}`);
+    if (cached) return this.get(cached);
     const rows = await this.deps.db
       .select({
         id: merchantAccounts.id,
@@ -53,12 +57,14 @@ export class ChannelRegistry {
       .where(eq(merchantAccounts.hospitalId, hospitalId));
     const row = rows.find((r) => r.channel === channel && r.enabled);
     if (!row) throw new AppError('bad_request', `the hospital does not accept ${channel}`);
+    this.byHospital.set(`${hospitalId}:${channel}`, row.id);
     return this.get(row.id);
   }
 
   /** Forgets a cached adapter after its settings changed. */
   invalidate(accountId: string): void {
     this.cache.delete(accountId);
+    this.byHospital.clear();
   }
 
   private async load(accountId: string): Promise<ResolvedAccount> {

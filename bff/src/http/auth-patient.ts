@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthorized } from '../lib/errors';
 import type { PatientPrincipal } from '../modules/orders/service';
@@ -12,9 +13,23 @@ declare module 'koa' {
 const ISSUER = 'hospital-pay';
 const AUDIENCE = 'patient';
 
+/**
+ * The HMAC key as a KeyObject: given a string, jsonwebtoken first tries to parse it as a PEM public key and
+ * falls back on the exception — about a millisecond of CPU on every request.
+ */
+const keys = new Map<string, KeyObject>();
+function hmacKey(secret: string): KeyObject {
+  let k = keys.get(secret);
+  if (!k) {
+    k = createSecretKey(Buffer.from(secret, 'utf8'));
+    keys.set(secret, k);
+  }
+  return k;
+}
+
 /** Issues a patient session token (HS256, short-lived). */
 export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSeconds: number): string {
-  return jwt.sign({ hid: p.hospitalId, oid: p.openId }, secret, {
+  return jwt.sign({ hid: p.hospitalId, oid: p.openId }, hmacKey(secret), {
     algorithm: 'HS256',
     subject: p.patientId,
     issuer: ISSUER,
@@ -25,12 +40,13 @@ export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSecond
 
 /** Requires `Authorization: Bearer <patient token>` and puts the principal in `ctx.state.patient`. */
 export function requirePatient(secret: string) {
+  const key = hmacKey(secret);
   return async (ctx: Context, next: Next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     if (!m) throw unauthorized('patient session required (Authorization: Bearer …)');
     let claims: jwt.JwtPayload;
     try {
-      claims = jwt.verify(m[1]!, secret, {
+      claims = jwt.verify(m[1]!, key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,

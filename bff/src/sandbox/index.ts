@@ -11,6 +11,13 @@ import { WechatPaySimulator } from './wechatpay/simulator';
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
 
+/** What provisioning needs to know of a sandbox, wherever its simulators run. */
+export interface SandboxEndpoints {
+  keys: SandboxKeys;
+  wechat: { url: string };
+  his: { url: string };
+}
+
 /** Every simulator of the sandbox, started together. */
 export interface Sandbox {
   keys: SandboxKeys;
@@ -72,7 +79,7 @@ export async function startSandbox(
 export async function provisionSandboxHospital(
   db: Db,
   secrets: SecretBox,
-  sandbox: Sandbox,
+  sandbox: SandboxEndpoints,
   h: { id: string; code: string; name: string },
 ): Promise<{ hospitalId: string; merchantAccountId: string; keys: SandboxHospitalKeys }> {
   const k = sandbox.keys.hospitals[h.code];

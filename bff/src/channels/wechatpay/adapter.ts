@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { z } from 'zod';
 import type {
@@ -185,15 +185,21 @@ export class WechatPayV3Channel implements PaymentChannel {
   };
   private readonly client: Decorator;
   private readonly opts: WechatPayOptions;
+  /** Parsed once: parsing a PEM costs as much as the signature itself. */
+  private readonly privateKey: KeyObject;
+  private readonly platformPublicKey: KeyObject;
 
   constructor(
     options: WechatPayOptions,
     private readonly record: OutboundRecorder = () => undefined,
   ) {
     this.opts = WechatPayOptionsSchema.parse(options);
+    this.privateKey = createPrivateKey(this.opts.privateKeyPem);
+    this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
     this.client = new Decorator({
       mchid: this.opts.mchId,
       serial: this.opts.serialNo,
+      // The SDK parses these PEMs into key objects once, at construction.
       privateKey: this.opts.privateKeyPem,
       certs: { [this.opts.platformKeyId]: this.opts.platformPublicKeyPem },
       baseURL: this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
@@ -297,7 +303,7 @@ export class WechatPayV3Channel implements PaymentChannel {
     const pkg = `prepay_id=${prepayId}`;
     const paySign = Rsa.sign(
       Formatter.joinedByLineFeed(this.opts.appId, timeStamp, nonceStr, pkg),
-      this.opts.privateKeyPem,
+      this.privateKey,
     );
     return { appId: this.opts.appId, timeStamp, nonceStr, package: pkg, signType: 'RSA', paySign };
   }
@@ -405,7 +411,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       valid = Rsa.verify(
         Formatter.response(timestamp, nonce, rawBody),
         signature,
-        this.opts.platformPublicKeyPem,
+        this.platformPublicKey as unknown as string, // Rsa.verify accepts a KeyObject; its typings say string
       );
     } catch {
       valid = false;

@@ -5,6 +5,7 @@ import { bills, orderBills, orderEvents, orders, payments } from '../../db/schem
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { AppError, notFound } from '../../lib/errors';
+import { TRANSITIONS } from './state';
 import { newId, newOrderNo } from '../../lib/ids';
 import {
   billIdsOfOrder,
@@ -104,18 +105,23 @@ export async function createOrder(
     const amountFen = sumFen(rows.map((r) => r.amountFen));
     if (amountFen <= 0) throw new AppError('bad_request', 'nothing to pay');
 
-    await tx.insert(orders).values({
-      id: orderId,
-      orderNo,
-      hospitalId: who.hospitalId,
-      patientId: who.patientId,
-      status: 'CREATED',
-      amountFen,
-      channel: input.channel,
-      tradeType: input.tradeType,
-      merchantAccountId: account.id,
-      expiresAt,
-    });
+    // A new row cannot race a conditional update: it is inserted straight as PAYING, and both of its first
+    // steps (created, start_payment) are recorded in one statement — fewer round trips on the hot path.
+    const [order] = await tx
+      .insert(orders)
+      .values({
+        id: orderId,
+        orderNo,
+        hospitalId: who.hospitalId,
+        patientId: who.patientId,
+        status: TRANSITIONS.start_payment.to,
+        amountFen,
+        channel: input.channel,
+        tradeType: input.tradeType,
+        merchantAccountId: account.id,
+        expiresAt,
+      })
+      .returning();
     await tx
       .insert(orderBills)
       .values(rows.map((b) => ({ orderId, billId: b.id, billVersion: b.version, amountFen: b.amountFen })));
@@ -138,19 +144,26 @@ export async function createOrder(
         amountFen,
       })
       .returning();
-    await tx.insert(orderEvents).values({
-      orderId,
-      hospitalId: who.hospitalId,
-      event: 'created',
-      fromStatus: null,
-      toStatus: 'CREATED',
-      actor: `patient:${who.patientId}`,
-      data: { billIds, amountFen },
-    });
-    const paying = await transition(tx, orderId, 'start_payment', {
-      actor: 'system',
-      data: { channel: input.channel, tradeType: input.tradeType },
-    });
+    await tx.insert(orderEvents).values([
+      {
+        orderId,
+        hospitalId: who.hospitalId,
+        event: 'created',
+        fromStatus: null,
+        toStatus: 'CREATED',
+        actor: `patient:${who.patientId}`,
+        data: { billIds, amountFen },
+      },
+      {
+        orderId,
+        hospitalId: who.hospitalId,
+        event: 'start_payment',
+        fromStatus: 'CREATED',
+        toStatus: TRANSITIONS.start_payment.to,
+        actor: 'system',
+        data: { channel: input.channel, tradeType: input.tradeType },
+      },
+    ]);
     // The first channel query is enqueued with the intent: a crash from here on is repaired by it.
     await deps.jobs.send(
       QUEUES.paymentQuery,
@@ -158,7 +171,7 @@ export async function createOrder(
       { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) },
       tx,
     );
-    return { order: paying!, payment: pay!, titles: rows.map((r) => r.title) };
+    return { order: order!, payment: pay!, titles: rows.map((r) => r.title) };
   });
 
   const description = titles.length === 1 ? titles[0]! : `${titles[0]}等${titles.length}项`;

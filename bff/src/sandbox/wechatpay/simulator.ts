@@ -1,4 +1,12 @@
-import { createCipheriv, createSign, createVerify, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  createVerify,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
 
 /**
@@ -84,7 +92,9 @@ const REFUND_QUERY_ROUTE = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/;
 const beijingNow = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
 
 export class WechatPaySimulator {
-  readonly merchants = new Map<string, SimMerchant>();
+  readonly merchants = new Map<string, SimMerchant & { publicKey: KeyObject }>();
+  /** Parsed once: parsing a PEM costs as much as the signature itself. */
+  private readonly platformKey: KeyObject;
   readonly orders = new Map<string, SimOrder>();
   readonly refunds = new Map<string, SimRefund>();
   /** Applied to refunds as they are created; tests and the control API change it. */
@@ -96,7 +106,9 @@ export class WechatPaySimulator {
   /** Every notification attempt, for tests: url, status our endpoint answered. */
   readonly deliveries: { outTradeNo: string; status: number | 'error' }[] = [];
 
-  constructor(private readonly opts: WechatSimOptions) {}
+  constructor(private readonly opts: WechatSimOptions) {
+    this.platformKey = createPrivateKey(opts.platformPrivatePem);
+  }
 
   get url(): string {
     if (!this.server) throw new Error('simulator not started');
@@ -104,7 +116,7 @@ export class WechatPaySimulator {
   }
 
   addMerchant(m: SimMerchant): void {
-    this.merchants.set(m.mchId, m);
+    this.merchants.set(m.mchId, { ...m, publicKey: createPublicKey(m.publicPem) });
   }
 
   async start(): Promise<this> {
@@ -136,7 +148,7 @@ export class WechatPaySimulator {
   // ---- signing ---------------------------------------------------------------------------------------
 
   private sign(message: string): string {
-    return createSign('RSA-SHA256').update(message).sign(this.opts.platformPrivatePem, 'base64');
+    return createSign('RSA-SHA256').update(message).sign(this.platformKey, 'base64');
   }
 
   /** A reply signed as WeChat Pay signs it: `timestamp\nnonce\nbody\n`. */
@@ -179,7 +191,7 @@ export class WechatPaySimulator {
     const nonceKey = `${mchid}:${nonce_str}`;
     if (this.seenNonces.has(nonceKey)) return { error: this.error(401, 'SIGN_ERROR', '重复的随机串') };
     const message = `${req.method}\n${req.url}\n${timestamp}\n${nonce_str}\n${req.body}\n`;
-    const ok = createVerify('RSA-SHA256').update(message).verify(merchant.publicPem, signature, 'base64');
+    const ok = createVerify('RSA-SHA256').update(message).verify(merchant.publicKey, signature, 'base64');
     if (!ok) return { error: this.error(401, 'SIGN_ERROR', '签名错误') };
     this.seenNonces.add(nonceKey);
     if (this.seenNonces.size > 100_000) this.seenNonces.clear();
