@@ -29,7 +29,15 @@ export default tseslint.config(
   },
   // Entry points hand the environment to @hp/config; tests and scripts set up environments.
   {
-    files: ['config/**', 'scripts/**', 'test/**', '**/*.test.ts', 'bff/src/main.ts', 'bff/src/cli/**'],
+    files: [
+      'config/**',
+      'scripts/**',
+      'test/**',
+      '**/*.test.ts',
+      'bff/src/main.ts',
+      'bff/src/sandbox/serve.ts',
+      'bff/src/cli/**',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   // Simulators and tests parse arbitrary JSON from the wire on purpose.
@@ -37,5 +45,8 @@ export default tseslint.config(
     files: ['bff/src/sandbox/**', 'test/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
-  { files: ['jest.config.js'], languageOptions: { globals: { module: 'writable', require: 'readonly' } } },
+  {
+    files: ['jest.config.js', '**/*.cjs'],
+    languageOptions: { globals: { module: 'writable', require: 'readonly' } },
+  },
 );
