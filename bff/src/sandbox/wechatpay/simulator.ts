@@ -18,7 +18,7 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen?, force? }`
  * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
  * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
- * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'any', fault: 'timeout'|'system_error'|'drop', count }`
+ * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`
  * - `GET  /sim/cashier/wechatpay/{out_trade_no}` a page standing in for the WeChat payment sheet
  */
 
@@ -77,7 +77,8 @@ export interface RefundBehaviour {
   notify: 'deliver' | 'drop';
 }
 
-type FaultKind = 'timeout' | 'system_error' | 'drop';
+/** timeout: no processing, late error; late_reply: processed, but the answer comes too late; drop: connection cut. */
+type FaultKind = 'timeout' | 'late_reply' | 'system_error' | 'drop';
 interface Fault {
   op: string;
   fault: FaultKind;
@@ -231,6 +232,11 @@ export class WechatPaySimulator {
       // Hold the call longer than any sane client timeout, then answer (the client has given up).
       await new Promise((r) => this.later(r, 15_000));
       return this.error(500, 'SYSTEM_ERROR', '系统超时');
+    }
+    if (fault === 'late_reply') {
+      const reply = run(); // the channel did the work…
+      await new Promise((r) => this.later(r, 15_000)); // …but the caller gives up before the answer
+      return reply;
     }
     if (fault === 'system_error') return this.error(500, 'SYSTEM_ERROR', '系统繁忙，请稍后重试');
     return run();
