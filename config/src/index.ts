@@ -64,6 +64,10 @@ const ConfigSchema = z
     }),
     /** Delays in seconds between channel queries of a PAYING order; the last repeats until the order expires. */
     paymentQueryBackoffSeconds: z.array(z.number().min(0.1)).min(1),
+    /** Payment codes: seconds between channel queries while the patient confirms (MICROPAY_POLL_SECONDS). */
+    micropayPollSeconds: z.coerce.number().min(0.1),
+    /** Payment codes: how long to wait for the patient before reversing, in seconds; at least 15 (MICROPAY_TIMEOUT_SECONDS). */
+    micropayTimeoutSeconds: z.coerce.number().min(1),
     /** HIS result push: first retry delay in seconds, doubled (with jitter) per retry (HIS_PUSH_RETRY_DELAY_SECONDS). */
     hisPushRetryDelaySeconds: z.coerce.number().int().min(1),
     /** HIS result push: retries before the order is flagged as a one-sided entry (HIS_PUSH_RETRY_LIMIT). */
@@ -126,6 +130,8 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   bodyLimitBytes: 1024 * 1024,
   orderExpiryMinutes: { NATIVE: 15, JSAPI: 120, H5: 15, MICROPAY: 2 },
   paymentQueryBackoffSeconds: [5, 10, 15, 30, 60, 60, 120, 120, 300],
+  micropayPollSeconds: 5,
+  micropayTimeoutSeconds: 45,
   hisPushRetryDelaySeconds: 30,
   // 30 s doubled per retry with jitter: 11 retries span roughly one day (WeChat's own retry curve).
   hisPushRetryLimit: 11,
@@ -145,6 +151,8 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     seedDemo: false,
     sandboxPorts: { wechatpay: 0, his: 0 },
     paymentQueryBackoffSeconds: [0.5, 1],
+    micropayPollSeconds: 0.5,
+    micropayTimeoutSeconds: 3,
     hisPushRetryDelaySeconds: 1,
     hisPushRetryLimit: 3,
     jobPollingIntervalSeconds: 0.5,
@@ -206,6 +214,8 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     openApiWindowSeconds: env.OPEN_API_WINDOW_SECONDS,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     hisPushRetryDelaySeconds: env.HIS_PUSH_RETRY_DELAY_SECONDS,
+    micropayPollSeconds: env.MICROPAY_POLL_SECONDS,
+    micropayTimeoutSeconds: env.MICROPAY_TIMEOUT_SECONDS,
     hisPushRetryLimit: env.HIS_PUSH_RETRY_LIMIT,
     jobPollingIntervalSeconds: env.JOB_POLLING_INTERVAL_SECONDS,
     outboundTimeoutMs: env.OUTBOUND_TIMEOUT_MS,

@@ -100,6 +100,20 @@ export const OrderViewSchema = z.object({
 });
 export type OrderView = z.infer<typeof OrderViewSchema>;
 
+/**
+ * `POST /open/v1/code-payments`: the window scanned the patient's payment code. Bills by HIS number; the
+ * amount comes from them. The answer may be PAYING (the patient is confirming): poll the order.
+ */
+export const OpenCodePaymentRequestSchema = z
+  .object({
+    hisBillNos: z.array(idText(64)).min(1).max(50),
+    authCode: z.string().regex(/^\d{16,24}$/, 'a payment code is 16–24 digits'),
+    channel: z.enum(CHANNELS),
+    terminalIp: z.ipv4().optional(),
+  })
+  .strict();
+export type OpenCodePaymentRequest = z.infer<typeof OpenCodePaymentRequestSchema>;
+
 /** `POST /open/v1/refunds`: the HIS asks for a refund of a paid order (whole remainder when amountFen is absent). */
 export const OpenRefundRequestSchema = z
   .object({

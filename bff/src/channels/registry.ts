@@ -94,6 +94,7 @@ export class ChannelRegistry {
             baseUrl: settings.baseUrl ?? '',
             privateKeyPem: secrets.privateKeyPem ?? '',
             apiV3Key: secrets.apiV3Key ?? '',
+            apiV2Key: secrets.apiV2Key || undefined,
             timeoutMs: this.deps.timeoutMs,
           },
           this.deps.recorderFor(row.hospitalId),

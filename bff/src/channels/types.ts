@@ -19,14 +19,18 @@ export interface CreatePaymentInput {
   notifyUrl: string;
   /** JSAPI / mini-program: the payer's openid under the merchant's appid. */
   payerOpenId?: string;
-  /** H5: the payer's IP. */
+  /** H5: the payer's IP; MICROPAY: the terminal's IP. */
   clientIp?: string;
+  /** MICROPAY: the payment code scanned from the patient's phone. */
+  authCode?: string;
 }
 
 export interface CreatePaymentOutput {
   result: ChannelResult;
   /** What the client needs: `codeUrl` (NATIVE), `h5Url` (H5), `jsapi` parameters (JSAPI). */
   prepay?: { codeUrl?: string; h5Url?: string; jsapi?: Record<string, string> };
+  /** MICROPAY: the payment, when the channel settled it in the call itself. */
+  payment?: ChannelPayment;
   errorCode?: string;
   errorMessage?: string;
 }
@@ -111,6 +115,8 @@ export interface ChannelCapabilities {
   tradeTypes: readonly TradeType[];
   close: boolean;
   refund: boolean;
+  /** Can cancel a payment-code payment (reverse), also after it succeeded. */
+  reverse: boolean;
   notifications: boolean;
 }
 
@@ -135,6 +141,12 @@ export interface PaymentChannel {
   createPayment(input: CreatePaymentInput): Promise<CreatePaymentOutput>;
   queryPayment(orderNo: string): Promise<QueryPaymentOutput>;
   closePayment(orderNo: string): Promise<CloseOutput>;
+  /**
+   * Cancels a payment-code payment (micropay) whatever its state. PENDING with `recall` means "call again".
+   */
+  reversePayment(
+    orderNo: string,
+  ): Promise<{ result: ChannelResult; recall?: boolean; errorCode?: string; errorMessage?: string }>;
   /** Asks for a refund. SUCCESS means accepted (the refund may still be PROCESSING); UNKNOWN → query. */
   refund(input: RefundInput): Promise<RefundOutput>;
   queryRefund(refundNo: string): Promise<RefundOutput>;

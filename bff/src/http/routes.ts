@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import {
   OpenRefundRequestSchema,
+  OpenCodePaymentRequestSchema,
+  type OpenCodePaymentRequest,
   type OpenRefundRequest,
   CreateOrderRequestSchema,
   PushBillsRequestSchema,
@@ -15,7 +17,12 @@ import { readRawBody } from '../lib/body';
 import { notFound } from '../lib/errors';
 import { validate } from '../lib/validate';
 import { listPayableBills, pushBills } from '../modules/bills/service';
-import { createOrder, getOrderForPatient } from '../modules/orders/service';
+import {
+  createCodePayment,
+  createOrder,
+  getOrderForHis,
+  getOrderForPatient,
+} from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
@@ -68,6 +75,22 @@ export function openApiRoutes(deps: Deps): Router {
   r.use(requireOpenApiSignature(deps));
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
     ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
+  });
+  r.post(
+    '/code-payments',
+    idempotent(deps, (ctx) => `his:${ctx.state.hisApp!.appId}`),
+    validate(OpenCodePaymentRequestSchema),
+    async (ctx) => {
+      ctx.status = 201;
+      ctx.body = await createCodePayment(
+        deps,
+        ctx.state.hisApp!.hospitalId,
+        ctx.input as OpenCodePaymentRequest,
+      );
+    },
+  );
+  r.get('/orders/:orderNo', async (ctx) => {
+    ctx.body = await getOrderForHis(deps, ctx.state.hisApp!.hospitalId, ctx.params.orderNo!);
   });
   r.post(
     '/refunds',

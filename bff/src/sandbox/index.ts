@@ -59,6 +59,7 @@ export async function startSandbox(
       serialNo: k.wechat.serialNo,
       publicPem: k.wechat.publicPem,
       apiV3Key: k.wechat.apiV3Key,
+      apiV2Key: k.wechat.apiV2Key,
     });
     his.addHospital({ code, appId: k.his.appId, secret: k.his.secret });
   }
@@ -95,7 +96,11 @@ export async function provisionSandboxHospital(
       mode: 'direct',
     };
     const secretsEnc = secrets.seal(
-      JSON.stringify({ privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key }),
+      JSON.stringify({
+        privateKeyPem: k.wechat.privatePem,
+        apiV3Key: k.wechat.apiV3Key,
+        apiV2Key: k.wechat.apiV2Key,
+      }),
     );
     await tx
       .insert(merchantAccounts)

@@ -19,7 +19,8 @@ export function rsaPair(): PemPair {
 
 /** Keys of one sandbox hospital: its WeChat merchant and its HIS app. */
 export interface SandboxHospitalKeys {
-  wechat: { mchId: string; appId: string; serialNo: string; apiV3Key: string } & PemPair;
+  /** apiV2Key signs the v2 XML APIs (payment code); exactly 32 characters like the real one. */
+  wechat: { mchId: string; appId: string; serialNo: string; apiV3Key: string; apiV2Key: string } & PemPair;
   his: { appId: string; secret: string };
 }
 
@@ -44,6 +45,7 @@ export function hospitalKeys(index: number): SandboxHospitalKeys {
       appId: `wxsandbox${randomBytes(4).toString('hex')}`,
       serialNo: randomBytes(20).toString('hex').toUpperCase(),
       apiV3Key: alnum(32),
+      apiV2Key: alnum(32),
       ...rsaPair(),
     },
     his: { appId: `his_sandbox_${index}`, secret: randomBytes(32).toString('base64url') },
@@ -67,7 +69,8 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
   const file = path.resolve(dataDir, 'sandbox-keys.json');
   if (existsSync(file)) {
     const keys = JSON.parse(readFileSync(file, 'utf8')) as SandboxKeys;
-    if (hospitalCodes.every((c) => keys.hospitals[c])) return keys;
+    // Regenerated when a newer release needs keys an older file lacks.
+    if (hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)) return keys;
   }
   const keys = generateSandboxKeys(hospitalCodes);
   mkdirSync(path.dirname(file), { recursive: true });

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from '
 import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { z } from 'zod';
 import type {
+  ChannelCapabilities,
   ChannelPayment,
   ChannelRefund,
   ChannelRefundState,
@@ -35,6 +36,12 @@ export const WechatPayOptionsSchema = z.object({
   privateKeyPem: z.string().includes('PRIVATE KEY', { message: 'must be a PEM private key' }),
   /** APIv3 key: exactly 32 ASCII characters; decrypts notifications. */
   apiV3Key: z.string().length(32, 'the APIv3 key is exactly 32 characters'),
+  /**
+   * API v2 key (exactly 32 characters): signs the v2 XML APIs used for payment codes (micropay, reverse).
+   * Without it the account cannot take payment codes. [U] Production reverse also needs the merchant API
+   * certificate for mutual TLS; the sandbox speaks plain HTTP.
+   */
+  apiV2Key: z.string().length(32, 'the API v2 key is exactly 32 characters').optional(),
   /** WeChat Pay public key id (`PUB_KEY_ID_…`) or platform certificate serial. */
   platformKeyId: z.string().min(1),
   /** WeChat Pay public key (or platform certificate's public key), PEM. */
@@ -142,6 +149,12 @@ function toPayment(t: V3Transaction): ChannelPayment {
   };
 }
 
+/** v2 `time_end` (yyyyMMddHHmmss, Beijing time) as a Date. */
+function parseTimeEnd(t: string): Date | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(t);
+  return m ? new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}+08:00`) : undefined;
+}
+
 /** RFC 3339 in Beijing time, as WeChat expects `time_expire`. */
 function rfc3339Beijing(d: Date): string {
   return `${new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
@@ -177,12 +190,7 @@ function classify(err: unknown): CallError {
 /** WeChat Pay API v3 through wechatpay-axios-plugin: requests signed, replies verified by the SDK. */
 export class WechatPayV3Channel implements PaymentChannel {
   readonly name = 'wechatpay';
-  readonly capabilities = {
-    tradeTypes: ['NATIVE', 'JSAPI', 'H5'] as const,
-    close: true,
-    refund: true,
-    notifications: true,
-  };
+  readonly capabilities: ChannelCapabilities;
   private readonly client: Decorator;
   private readonly opts: WechatPayOptions;
   /** Parsed once: parsing a PEM costs as much as the signature itself. */
@@ -194,6 +202,14 @@ export class WechatPayV3Channel implements PaymentChannel {
     private readonly record: OutboundRecorder = () => undefined,
   ) {
     this.opts = WechatPayOptionsSchema.parse(options);
+    this.capabilities = {
+      // Payment codes need the v2 key; without it MICROPAY is declared absent, not faked.
+      tradeTypes: this.opts.apiV2Key ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] : ['NATIVE', 'JSAPI', 'H5'],
+      close: true,
+      refund: true,
+      reverse: Boolean(this.opts.apiV2Key),
+      notifications: true,
+    };
     this.privateKey = createPrivateKey(this.opts.privateKeyPem);
     this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
     this.client = new Decorator({
@@ -202,6 +218,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       // The SDK parses these PEMs into key objects once, at construction.
       privateKey: this.opts.privateKeyPem,
       certs: { [this.opts.platformKeyId]: this.opts.platformPublicKeyPem },
+      secret: this.opts.apiV2Key,
       baseURL: this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
       timeout: this.opts.timeoutMs,
     } as ConstructorParameters<typeof Decorator>[0]);
@@ -276,6 +293,8 @@ export class WechatPayV3Channel implements PaymentChannel {
         body.scene_info = { payer_client_ip: input.clientIp ?? '127.0.0.1', h5_info: { type: 'Wap' } };
         path = 'v3/pay/transactions/h5';
         break;
+      case 'MICROPAY':
+        return this.micropay(input);
       default:
         return {
           result: 'FAIL',
@@ -347,6 +366,132 @@ export class WechatPayV3Channel implements PaymentChannel {
     if (res.ok) return { result: 'SUCCESS' };
     if (res.errorCode === 'ORDER_CLOSED') return { result: 'SUCCESS', errorCode: res.errorCode };
     return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+  }
+
+  /**
+   * A v2 XML call. The SDK signs the request and verifies the reply — but only a reply whose return_code and
+   * result_code are SUCCESS; a business failure (USERPAYING, SYSTEMERROR, NOTENOUGH…) is rejected before
+   * its signature is checked, so a failure is never trusted on its own: callers confirm it by a query.
+   */
+  private async callV2(
+    operation: string,
+    orderNo: string,
+    path: string,
+    data: Record<string, string | number>,
+  ) {
+    const started = Date.now();
+    const url = `${this.opts.baseUrl.replace(/\/$/, '')}/${path.replace(/^v2\//, '')}`;
+    const body = { appid: this.opts.appId, mch_id: this.opts.mchId, ...data };
+    try {
+      const res = (await this.client.request(path, 'POST', body)) as {
+        status: number;
+        data: Record<string, string>;
+      };
+      this.record({
+        party: this.name,
+        operation,
+        orderNo,
+        method: 'POST',
+        url,
+        httpStatus: res.status,
+        latencyMs: Date.now() - started,
+        result: 'SUCCESS',
+        request: body,
+        response: res.data,
+      });
+      return { ok: true as const, data: res.data };
+    } catch (err) {
+      const e = err as {
+        code?: string;
+        message?: string;
+        response?: { status?: number; data?: Record<string, string> };
+      };
+      const reply = e.code === 'EV2_RES_STATUS_CODE_NOT_SUCESS' ? e.response?.data : undefined;
+      const errorCode =
+        reply?.err_code ?? (reply?.return_code === 'FAIL' ? 'RETURN_FAIL' : (e.code ?? 'NETWORK_ERROR'));
+      const errorMessage = (reply?.err_code_des ?? reply?.return_msg ?? e.message ?? '').slice(0, 300);
+      this.record({
+        party: this.name,
+        operation,
+        orderNo,
+        method: 'POST',
+        url,
+        httpStatus: e.response?.status,
+        latencyMs: Date.now() - started,
+        result: reply ? 'FAIL' : 'UNKNOWN',
+        errorCode,
+        errorMessage,
+        request: body,
+        response: reply,
+      });
+      return { ok: false as const, reply, errorCode, errorMessage };
+    }
+  }
+
+  private async micropay(input: CreatePaymentInput): Promise<CreatePaymentOutput> {
+    if (!this.opts.apiV2Key)
+      return {
+        result: 'FAIL',
+        errorCode: 'UNSUPPORTED',
+        errorMessage: 'this merchant account has no API v2 key for payment codes',
+      };
+    if (!input.authCode)
+      return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'a payment code is required' };
+    const res = await this.callV2('create', input.orderNo, 'v2/pay/micropay', {
+      body: input.description.slice(0, 127),
+      out_trade_no: input.orderNo,
+      total_fee: input.amountFen,
+      spbill_create_ip: input.clientIp ?? '127.0.0.1',
+      auth_code: input.authCode,
+    });
+    if (res.ok) {
+      const d = res.data;
+      return {
+        result: 'SUCCESS',
+        payment: {
+          orderNo: input.orderNo,
+          state: 'PAID',
+          rawState: 'SUCCESS',
+          channelTradeNo: d.transaction_id,
+          amountFen: Number(d.total_fee),
+          paidAt: d.time_end ? parseTimeEnd(d.time_end) : undefined,
+          mchId: d.mch_id,
+          appId: d.appid,
+        },
+      };
+    }
+    switch (res.errorCode) {
+      case 'USERPAYING':
+        return { result: 'PENDING', errorCode: res.errorCode, errorMessage: res.errorMessage };
+      case 'SYSTEMERROR':
+      case 'BANKERROR':
+        return { result: 'UNKNOWN', errorCode: res.errorCode, errorMessage: res.errorMessage };
+      default:
+        // AUTH_CODE_INVALID, NOTENOUGH, … or no answer at all: unverified, so the caller confirms by query.
+        return {
+          result: res.reply ? 'FAIL' : 'UNKNOWN',
+          errorCode: res.errorCode,
+          errorMessage: res.errorMessage,
+        };
+    }
+  }
+
+  async reversePayment(
+    orderNo: string,
+  ): Promise<{ result: ChannelResult; recall?: boolean; errorCode?: string; errorMessage?: string }> {
+    if (!this.opts.apiV2Key)
+      return { result: 'FAIL', errorCode: 'UNSUPPORTED', errorMessage: 'no API v2 key' };
+    const res = await this.callV2('reverse', orderNo, 'v2/secapi/pay/reverse', { out_trade_no: orderNo });
+    if (res.ok) return { result: 'SUCCESS', recall: res.data.recall === 'Y' };
+    if (res.reply?.recall === 'Y')
+      return { result: 'PENDING', recall: true, errorCode: res.errorCode, errorMessage: res.errorMessage };
+    if (res.errorCode === 'ORDERNOTEXIST')
+      return { result: 'SUCCESS', recall: false, errorCode: res.errorCode }; // nothing to cancel
+    return {
+      result: res.reply ? 'FAIL' : 'UNKNOWN',
+      errorCode: res.errorCode,
+      errorMessage: res.errorMessage,
+    };
   }
 
   async refund(input: RefundInput): Promise<RefundOutput> {

@@ -6,6 +6,7 @@ import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { AppError, notFound } from '../../lib/errors';
 import { TRANSITIONS } from './state';
+import { applyChannelPayment } from '../payments/service';
 import { newId, newOrderNo } from '../../lib/ids';
 import {
   billIdsOfOrder,
@@ -45,7 +46,10 @@ export function queryDelaySeconds(
   deps: Pick<Deps, 'config' | 'clock'>,
   attempt: number,
   expiresAt: Date,
+  tradeType?: string,
 ): number {
+  // A payment code is answered within seconds or reversed: poll it briskly.
+  if (tradeType === 'MICROPAY') return deps.config.micropayPollSeconds;
   const curve = deps.config.paymentQueryBackoffSeconds;
   const step = curve[Math.min(attempt, curve.length - 1)]!;
   const untilExpiry = (expiresAt.getTime() - deps.clock.now().getTime()) / 1000 + 1;
@@ -64,9 +68,16 @@ export async function createOrder(
   deps: Deps,
   who: PatientPrincipal,
   input: CreateOrderRequest,
+  extra: { authCode?: string; clientIp?: string } = {},
 ): Promise<OrderView> {
   const { db, clock, config } = deps;
   const billIds = [...new Set(input.billIds)];
+  if (input.tradeType === 'MICROPAY' && !extra.authCode) {
+    throw new AppError(
+      'bad_request',
+      'a payment-code payment is taken at the window: POST /open/v1/code-payments',
+    );
+  }
   if (input.tradeType === 'JSAPI' && !who.openId) {
     throw new AppError('bad_request', 'JSAPI payment needs a WeChat login (openid); use NATIVE or H5');
   }
@@ -168,7 +179,7 @@ export async function createOrder(
     await deps.jobs.send(
       QUEUES.paymentQuery,
       { orderId, attempt: 0 },
-      { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) },
+      { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt, input.tradeType) },
       tx,
     );
     return { order: order!, payment: pay!, titles: rows.map((r) => r.title) };
@@ -183,7 +194,31 @@ export async function createOrder(
     expiresAt,
     notifyUrl: `${deps.urls.public}/notify/${account.channel}/${account.id}`,
     payerOpenId: who.openId,
+    authCode: extra.authCode,
+    clientIp: extra.clientIp,
   });
+  const current = async () => {
+    const [o, p] = await Promise.all([findOrder(db, orderId), findPaymentByOrder(db, orderId)]);
+    return toOrderView(o!, billIds, p);
+  };
+
+  if (res.result === 'SUCCESS' && res.payment) {
+    // Payment code settled in the call itself.
+    await db.transaction((tx) => applyChannelPayment(deps, account, res.payment!, 'pay_call', tx));
+    return current();
+  }
+  if (input.tradeType === 'MICROPAY') {
+    if (res.result !== 'FAIL') return current(); // USERPAYING or unknown: the query job polls, then reverses
+    // A v2 failure reply is not signature-checked: believe the (verified) query, not the failure.
+    const q = await account.adapter.queryPayment(orderNo);
+    if (q.result === 'SUCCESS' && q.payment?.state === 'PAID') {
+      await db.transaction((tx) => applyChannelPayment(deps, account, q.payment!, 'query', tx));
+      return current();
+    }
+    const definitelyNot =
+      q.result === 'SUCCESS' && ['NOT_FOUND', 'FAILED', 'CLOSED'].includes(q.payment?.state ?? '');
+    if (!definitelyNot) return current();
+  }
 
   if (res.result === 'SUCCESS') {
     await db
@@ -235,6 +270,51 @@ export async function getOrderForPatient(
   const [billIds, payment] = await Promise.all([
     billIdsOfOrder(deps.db, orderId),
     findPaymentByOrder(deps.db, orderId),
+  ]);
+  return toOrderView(order, billIds, payment);
+}
+
+/**
+ * A payment-code payment at the window: the HIS names its bills, the bills name the patient, and the order
+ * is made like any other — amount from the bills, one live order per bill.
+ */
+export async function createCodePayment(
+  deps: Deps,
+  hospitalId: string,
+  input: {
+    hisBillNos: string[];
+    authCode: string;
+    channel: CreateOrderRequest['channel'];
+    terminalIp?: string;
+  },
+): Promise<OrderView> {
+  const rows = await deps.db
+    .select({ id: bills.id, patientId: bills.patientId, hisBillNo: bills.hisBillNo })
+    .from(bills)
+    .where(and(eq(bills.hospitalId, hospitalId), inArray(bills.hisBillNo, input.hisBillNos)));
+  const missing = input.hisBillNos.find((no) => !rows.some((r) => r.hisBillNo === no));
+  if (missing) throw notFound(`bill ${missing}`);
+  const patients = new Set(rows.map((r) => r.patientId));
+  if (patients.size !== 1)
+    throw new AppError('bad_request', 'the bills of one payment must belong to one patient');
+  return createOrder(
+    deps,
+    { patientId: rows[0]!.patientId, hospitalId },
+    { billIds: rows.map((r) => r.id), channel: input.channel, tradeType: 'MICROPAY' },
+    { authCode: input.authCode, clientIp: input.terminalIp },
+  );
+}
+
+/** An order of the hospital, by order number, as its HIS sees it. */
+export async function getOrderForHis(deps: Deps, hospitalId: string, orderNo: string): Promise<OrderView> {
+  const [order] = await deps.db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.orderNo, orderNo), eq(orders.hospitalId, hospitalId)));
+  if (!order) throw notFound('order');
+  const [billIds, payment] = await Promise.all([
+    billIdsOfOrder(deps.db, order.id),
+    findPaymentByOrder(deps.db, order.id),
   ]);
   return toOrderView(order, billIds, payment);
 }

@@ -1,4 +1,6 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { ResolvedAccount } from '../../channels/registry';
+import type { QueryPaymentOutput } from '../../channels/types';
 import { orders, payments } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
@@ -34,8 +36,54 @@ async function reschedule(deps: Deps, order: OrderRow, attempt: number) {
   await deps.jobs.send(
     QUEUES.paymentQuery,
     { orderId: order.id, attempt },
-    { startAfterSeconds: queryDelaySeconds(deps, attempt, order.expiresAt) },
+    { startAfterSeconds: queryDelaySeconds(deps, attempt, order.expiresAt, order.tradeType) },
   );
+}
+
+/** How many times one job run calls reverse while the channel answers recall=Y. */
+const REVERSE_TRIES = 5;
+
+/**
+ * A payment-code order: apply it when paid; while the patient has not confirmed, poll; once the wait is
+ * over, reverse it at the channel (repeating while it answers recall=Y) and only then close it locally.
+ * Reverse cancels whatever state the payment reached, so nothing taken is kept without an order.
+ */
+async function micropayStep(
+  deps: Deps,
+  order: OrderRow,
+  account: ResolvedAccount,
+  q: QueryPaymentOutput,
+  job: PaymentQueryJob,
+) {
+  const state = q.result === 'SUCCESS' ? q.payment?.state : undefined;
+  if (state === 'PAID' || state === 'REFUNDED') {
+    await deps.db.transaction((tx) =>
+      applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx),
+    );
+    return;
+  }
+  if (state === 'CLOSED')
+    return closeLocally(deps, order, 'close', `channel reports ${q.payment!.rawState ?? 'CLOSED'}`);
+  if (state === 'FAILED')
+    return closeLocally(deps, order, 'fail', `channel reports ${q.payment!.rawState ?? 'PAYERROR'}`);
+  const waited = (deps.clock.now().getTime() - order.createdAt.getTime()) / 1000;
+  if (waited < deps.config.micropayTimeoutSeconds) return reschedule(deps, order, job.attempt + 1);
+  for (let i = 0; i < REVERSE_TRIES; i++) {
+    const r = await account.adapter.reversePayment(order.orderNo);
+    if (r.result === 'SUCCESS' && !r.recall) {
+      return closeLocally(
+        deps,
+        order,
+        'close',
+        `reversed: the patient did not confirm within ${deps.config.micropayTimeoutSeconds} s`,
+      );
+    }
+    if (!r.recall) break; // failed or unknown: try again on the next run
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(1000, deps.config.micropayPollSeconds * 1000)),
+    );
+  }
+  return reschedule(deps, order, job.attempt + 1);
 }
 
 /**
@@ -49,6 +97,7 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
   const account = await deps.channels.get(order.merchantAccountId);
   const q = await account.adapter.queryPayment(order.orderNo);
   const expired = deps.clock.now() >= order.expiresAt;
+  if (order.tradeType === 'MICROPAY') return micropayStep(deps, order, account, q, job);
 
   if (q.result !== 'SUCCESS' || !q.payment) return reschedule(deps, order, job.attempt + 1);
   switch (q.payment.state) {

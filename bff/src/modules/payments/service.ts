@@ -73,7 +73,7 @@ export async function applyChannelPayment(
   deps: Deps,
   account: ResolvedAccount,
   p: ChannelPayment,
-  source: 'notification' | 'query',
+  source: 'notification' | 'query' | 'pay_call',
   tx: Tx,
 ): Promise<ApplyOutcome> {
   const metric = (outcome: ApplyOutcome) => {

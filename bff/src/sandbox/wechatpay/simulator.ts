@@ -1,5 +1,7 @@
 import {
   createCipheriv,
+  createHash,
+  createHmac,
   createPrivateKey,
   createPublicKey,
   createSign,
@@ -24,6 +26,8 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
 
 export interface SimMerchant {
   mchId: string;
+  /** Signs the v2 XML APIs (payment code). */
+  apiV2Key: string;
   appIds: string[];
   serialNo: string;
   publicPem: string;
@@ -47,7 +51,7 @@ interface SimOrder {
   notify_url: string;
   total: number;
   time_expire?: string;
-  trade_state: 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'USERPAYING' | 'PAYERROR' | 'REFUND';
+  trade_state: 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'USERPAYING' | 'PAYERROR' | 'REFUND' | 'REVOKED';
   transaction_id?: string;
   success_time?: string;
   payer_openid?: string;
@@ -88,6 +92,7 @@ interface Fault {
 const NATIVE_ROUTE = /^\/v3\/pay\/transactions\/(native|jsapi|h5)$/;
 const QUERY_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/;
 const CLOSE_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/;
+const V2_ROUTES = new Set(['/pay/micropay', '/pay/orderquery', '/secapi/pay/reverse']);
 const REFUND_ROUTE = /^\/v3\/refund\/domestic\/refunds$/;
 const REFUND_QUERY_ROUTE = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/;
 const beijingNow = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
@@ -202,6 +207,7 @@ export class WechatPaySimulator {
   // ---- the signed API ----------------------------------------------------------------------------------
 
   private async api(req: SimRequest): Promise<SimReply | undefined> {
+    if (V2_ROUTES.has(req.path) && req.method === 'POST') return this.v2(req);
     if (!req.path.startsWith('/v3/')) return undefined;
     const auth = this.authenticate(req);
     if ('error' in auth) return auth.error;
@@ -304,6 +310,7 @@ export class WechatPaySimulator {
       trade_state_desc: {
         NOTPAY: '未支付',
         SUCCESS: '支付成功',
+        REVOKED: '已撤销',
         CLOSED: '已关闭',
         USERPAYING: '用户支付中',
         PAYERROR: '支付失败',
@@ -344,6 +351,144 @@ export class WechatPaySimulator {
       return this.error(400, 'ORDERPAID', '订单已支付');
     o.trade_state = 'CLOSED';
     return this.signed(204);
+  }
+
+  // ---- v2 payment code (micropay) ---------------------------------------------------------------------------
+  //
+  // Magic payment codes (18 digits; the first four decide): 1340 succeeds at once; 1341 answers USERPAYING and
+  // succeeds after `micropayConfirmMs`; 1342 answers USERPAYING and the patient never confirms; 1343 fails
+  // with NOTENOUGH; 1344 answers SYSTEMERROR although the payment went through. Other valid codes succeed.
+
+  /** How long a 1341 code waits before the patient "confirms". */
+  micropayConfirmMs = 1000;
+  /** How many reverse calls answer recall=Y before the reverse goes through (tests set it). */
+  reverseRecalls = 0;
+
+  private v2Sign(fields: Record<string, string>, key: string, type = 'MD5'): string {
+    const text = Object.keys(fields)
+      .filter((k) => k !== 'sign' && fields[k] !== '' && fields[k] !== undefined)
+      .sort()
+      .map((k) => `${k}=${fields[k]}`)
+      .join('&');
+    const payload = `${text}&key=${key}`;
+    const h =
+      type === 'HMAC-SHA256' ? createHmac('sha256', key).update(payload) : createHash('md5').update(payload);
+    return h.digest('hex').toUpperCase();
+  }
+
+  private v2Reply(
+    merchant: SimMerchant | undefined,
+    fields: Record<string, string | number | undefined>,
+  ): SimReply {
+    const out: Record<string, string> = { nonce_str: randomBytes(8).toString('hex') };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = String(v);
+    if (merchant) out.sign = this.v2Sign(out, merchant.apiV2Key);
+    const xml = `<xml>${Object.entries(out)
+      .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
+      .join('')}</xml>`;
+    return { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body: xml };
+  }
+
+  private async v2(req: SimRequest): Promise<SimReply> {
+    const fields: Record<string, string> = {};
+    for (const m of req.body.matchAll(/<(\w+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g))
+      fields[m[1]!] = m[2] ?? m[3] ?? '';
+    const merchant = this.merchants.get(fields.mch_id ?? '');
+    if (!merchant) return this.v2Reply(undefined, { return_code: 'FAIL', return_msg: 'mch_id 不存在' });
+    if (!fields.sign || fields.sign !== this.v2Sign(fields, merchant.apiV2Key, fields.sign_type)) {
+      return this.v2Reply(undefined, { return_code: 'FAIL', return_msg: '签名错误' });
+    }
+    if (!merchant.appIds.includes(fields.appid ?? '')) {
+      return this.v2Reply(merchant, { return_code: 'FAIL', return_msg: 'appid 和 mch_id 不匹配' });
+    }
+    const base = { return_code: 'SUCCESS', return_msg: 'OK', appid: fields.appid, mch_id: merchant.mchId };
+    const op =
+      req.path === '/pay/micropay' ? 'micropay' : req.path === '/pay/orderquery' ? 'query' : 'reverse';
+    const fault = this.takeFault(op);
+    if (fault === 'drop') return { status: -1 };
+    if (fault === 'system_error' || fault === 'timeout') {
+      return this.v2Reply(merchant, {
+        ...base,
+        result_code: 'FAIL',
+        err_code: 'SYSTEMERROR',
+        err_code_des: '系统超时',
+      });
+    }
+    const fail = (err_code: string, err_code_des: string, extra: Record<string, string> = {}) =>
+      this.v2Reply(merchant, { ...base, result_code: 'FAIL', err_code, err_code_des, ...extra });
+    const timeEnd = (o: SimOrder) => o.success_time?.slice(0, 19).replace(/[-T:]/g, '');
+
+    if (op === 'micropay') {
+      const total = Number(fields.total_fee);
+      if (!/^1[0-5]\d{16}$/.test(fields.auth_code ?? '')) return fail('AUTH_CODE_INVALID', '付款码无效');
+      if (!Number.isInteger(total) || total <= 0 || !fields.out_trade_no || !fields.body)
+        return fail('PARAM_ERROR', '参数错误');
+      if (this.orders.has(fields.out_trade_no)) return fail('OUT_TRADE_NO_USED', '商户订单号重复');
+      const magic = fields.auth_code!.slice(0, 4);
+      const o: SimOrder = {
+        mchid: merchant.mchId,
+        appid: fields.appid!,
+        out_trade_no: fields.out_trade_no,
+        trade_type: 'MICROPAY',
+        description: fields.body,
+        notify_url: '',
+        total,
+        trade_state: 'USERPAYING',
+        payer_openid: `oPayCode${fields.auth_code!.slice(-6)}`,
+        notificationsSent: 0,
+      };
+      this.orders.set(o.out_trade_no, o);
+      const succeed = () => {
+        if (o.trade_state !== 'USERPAYING') return;
+        o.trade_state = 'SUCCESS';
+        o.transaction_id = `42000${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 28);
+        o.success_time = beijingNow();
+      };
+      if (magic === '1343') {
+        o.trade_state = 'PAYERROR';
+        return fail('NOTENOUGH', '余额不足');
+      }
+      if (magic === '1341') {
+        this.later(succeed, this.micropayConfirmMs);
+        return fail('USERPAYING', '需要用户输入支付密码');
+      }
+      if (magic === '1342') return fail('USERPAYING', '需要用户输入支付密码');
+      succeed();
+      if (magic === '1344') return fail('SYSTEMERROR', '系统超时');
+      return this.v2Reply(merchant, {
+        ...base,
+        result_code: 'SUCCESS',
+        openid: o.payer_openid,
+        trade_type: 'MICROPAY',
+        bank_type: 'OTHERS',
+        total_fee: o.total,
+        cash_fee: o.total,
+        transaction_id: o.transaction_id,
+        out_trade_no: o.out_trade_no,
+        time_end: timeEnd(o),
+      });
+    }
+    const o = this.orders.get(fields.out_trade_no ?? '');
+    if (!o) return fail('ORDERNOTEXIST', '此交易订单号不存在');
+    if (op === 'query') {
+      return this.v2Reply(merchant, {
+        ...base,
+        result_code: 'SUCCESS',
+        out_trade_no: o.out_trade_no,
+        trade_state: o.trade_state,
+        trade_type: o.trade_type,
+        total_fee: o.total,
+        transaction_id: o.transaction_id,
+        time_end: timeEnd(o),
+      });
+    }
+    // reverse: cancels the payment whatever its state (a paid one goes back to the patient)
+    if (this.reverseRecalls > 0) {
+      this.reverseRecalls--;
+      return fail('SYSTEMERROR', '请重试', { recall: 'Y' });
+    }
+    o.trade_state = 'REVOKED';
+    return this.v2Reply(merchant, { ...base, result_code: 'SUCCESS', recall: 'N' });
   }
 
   // ---- refunds -------------------------------------------------------------------------------------------
