@@ -19,7 +19,8 @@ import { createSecretBox } from './lib/secret-box';
 import { HttpHisClient, type HisClient } from './modules/his/client';
 import { runHisPush, type HisPushJob } from './modules/his/push-job';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
-import { runPaymentQuery, sweepStalePayments, type PaymentQueryJob } from './modules/payments/query-job';
+import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
+import { sweep } from './modules/system/sweep';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -148,16 +149,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
     await jobs.work<RefundQueryJob>(QUEUES.refundQuery, (job) => runRefundQuery(deps, job.data));
-    await jobs.work(QUEUES.purgeNonces, async () => {
+    await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db
         .delete(openApiNonces)
         .where(
           lt(openApiNonces.createdAt, sql`now() - make_interval(secs => ${config.openApiWindowSeconds * 2})`),
         );
-      await sweepStalePayments(deps);
+      await sweep(deps);
     });
-    await jobs.schedule(QUEUES.purgeNonces, '*/5 * * * *');
+    await jobs.schedule(QUEUES.housekeeping, '* * * * *');
   }
 
   const server = app.listen(config.port, config.host);

@@ -106,6 +106,12 @@ const ConfigSchema = z
           path: ['databaseUrl'],
           message: 'production needs a PostgreSQL server (DATABASE_URL)',
         });
+      if (c.micropayTimeoutSeconds < 15)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['micropayTimeoutSeconds'],
+          message: 'must be at least 15: WeChat refuses a reverse within 15 s of the payment',
+        });
       if (!c.publicBaseUrl.startsWith('https://'))
         ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
     }

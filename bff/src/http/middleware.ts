@@ -11,6 +11,31 @@ declare module 'koa' {
   }
 }
 
+/**
+ * What of an unexpected error may be logged. drizzle wraps database errors in an error whose message holds
+ * the SQL and every bound parameter (names, patient ids…): log the driver's code and message instead, and a
+ * stack only for errors that are not database errors.
+ */
+function describeCause(err: unknown): Record<string, unknown> {
+  const e = err as {
+    name?: string;
+    message?: string;
+    code?: string;
+    stack?: string;
+    cause?: { code?: string; message?: string };
+  };
+  if (e?.name === 'DrizzleQueryError' || /^Failed query:/.test(e?.message ?? '')) {
+    return { kind: 'database', code: e.cause?.code, message: e.cause?.message?.slice(0, 200) };
+  }
+  if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code))
+    return { kind: 'database', code: e.code, message: e.message?.slice(0, 200) };
+  return {
+    name: e?.name,
+    message: e?.message?.slice(0, 300),
+    stack: e?.stack?.split('\n').slice(0, 6).join('\n'),
+  };
+}
+
 const REQUEST_ID = /^[0-9A-Za-z._-]{8,64}$/;
 
 /** Request id (taken from X-Request-Id when sane), a child logger, an access log line and the latency metric. */
@@ -60,11 +85,7 @@ export function errorHandler() {
     } catch (err) {
       const e = toAppError(err);
       if (e.status >= 500) {
-        const cause = (e.cause ?? err) as { message?: string; code?: string; stack?: string };
-        ctx.log.error(
-          { code: e.code, cause: { message: cause?.message, code: cause?.code, stack: cause?.stack } },
-          'request failed',
-        );
+        ctx.log.error({ code: e.code, cause: describeCause(e.cause ?? err) }, 'request failed');
       }
       ctx.status = e.status;
       ctx.body = {

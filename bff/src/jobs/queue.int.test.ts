@@ -58,10 +58,10 @@ describe('job queue: enqueue inside the caller’s transaction', () => {
 
   it('runs a job sent outside a transaction', async () => {
     const seen: string[] = [];
-    await jobs.work<{ marker: string }>(QUEUES.purgeNonces, async (job) => {
+    await jobs.work<{ marker: string }>(QUEUES.housekeeping, async (job) => {
       seen.push(job.data.marker);
     });
-    await jobs.send(QUEUES.purgeNonces, { marker: 'run-me' });
+    await jobs.send(QUEUES.housekeeping, { marker: 'run-me' });
     const deadline = Date.now() + 10_000;
     while (!seen.includes('run-me') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(seen).toContain('run-me');

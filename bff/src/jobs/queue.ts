@@ -11,8 +11,8 @@ export const QUEUES = {
   refundQuery: 'refund-query',
   /** Push a payment result to the HIS (outbox; retried on a ~24 h curve). */
   hisPush: 'his-push',
-  /** Housekeeping: forget expired open-API nonces. */
-  purgeNonces: 'purge-nonces',
+  /** Housekeeping, every minute: the sweep (restarts dead job chains, alerts), old nonces and idempotency keys. */
+  housekeeping: 'housekeeping',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -21,7 +21,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'payment-query': 60,
   'refund-query': 60,
   'his-push': 120,
-  'purge-nonces': 300,
+  housekeeping: 300,
 };
 
 export interface SendOptions {
@@ -30,7 +30,7 @@ export interface SendOptions {
   retryLimit?: number;
   retryDelaySeconds?: number;
   retryBackoff?: boolean;
-  /** At most one queued job with this key per queue. */
+  /** pg-boss singleton key. Note: on 'standard' queues (ours) pg-boss does not enforce uniqueness by it. */
   singletonKey?: string;
 }
 

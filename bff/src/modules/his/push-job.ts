@@ -94,6 +94,18 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
         })
         .where(eq(hisPushes.eventId, push.eventId));
       if (!final) return;
+      if (push.kind === 'refund') {
+        // The refund itself is done at the channel; only the HIS does not know. Not a one-sided payment.
+        await raiseAlert(tx, {
+          hospitalId: order.hospitalId,
+          kind: 'his_refund_push_failed',
+          severity: 'critical',
+          orderId: order.id,
+          message: `退款结果未能送达 HIS：订单 ${order.orderNo}（${message}）`,
+          data: { eventId: push.eventId, refundId: push.refundId },
+        });
+        return;
+      }
       const [flagged] = await tx
         .update(orders)
         .set({ oneSided: true, hisSyncStatus: 'FAILED', updatedAt: sql`now()` })

@@ -13,6 +13,9 @@ export const TRANSITIONS = {
   refund_start: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'REFUNDING' },
   partially_refunded: { from: ['REFUNDING'], to: 'PARTIALLY_REFUNDED' },
   refunded: { from: ['REFUNDING'], to: 'REFUNDED' },
+  /** A refund we had closed as failed that the channel carried out after all. */
+  late_refund_partial: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'PARTIALLY_REFUNDED' },
+  late_refund_full: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'REFUNDED' },
   /** A refund that failed puts the order back where it was: three events, one per place. */
   refund_aborted_to_paid: { from: ['REFUNDING'], to: 'PAID' },
   refund_aborted_to_settled: { from: ['REFUNDING'], to: 'SETTLED' },

@@ -1,12 +1,19 @@
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { ResolvedAccount } from '../../channels/registry';
 import type { QueryPaymentOutput } from '../../channels/types';
-import { orders, payments } from '../../db/schema';
+import { payments } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
-import { findOrder, releaseBills, transition, type OrderRow } from '../orders/repo';
+import {
+  findOrder,
+  lockOrderById,
+  recordEvent,
+  releaseBills,
+  transition,
+  type OrderRow,
+} from '../orders/repo';
 import { queryDelaySeconds } from '../orders/service';
-import { applyChannelPayment } from './service';
+import { applyChannelPayment, reverseRequested } from './service';
 
 export interface PaymentQueryJob {
   orderId: string;
@@ -41,7 +48,8 @@ async function reschedule(deps: Deps, order: OrderRow, attempt: number) {
 }
 
 /** How many times one job run calls reverse while the channel answers recall=Y. */
-const REVERSE_TRIES = 5;
+// Each call may take the outbound timeout (10 s): three fit well inside the job's 60 s lease.
+const REVERSE_TRIES = 3;
 
 /**
  * A payment-code order: apply it when paid; while the patient has not confirmed, poll; once the wait is
@@ -57,9 +65,7 @@ async function micropayStep(
 ) {
   const state = q.result === 'SUCCESS' ? q.payment?.state : undefined;
   if (state === 'PAID' || state === 'REFUNDED') {
-    await deps.db.transaction((tx) =>
-      applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx),
-    );
+    await deps.db.transaction((tx) => applyChannelPayment(deps, account, q.payment!, 'query', tx));
     return;
   }
   if (state === 'CLOSED')
@@ -68,6 +74,19 @@ async function micropayStep(
     return closeLocally(deps, order, 'fail', `channel reports ${q.payment!.rawState ?? 'PAYERROR'}`);
   const waited = (deps.clock.now().getTime() - order.createdAt.getTime()) / 1000;
   if (waited < deps.config.micropayTimeoutSeconds) return reschedule(deps, order, job.attempt + 1);
+  // The intent first, under the order's lock: a success that lands from now on is flagged, not applied.
+  const stillPaying = await deps.db.transaction(async (tx) => {
+    const locked = await lockOrderById(tx, order.id);
+    if (locked?.status !== 'PAYING') return false;
+    if (!(await reverseRequested(tx, order.id))) {
+      await recordEvent(tx, locked, 'reverse_requested', {
+        actor: 'job:payment-query',
+        reason: `no confirmation within ${deps.config.micropayTimeoutSeconds} s`,
+      });
+    }
+    return true;
+  });
+  if (!stillPaying) return;
   for (let i = 0; i < REVERSE_TRIES; i++) {
     const r = await account.adapter.reversePayment(order.orderNo);
     if (r.result === 'SUCCESS' && !r.recall) {
@@ -103,9 +122,7 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
   switch (q.payment.state) {
     case 'PAID':
     case 'REFUNDED':
-      await deps.db.transaction((tx) =>
-        applyChannelPayment(deps, account, { ...q.payment!, state: 'PAID' }, 'query', tx),
-      );
+      await deps.db.transaction((tx) => applyChannelPayment(deps, account, q.payment!, 'query', tx));
       return;
     case 'CLOSED':
       return closeLocally(deps, order, 'close', `channel reports ${q.payment.rawState ?? 'CLOSED'}`);
@@ -126,24 +143,4 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
     case 'PAYING':
       return reschedule(deps, order, job.attempt + 1);
   }
-}
-
-/**
- * Safety net run on a schedule (once per tick across all processes): any order still PAYING well past its
- * expiry has lost its query chain (e.g. a job was dropped); start a new one.
- */
-export async function sweepStalePayments(deps: Deps): Promise<number> {
-  const stale = await deps.db
-    .select({ id: orders.id })
-    .from(orders)
-    .where(
-      and(
-        inArray(orders.status, ['CREATED', 'PAYING']),
-        lt(orders.expiresAt, sql`now() - interval '10 minutes'`),
-        lt(orders.updatedAt, sql`now() - interval '10 minutes'`),
-      ),
-    )
-    .limit(500);
-  for (const o of stale) await deps.jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
-  return stale.length;
 }

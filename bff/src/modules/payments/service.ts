@@ -1,8 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { ChannelPayment } from '../../channels/types';
 import type { ResolvedAccount } from '../../channels/registry';
 import type { Tx } from '../../db/client';
-import { alerts, hisPushes, payments } from '../../db/schema';
+import { alerts, hisPushes, orderEvents, payments } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { newId } from '../../lib/ids';
@@ -10,6 +10,19 @@ import { lockOrderByNo, markBillsPaid, recordEvent, transition, type OrderRow } 
 
 /** What applying a channel's word about a payment did. */
 export type ApplyOutcome = 'applied' | 'duplicate' | 'conflict' | 'ignored' | 'unknown_order';
+
+/** Orders whose payment already went through: another success is a duplicate, or a second payment. */
+const ALREADY_PAID = ['PAID', 'SETTLED', 'CONFLICTED', 'REFUNDING', 'PARTIALLY_REFUNDED', 'REFUNDED'];
+
+/** Whether a payment-code order has had a reverse requested (the intent is an order event). */
+export async function reverseRequested(tx: Tx, orderId: string): Promise<boolean> {
+  const rows = await tx
+    .select({ id: orderEvents.id })
+    .from(orderEvents)
+    .where(and(eq(orderEvents.orderId, orderId), eq(orderEvents.event, 'reverse_requested')))
+    .limit(1);
+  return rows.length > 0;
+}
 
 /** Raises a staff alert in the same transaction as the state change that caused it. */
 export async function raiseAlert(
@@ -80,7 +93,8 @@ export async function applyChannelPayment(
     deps.metrics.paymentResults.inc({ channel: account.channel, source, outcome });
     return outcome;
   };
-  if (p.state !== 'PAID') return metric('ignored'); // only success is applied here; closes are the query job's
+  // Only success (and a success already refunded outside) is applied here; closes are the query job's.
+  if (p.state !== 'PAID' && p.state !== 'REFUNDED') return metric('ignored');
   const order = await lockOrderByNo(tx, p.orderNo);
   if (!order) return metric('unknown_order');
   const actor = `channel:${account.channel}:${source}`;
@@ -111,7 +125,7 @@ export async function applyChannelPayment(
 
   const [payment] = await tx.select().from(payments).where(eq(payments.orderId, order.id)).for('update');
 
-  if (order.status === 'PAID' || order.status === 'SETTLED' || order.status === 'CONFLICTED') {
+  if (ALREADY_PAID.includes(order.status)) {
     if (payment?.channelTradeNo && p.channelTradeNo && payment.channelTradeNo !== p.channelTradeNo) {
       await raiseAlert(tx, {
         hospitalId: order.hospitalId,
@@ -126,54 +140,62 @@ export async function applyChannelPayment(
     return metric('duplicate');
   }
 
-  if (p.amountFen !== order.amountFen) {
-    await transition(tx, order.id, 'conflict', {
-      actor,
-      reason: `amount mismatch: channel ${p.amountFen} fen, order ${order.amountFen} fen`,
-      data: facts,
-    });
-    await tx
-      .update(payments)
-      .set({ status: 'CONFLICTED', channelTradeNo: p.channelTradeNo ?? null, updatedAt: sql`now()` })
-      .where(eq(payments.orderId, order.id));
+  // From here the order is CREATED, PAYING, CLOSED or FAILED: every one of them can become CONFLICTED.
+  const flag = async (kind: string, reason: string, message: string) => {
+    const moved = await transition(tx, order.id, 'conflict', { actor, reason, data: facts });
+    if (moved) {
+      await tx
+        .update(payments)
+        .set({
+          status: 'CONFLICTED',
+          channelTradeNo: p.channelTradeNo ?? null,
+          paidAt: p.paidAt ?? null,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(payments.orderId, order.id));
+    }
     await raiseAlert(tx, {
       hospitalId: order.hospitalId,
-      kind: 'amount_mismatch',
+      kind,
       severity: 'critical',
       orderId: order.id,
-      message: `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${order.amountFen} 分`,
+      message,
       data: facts,
     });
     return metric('conflict');
+  };
+
+  if (p.amountFen !== order.amountFen) {
+    return flag(
+      'amount_mismatch',
+      `amount mismatch: channel ${p.amountFen} fen, order ${order.amountFen} fen`,
+      `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${order.amountFen} 分`,
+    );
+  }
+  if (p.state === 'REFUNDED') {
+    // Paid and already refunded outside this platform: neither a payment to apply nor one to ignore.
+    return flag(
+      'refunded_outside',
+      'the channel reports the payment refunded outside the platform',
+      `订单 ${order.orderNo} 在渠道侧已支付并已退款，未经本平台`,
+    );
+  }
+  if (order.tradeType === 'MICROPAY' && (await reverseRequested(tx, order.id))) {
+    return flag(
+      'paid_during_reverse',
+      'paid while a reverse was under way',
+      `付款码订单 ${order.orderNo} 在撤销过程中支付成功，请核对是否已被撤销退回`,
+    );
   }
 
   if (order.status === 'CLOSED' || order.status === 'FAILED') {
     // The patient paid after we closed the order: the money is real; flag it for refund or manual settlement.
-    await transition(tx, order.id, 'conflict', {
-      actor,
-      reason: `success after local ${order.status.toLowerCase()}`,
-      data: facts,
-    });
-    await tx
-      .update(payments)
-      .set({
-        status: 'CONFLICTED',
-        channelTradeNo: p.channelTradeNo ?? null,
-        paidAt: p.paidAt ?? null,
-        updatedAt: sql`now()`,
-      })
-      .where(eq(payments.orderId, order.id));
-    await raiseAlert(tx, {
-      hospitalId: order.hospitalId,
-      kind: 'paid_after_close',
-      severity: 'critical',
-      orderId: order.id,
-      message: `订单 ${order.orderNo} 已关闭后收到支付成功，需退款或人工处理`,
-      data: facts,
-    });
-    return metric('conflict');
+    return flag(
+      'paid_after_close',
+      `success after local ${order.status.toLowerCase()}`,
+      `订单 ${order.orderNo} 已关闭后收到支付成功，需退款或人工处理`,
+    );
   }
-
   const paidAt = p.paidAt ?? deps.clock.now();
   const paid = await transition(tx, order.id, 'paid', {
     actor,

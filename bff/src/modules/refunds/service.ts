@@ -195,7 +195,29 @@ export async function applyChannelRefund(
 ): Promise<'applied' | 'duplicate' | 'conflict' | 'ignored' | 'unknown_order'> {
   const [refund] = await tx.select().from(refunds).where(eq(refunds.refundNo, r.refundNo)).for('update');
   if (!refund) return 'unknown_order';
-  if (!IN_FLIGHT.includes(refund.status)) return 'duplicate';
+  if (!IN_FLIGHT.includes(refund.status)) {
+    if (r.state === 'SUCCESS' && (refund.status === 'FAILED' || refund.status === 'ABNORMAL')) {
+      return lateRefundSuccess(deps, refund, r, `channel:${account.channel}:${source}`, tx);
+    }
+    return 'duplicate';
+  }
+  if (r.orderNo) {
+    const [o] = await tx
+      .select({ orderNo: orders.orderNo })
+      .from(orders)
+      .where(eq(orders.id, refund.orderId));
+    if (o && o.orderNo !== r.orderNo) {
+      await raiseAlert(tx, {
+        hospitalId: refund.hospitalId,
+        kind: 'refund_mismatch',
+        severity: 'critical',
+        orderId: refund.orderId,
+        message: `退款 ${refund.refundNo} 的渠道结果指向另一订单 ${r.orderNo}`,
+        data: { refundId: refund.id, source },
+      });
+      return 'conflict';
+    }
+  }
   const actor = `channel:${account.channel}:${source}`;
   const order = (await lockOrderById(tx, refund.orderId))!;
   if (
@@ -271,6 +293,57 @@ export async function applyChannelRefund(
     case 'NOT_FOUND':
       return 'ignored';
   }
+}
+
+/**
+ * The channel carried out a refund we had closed as FAILED or ABNORMAL (a late success, or an abnormal
+ * refund settled by hand at the channel). The money went back to the patient: count it, move the order,
+ * tell the HIS — and raise a critical alert, because someone may have refunded the patient another way.
+ */
+async function lateRefundSuccess(deps: Deps, refund: RefundRow, r: ChannelRefund, actor: string, tx: Tx) {
+  const order = (await lockOrderById(tx, refund.orderId))!;
+  await tx
+    .update(refunds)
+    .set({
+      status: 'SUCCESS',
+      channelRefundId: r.channelRefundId ?? refund.channelRefundId,
+      succeededAt: r.succeededAt ?? deps.clock.now(),
+      updatedAt: sql`now()`,
+    })
+    .where(eq(refunds.id, refund.id));
+  const fits = order.refundedFen + refund.amountFen <= order.amountFen;
+  if (fits) {
+    const [u] = await tx
+      .update(orders)
+      .set({ refundedFen: sql`${orders.refundedFen} + ${refund.amountFen}`, updatedAt: sql`now()` })
+      .where(eq(orders.id, order.id))
+      .returning({ refundedFen: orders.refundedFen });
+    // While another refund is in flight the order stays REFUNDING; that refund's end reads refundedFen.
+    if (order.status !== 'REFUNDING') {
+      await transition(
+        tx,
+        order.id,
+        u!.refundedFen >= order.amountFen ? 'late_refund_full' : 'late_refund_partial',
+        {
+          actor,
+          reason: `refund ${refund.refundNo} succeeded after it was closed as ${refund.status.toLowerCase()}`,
+          data: { refundId: refund.id },
+        },
+      );
+    }
+    await enqueueHisPush(deps, tx, order, { kind: 'refund', refundId: refund.id });
+  }
+  await raiseAlert(tx, {
+    hospitalId: order.hospitalId,
+    kind: 'refund_late_success',
+    severity: 'critical',
+    orderId: order.id,
+    message: fits
+      ? `退款 ${refund.refundNo}（${refund.amountFen} 分）曾判定为失败，渠道现报告成功：已计入退款，请核对是否重复退款`
+      : `退款 ${refund.refundNo}（${refund.amountFen} 分）曾判定为失败，渠道现报告成功，且累计退款将超过实付：需人工处理`,
+    data: { refundId: refund.id, previous: refund.status },
+  });
+  return 'conflict' as const;
 }
 
 export interface RefundQueryJob {

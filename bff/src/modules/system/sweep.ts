@@ -1,0 +1,83 @@
+import { sql } from 'drizzle-orm';
+import type { Deps } from '../../deps';
+import { QUEUES } from '../../jobs/queue';
+import { raiseAlert } from '../payments/service';
+
+/** What one sweep did. */
+export interface SweepResult {
+  paymentQueries: number;
+  refundQueries: number;
+  hisPushes: number;
+  alerts: number;
+}
+
+const LIVE = `('created', 'retry', 'active')`;
+
+/**
+ * The safety net under every job chain, run on a schedule (once per tick across all processes). It asks the
+ * job table itself: each payment still PAYING, each refund in flight and each HIS push not yet final must
+ * have a live job; where the chain died (a worker killed on its last try, retries spent during a database
+ * outage) a new job is started. A chain that is alive is left alone, so chains never multiply. Payments
+ * still unresolved long after their expiry raise an alert once, so a channel that keeps failing (a rotated
+ * platform key, say) is seen by a person.
+ */
+export async function sweep(deps: Deps): Promise<SweepResult> {
+  const { db, jobs, config } = deps;
+  const rows = async <T>(q: ReturnType<typeof sql>) =>
+    ((await db.execute(q)) as unknown as { rows: T[] }).rows;
+
+  const orphanOrders = await rows<{ id: string }>(sql`
+    SELECT o.id FROM orders o
+    WHERE o.status IN ('CREATED', 'PAYING') AND o.created_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.paymentQuery} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'orderId' = o.id)
+    LIMIT 500`);
+  for (const o of orphanOrders) await jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
+
+  const orphanRefunds = await rows<{ id: string }>(sql`
+    SELECT r.id FROM refunds r
+    WHERE r.status IN ('PENDING', 'PROCESSING') AND r.created_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.refundQuery} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'refundId' = r.id)
+    LIMIT 500`);
+  for (const r of orphanRefunds) await jobs.send(QUEUES.refundQuery, { refundId: r.id, attempt: 100 });
+
+  const orphanPushes = await rows<{ event_id: string; attempts: number }>(sql`
+    SELECT p.event_id, p.attempts FROM his_pushes p
+    WHERE p.status IN ('PENDING', 'RETRYING') AND p.created_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.hisPush} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'eventId' = p.event_id)
+    LIMIT 500`);
+  for (const p of orphanPushes) {
+    // The retries left: the push still ends flagged (one-sided entry) if the HIS never answers.
+    await jobs.send(
+      QUEUES.hisPush,
+      { eventId: p.event_id },
+      {
+        retryLimit: Math.max(0, config.hisPushRetryLimit - p.attempts),
+        retryDelaySeconds: config.hisPushRetryDelaySeconds,
+        retryBackoff: true,
+      },
+    );
+  }
+
+  const unresolved = await rows<{ id: string; hospital_id: string; order_no: string }>(sql`
+    SELECT o.id, o.hospital_id, o.order_no FROM orders o
+    WHERE o.status IN ('CREATED', 'PAYING') AND o.expires_at < now() - interval '30 minutes'
+      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_id = o.id AND a.kind = 'payment_unresolved')
+    LIMIT 100`);
+  for (const o of unresolved) {
+    await db.transaction((tx) =>
+      raiseAlert(tx, {
+        hospitalId: o.hospital_id,
+        kind: 'payment_unresolved',
+        severity: 'critical',
+        orderId: o.id,
+        message: `订单 ${o.order_no} 过期 30 分钟后仍无法确认支付结果（渠道查询或关单持续失败）`,
+      }),
+    );
+  }
+  return {
+    paymentQueries: orphanOrders.length,
+    refundQueries: orphanRefunds.length,
+    hisPushes: orphanPushes.length,
+    alerts: unresolved.length,
+  };
+}
