@@ -33,5 +33,6 @@ export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
 
 /** The JSON body of every error reply. */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; requestId?: string };
+  /** `orderId`: an order the request did create although it failed (poll it). */
+  error: { code: ErrorCode; message: string; requestId?: string; orderId?: string };
 }

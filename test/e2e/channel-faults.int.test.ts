@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { bills, orderEvents, orders } from '../../bff/src/db/schema';
+import { bills, idempotencyKeys, orderEvents, orders } from '../../bff/src/db/schema';
 import { runPaymentQuery } from '../../bff/src/modules/payments/query-job';
 import { movableClock, startTestStack, waitFor, type TestStack } from '../support/platform';
 
@@ -29,17 +29,56 @@ describe('channel faults on order creation: a timeout is UNKNOWN, resolved by qu
       body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
     });
 
-  it('keeps the order PAYING when the prepay reply is lost, and settles it once the query finds the payment', async () => {
-    const { billId } = await s.pushBill({ amountFen: 1234 });
+  it('asks once more with the same order number when a prepay reply is lost, and gets the same QR', async () => {
+    const { billId } = await s.pushBill({ amountFen: 2222 });
     s.sandbox.wechat.injectFault('create', 'late_reply', 1);
     const r = await order(billId);
+    expect(r.status).toBe(201);
+    expect(r.body.codeUrl).toBe(s.sandbox.wechat.orders.get(r.body.orderNo)?.code_url);
+  });
+
+  it('keeps the order PAYING when both prepay replies are lost, names it, and settles it once the query finds the payment', async () => {
+    const { billId } = await s.pushBill({ amountFen: 1234 });
+    s.sandbox.wechat.injectFault('create', 'late_reply', 2);
+    const headers = { 'idempotency-key': `lost-reply-${Date.now()}` };
+    const r = await s.api('POST', '/api/orders', {
+      token,
+      headers,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
     expect(r.status).toBe(503);
     expect(r.body.error.code).toBe('channel_unavailable');
     const o = await heldOrder(billId);
+    expect(r.body.error.orderId).toBe(o.id);
     expect(o.status).toBe('PAYING'); // neither failed nor paid: unknown
     expect(s.sandbox.wechat.orders.get(o.orderNo)?.trade_state).toBe('NOTPAY'); // the channel did take it
+    // A retry with the same key gets the same answer, order id included — not a misleading bill_locked.
+    const again = await s.api('POST', '/api/orders', {
+      token,
+      headers,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
+    expect(again.status).toBe(503);
+    expect(again.body.error.orderId).toBe(o.id);
     s.sandbox.wechat.pay(o.orderNo, { notify: 'drop' });
     await waitFor(async () => (await heldOrder(billId)).status === 'SETTLED', 15_000, 'SETTLED via query');
+  });
+
+  it('does not freeze a retryable answer under an Idempotency-Key', async () => {
+    const { billId } = await s.pushBill({ amountFen: 3333 });
+    expect((await order(billId)).status).toBe(201);
+    const key = `retryable-${Date.now()}`;
+    const locked = await s.api('POST', '/api/orders', {
+      token,
+      headers: { 'idempotency-key': key },
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
+    expect(locked.body.error.code).toBe('bill_locked');
+    const stored = await s.platform.deps.db
+      .select()
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, key));
+    expect(stored).toHaveLength(0);
   });
 
   it('fails the order and frees its bills when the channel refuses it', async () => {
@@ -62,7 +101,7 @@ describe('channel faults on order creation: a timeout is UNKNOWN, resolved by qu
 
   it('fails an order the channel never received, once the query has found nothing for a while', async () => {
     const { billId } = await s.pushBill({ amountFen: 4321 });
-    s.sandbox.wechat.injectFault('create', 'drop', 1);
+    s.sandbox.wechat.injectFault('create', 'drop', 2);
     const r = await order(billId);
     expect(r.body.error.code).toBe('channel_unavailable');
     const o = await heldOrder(billId);

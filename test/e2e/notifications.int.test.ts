@@ -122,3 +122,55 @@ describe('WeChat Pay notifications', () => {
     expect(paid).toHaveLength(1);
   });
 });
+
+describe('notifications for what we do not know', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack();
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('keeps the raw body of a notification for an unknown account and refuses it', async () => {
+    const r = await fetch(`${s.platform.url}/notify/wechatpay/ma_nobody`, {
+      method: 'POST',
+      body: '{"id":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(r.status).toBe(404);
+    const rows = await s.platform.deps.db
+      .select()
+      .from(notificationInbox)
+      .where(eq(notificationInbox.outcome, 'rejected'));
+    expect(rows.map((x) => x.rawBody)).toContain('{"id":"x"}');
+  });
+
+  it('raises an alert for a verified payment of an order we do not have', async () => {
+    // A real, signed notification for an order the simulator has but our database lost.
+    const token = await s.login();
+    const { billId } = await s.pushBill({ amountFen: 4100 });
+    const o = (
+      await s.api('POST', '/api/orders', {
+        token,
+        body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+      })
+    ).body;
+    const sim = s.sandbox.wechat.orders.get(o.orderNo)!;
+    sim.out_trade_no = `${o.orderNo}X`; // the channel reports a number we never issued
+    s.sandbox.wechat.orders.set(sim.out_trade_no, sim);
+    s.sandbox.wechat.pay(sim.out_trade_no);
+    const a = await waitFor(
+      async () => {
+        const rows = await s.platform.deps.db
+          .select()
+          .from(alerts)
+          .where(eq(alerts.kind, 'unknown_order_notified'));
+        return rows.length ? rows : undefined;
+      },
+      10_000,
+      'alert',
+    );
+    expect(a[0]!.message).toContain(`${o.orderNo}X`);
+  });
+});

@@ -98,11 +98,17 @@ export async function openDatabase(opts: {
     pool.on('error', () => {
       /* an idle client died (server restart): the pool replaces it; readiness reports the outage */
     });
+    let closed = false;
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     return {
       kind: 'postgres',
       db,
-      executor: { executeSql: (text, values) => pool.query(text, values) },
+      executor: {
+        // After close, a job handler that outlived the shutdown timeout may still report its result: drop it
+        // instead of throwing into nowhere. pg-boss re-runs that job when its lease expires (handlers are
+        // idempotent), so nothing is lost.
+        executeSql: (text, values) => (closed ? Promise.resolve({ rows: [] }) : pool.query(text, values)),
+      },
       ping: async () => {
         await pool.query('SELECT 1');
       },
@@ -117,7 +123,10 @@ export async function openDatabase(opts: {
           conn.release();
         }
       },
-      close: () => pool.end(),
+      close: async () => {
+        closed = true;
+        await pool.end();
+      },
     };
   }
   const dir = path.resolve(opts.dataDir, 'pglite');

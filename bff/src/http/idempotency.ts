@@ -4,9 +4,22 @@ import type { Context, Next } from 'koa';
 import { idempotencyKeys } from '../db/schema';
 import type { Deps } from '../deps';
 import { readRawBody } from '../lib/body';
-import { AppError, conflict, toAppError } from '../lib/errors';
+import { AppError, conflict, publicDetails, toAppError } from '../lib/errors';
 
 const KEY_PATTERN = /^[\x21-\x7e]{8,64}$/;
+
+/**
+ * Answers that say "not now" rather than "no": not stored, so a retry with the same key runs again.
+ * (`conflict` covers deadlocks and serialisation failures; a bill held by a live order may be freed.)
+ */
+const RETRYABLE = new Set([
+  'conflict',
+  'refund_in_progress',
+  'bill_locked',
+  'rate_limited',
+  'service_unavailable',
+  'internal_error',
+]);
 
 /**
  * `Idempotency-Key` for a write route. The first request with a key runs and its response (success or a
@@ -49,13 +62,15 @@ export function idempotent(deps: Deps, scopeOf: (ctx: Context) => string) {
       await next();
     } catch (e) {
       const err = toAppError(e);
-      if (err.status < 500) {
+      // channel_unavailable comes after the order was committed: the stored answer names it, and a retry
+      // with the same key gets it again instead of a misleading bill_locked.
+      if (!RETRYABLE.has(err.code) && (err.status < 500 || err.code === 'channel_unavailable')) {
         await deps.db
           .update(idempotencyKeys)
           .set({
             status: 'DONE',
             responseStatus: err.status,
-            responseBody: { error: { code: err.code, message: err.message } },
+            responseBody: { error: { code: err.code, message: err.message, ...publicDetails(err) } },
           })
           .where(where);
       } else {

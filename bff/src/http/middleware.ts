@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../lib/logger';
-import { toAppError } from '../lib/errors';
+import { publicDetails, toAppError } from '../lib/errors';
 import type { Metrics } from './metrics';
 
 declare module 'koa' {
@@ -91,6 +91,7 @@ export function errorHandler() {
       ctx.body = {
         error: {
           code: e.code,
+          ...publicDetails(e),
           message: e.expose ? e.message : e.code === 'internal_error' ? 'internal error' : e.message,
           requestId: ctx.requestId,
         },

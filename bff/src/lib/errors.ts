@@ -36,6 +36,12 @@ export const forbidden = (message = 'not allowed') => new AppError('forbidden', 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const conflict = (message: string, opts?: AppErrorOptions) => new AppError('conflict', message, opts);
 
+/** The details a caller may see: the id of an order the request did create (to poll it). */
+export function publicDetails(e: AppError): { orderId?: string } {
+  const orderId = e.details?.orderId;
+  return typeof orderId === 'string' ? { orderId } : {};
+}
+
 /** PostgreSQL error codes we translate (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
 const PG_CODES: Record<string, [ErrorCode, string]> = {
   '23505': ['conflict', 'the record already exists'],

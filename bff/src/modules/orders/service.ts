@@ -186,7 +186,7 @@ export async function createOrder(
   });
 
   const description = titles.length === 1 ? titles[0]! : `${titles[0]}等${titles.length}项`;
-  const res = await account.adapter.createPayment({
+  const prepayInput = {
     orderNo,
     amountFen: order.amountFen,
     description,
@@ -196,7 +196,14 @@ export async function createOrder(
     payerOpenId: who.openId,
     authCode: extra.authCode,
     clientIp: extra.clientIp,
-  });
+  };
+  let res = await account.adapter.createPayment(prepayInput);
+  if (res.result === 'UNKNOWN' && input.tradeType !== 'MICROPAY') {
+    // No answer: ask once more with the same out_trade_no. The channel answers an identical order with the
+    // same prepay (or its refusal), so this cannot create a second payment — and the patient gets a QR now
+    // instead of bills held until the order expires.
+    res = await account.adapter.createPayment(prepayInput);
+  }
   const current = async () => {
     const [o, p] = await Promise.all([findOrder(db, orderId), findPaymentByOrder(db, orderId)]);
     return toOrderView(o!, billIds, p);

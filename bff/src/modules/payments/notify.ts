@@ -4,7 +4,7 @@ import { notificationInbox } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { newId } from '../../lib/ids';
 import { applyChannelRefund } from '../refunds/service';
-import { applyChannelPayment, type ApplyOutcome } from './service';
+import { applyChannelPayment, raiseAlert, type ApplyOutcome } from './service';
 
 const KEPT_HEADERS = /^(wechatpay-|content-type|user-agent|x-forwarded-for)/i;
 
@@ -20,8 +20,18 @@ export async function handleNotification(
   headers: Record<string, string | undefined>,
   rawBody: string,
 ): Promise<NotificationReply & { outcome: ApplyOutcome | 'rejected' }> {
-  const account = await deps.channels.get(accountId);
-  if (account.channel !== channel) {
+  const account = await deps.channels.get(accountId).catch(() => undefined);
+  if (!account || account.channel !== channel) {
+    // Kept all the same: a notification for an account we do not have is worth a look.
+    await deps.db.insert(notificationInbox).values({
+      channel,
+      notifyId: newId('rejected'),
+      rawBody,
+      headers: {},
+      verified: false,
+      outcome: 'rejected',
+      error: `unknown merchant account ${accountId.slice(0, 64)}`,
+    });
     return {
       status: 404,
       contentType: 'application/json',
@@ -76,6 +86,16 @@ export async function handleNotification(
       : parsed.refund
         ? await applyChannelRefund(deps, account, parsed.refund, 'notification', tx)
         : 'ignored';
+    if (result === 'unknown_order' && (parsed.payment?.state === 'PAID' || parsed.refund)) {
+      // Verified money movement for an order or refund we do not know: never just acknowledged.
+      await raiseAlert(tx, {
+        hospitalId: account.hospitalId,
+        kind: 'unknown_order_notified',
+        severity: 'critical',
+        message: `渠道通知了本平台没有的${parsed.payment ? `订单 ${parsed.payment.orderNo} 的支付` : `退款 ${parsed.refund!.refundNo}`}`,
+        data: { notifyId: parsed.notifyId, eventType: parsed.eventType },
+      });
+    }
     await tx
       .update(notificationInbox)
       .set({ outcome: result })
