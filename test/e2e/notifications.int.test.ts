@@ -74,6 +74,16 @@ describe('WeChat Pay notifications', () => {
       .where(eq(notificationInbox.outcome, 'rejected'));
     expect(rejected.length).toBeGreaterThanOrEqual(3);
     expect(rejected.map((x) => x.error).join()).toMatch(/signature/);
+    // Three rejections in a row for one account: one alert for a person, not one per rejection.
+    const rejectedAlerts = await s.platform.deps.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.kind, 'notifications_rejected'));
+    expect(rejectedAlerts).toHaveLength(1);
+    await fetch(url, { method: 'POST', body: tamperedBody, headers: n.headers });
+    expect(
+      await s.platform.deps.db.select().from(alerts).where(eq(alerts.kind, 'notifications_rejected')),
+    ).toHaveLength(1);
     // The genuine notification still works afterwards.
     const ok = await fetch(url, { method: 'POST', body: n.body, headers: n.headers });
     expect(ok.status).toBe(204);

@@ -307,6 +307,9 @@ export const notificationInbox = pgTable(
   },
   (t) => [
     uniqueIndex('notification_inbox_channel_notify_uq').on(t.channel, t.notifyId),
+    index('notification_inbox_rejected_idx')
+      .on(t.merchantAccountId, t.receivedAt)
+      .where(sql`outcome = 'rejected'`),
     index('notification_inbox_out_trade_no_idx').on(t.outTradeNo),
   ],
 );

@@ -1,10 +1,50 @@
-import { eq } from 'drizzle-orm';
+import { and, count, eq, gt, sql } from 'drizzle-orm';
 import { NotificationRejected, type NotificationReply } from '../../channels/types';
-import { notificationInbox } from '../../db/schema';
+import { alerts, notificationInbox } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { newId } from '../../lib/ids';
 import { applyChannelRefund } from '../refunds/service';
 import { applyChannelPayment, raiseAlert, type ApplyOutcome } from './service';
+
+/** Rejections of one account's notifications within 10 minutes that make a person look. */
+const REJECTIONS_BEFORE_ALERT = 3;
+
+/**
+ * Several rejected notifications in a row usually mean keys out of step (a rotated platform key, a changed
+ * APIv3 key) — every payment of the account then waits on queries. Raise one alert an hour per account.
+ */
+async function alertOnRepeatedRejections(deps: Deps, merchantAccountId: string, hospitalId: string) {
+  const [recent] = await deps.db
+    .select({ n: count() })
+    .from(notificationInbox)
+    .where(
+      and(
+        eq(notificationInbox.merchantAccountId, merchantAccountId),
+        eq(notificationInbox.outcome, 'rejected'),
+        gt(notificationInbox.receivedAt, sql`now() - interval '10 minutes'`),
+      ),
+    );
+  if ((recent?.n ?? 0) < REJECTIONS_BEFORE_ALERT) return;
+  const open = await deps.db
+    .select({ id: alerts.id })
+    .from(alerts)
+    .where(
+      and(
+        eq(alerts.kind, 'notifications_rejected'),
+        sql`${alerts.data}->>'merchantAccountId' = ${merchantAccountId}`,
+        gt(alerts.createdAt, sql`now() - interval '1 hour'`),
+      ),
+    )
+    .limit(1);
+  if (open.length) return;
+  await raiseAlert(deps.db, {
+    hospitalId,
+    kind: 'notifications_rejected',
+    severity: 'critical',
+    message: `商户账户 ${merchantAccountId} 10 分钟内有 ${recent!.n} 条渠道通知验签失败，请检查平台公钥与 APIv3 密钥`,
+    data: { merchantAccountId },
+  });
+}
 
 const KEPT_HEADERS = /^(wechatpay-|content-type|user-agent|x-forwarded-for)/i;
 
@@ -59,6 +99,7 @@ export async function handleNotification(
       error: `${e.reason}: ${e.message}`,
     });
     deps.metrics.notifications.inc({ channel, outcome: 'rejected' });
+    await alertOnRepeatedRejections(deps, account.id, account.hospitalId);
     deps.log.warn({ channel, accountId, reason: e.reason }, 'notification rejected');
     return { ...account.adapter.notificationReply(false, e.message), status: 401, outcome: 'rejected' };
   }

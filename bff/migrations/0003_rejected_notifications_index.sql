@@ -1,0 +1,1 @@
+CREATE INDEX "notification_inbox_rejected_idx" ON "notification_inbox" USING btree ("merchant_account_id","received_at") WHERE outcome = 'rejected';
