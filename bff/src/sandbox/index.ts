@@ -28,8 +28,9 @@ export interface Sandbox {
 
 /** The demo's two hospitals: a hospital group's main campus and a branch, each with its own merchant and HIS. */
 export const DEMO_HOSPITALS = [
-  { code: 'H001', id: 'hosp_h001', name: '示范市第一人民医院（本部）' },
-  { code: 'H002', id: 'hosp_h002', name: '示范市第一人民医院（东院区）' },
+  { code: 'H001', id: 'hosp_h001', name: '示范市第一人民医院（本部）', wechatMode: 'direct' },
+  // The branch is a sub-merchant of a service provider (partner mode), the other common set-up.
+  { code: 'H002', id: 'hosp_h002', name: '示范市第一人民医院（东院区）', wechatMode: 'partner' },
 ] as const;
 
 /** Starts every simulator (fixed ports for the demo, random in tests) and registers the sandbox keys. */
@@ -52,6 +53,16 @@ export async function startSandbox(
     await wechat.close();
     throw e;
   }
+  const sp = keys.wechatServiceProvider;
+  wechat.addMerchant({
+    mchId: sp.mchId,
+    appIds: [sp.appId],
+    serialNo: sp.serialNo,
+    publicPem: sp.publicPem,
+    apiV3Key: sp.apiV3Key,
+    apiV2Key: '',
+    subMchIds: Object.values(keys.hospitals).map((k) => k.wechat.mchId),
+  });
   for (const [code, k] of Object.entries(keys.hospitals)) {
     wechat.addMerchant({
       mchId: k.wechat.mchId,
@@ -81,26 +92,30 @@ export async function provisionSandboxHospital(
   db: Db,
   secrets: SecretBox,
   sandbox: SandboxEndpoints,
-  h: { id: string; code: string; name: string },
+  h: { id: string; code: string; name: string; wechatMode?: 'direct' | 'partner' },
 ): Promise<{ hospitalId: string; merchantAccountId: string; keys: SandboxHospitalKeys }> {
   const k = sandbox.keys.hospitals[h.code];
   if (!k) throw new Error(`no sandbox keys for hospital ${h.code}`);
   const merchantAccountId = `ma_${h.code.toLowerCase()}_wechatpay`;
   await db.transaction(async (tx) => {
     await tx.insert(hospitals).values({ id: h.id, code: h.code, name: h.name }).onConflictDoNothing();
+    const partner = h.wechatMode === 'partner';
+    const sp = sandbox.keys.wechatServiceProvider;
     const settings = {
-      serialNo: k.wechat.serialNo,
+      serialNo: partner ? sp.serialNo : k.wechat.serialNo,
       platformKeyId: sandbox.keys.wechatPlatform.keyId,
       platformPublicKeyPem: sandbox.keys.wechatPlatform.publicPem,
       baseUrl: sandbox.wechat.url,
-      mode: 'direct',
+      mode: partner ? 'partner' : 'direct',
+      ...(partner ? { spMchId: sp.mchId, spAppId: sp.appId } : {}),
     };
+    // Partner mode: the service provider's keys sign and decrypt; the hospital is the sub-merchant.
     const secretsEnc = secrets.seal(
-      JSON.stringify({
-        privateKeyPem: k.wechat.privatePem,
-        apiV3Key: k.wechat.apiV3Key,
-        apiV2Key: k.wechat.apiV2Key,
-      }),
+      JSON.stringify(
+        partner
+          ? { privateKeyPem: sp.privatePem, apiV3Key: sp.apiV3Key }
+          : { privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key, apiV2Key: k.wechat.apiV2Key },
+      ),
     );
     await tx
       .insert(merchantAccounts)
@@ -109,13 +124,13 @@ export async function provisionSandboxHospital(
         hospitalId: h.id,
         channel: 'wechatpay',
         mchId: k.wechat.mchId,
-        appId: k.wechat.appId,
+        appId: partner ? sp.appId : k.wechat.appId,
         settings,
         secretsEnc,
       })
       .onConflictDoUpdate({
         target: merchantAccounts.id,
-        set: { settings, secretsEnc, mchId: k.wechat.mchId, appId: k.wechat.appId },
+        set: { settings, secretsEnc, mchId: k.wechat.mchId, appId: partner ? sp.appId : k.wechat.appId },
       });
     const secretEnc = secrets.seal(k.his.secret);
     await tx

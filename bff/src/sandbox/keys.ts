@@ -27,6 +27,8 @@ export interface SandboxHospitalKeys {
 /** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
 export interface SandboxKeys {
   wechatPlatform: { keyId: string } & PemPair;
+  /** A WeChat Pay service provider that acts for hospitals in partner mode (sp_mchid). */
+  wechatServiceProvider: { mchId: string; appId: string; serialNo: string; apiV3Key: string } & PemPair;
   hospitals: Record<string, SandboxHospitalKeys>;
 }
 
@@ -56,6 +58,13 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
   const hospitals: Record<string, SandboxHospitalKeys> = {};
   hospitalCodes.forEach((code, i) => (hospitals[code] = hospitalKeys(i + 1)));
   return {
+    wechatServiceProvider: {
+      mchId: '1900009999',
+      appId: `wxsandboxsp${randomBytes(3).toString('hex')}`,
+      serialNo: randomBytes(20).toString('hex').toUpperCase(),
+      apiV3Key: alnum(32),
+      ...rsaPair(),
+    },
     wechatPlatform: {
       keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       ...rsaPair(),
@@ -70,7 +79,8 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
   if (existsSync(file)) {
     const keys = JSON.parse(readFileSync(file, 'utf8')) as SandboxKeys;
     // Regenerated when a newer release needs keys an older file lacks.
-    if (hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)) return keys;
+    if (keys.wechatServiceProvider && hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key))
+      return keys;
   }
   const keys = generateSandboxKeys(hospitalCodes);
   mkdirSync(path.dirname(file), { recursive: true });

@@ -26,10 +26,24 @@ import { NotificationRejected } from '../types';
  * (partner) mode with a sub-merchant per hospital comes with the payments-core issue.
  */
 export const WechatPayOptionsSchema = z.object({
-  /** Merchant id (mchid). */
+  /** The hospital's merchant id: its own (direct) or its sub-merchant id under a service provider (partner). */
   mchId: z.string().regex(/^\d{6,12}$/, 'mchid is 6–12 digits'),
-  /** The appid the payments are made under (official account or mini-program). */
+  /** The appid the payments are made under (official account or mini-program); in partner mode the sp_appid, or the sub_appid when set. */
   appId: z.string().min(1),
+  /**
+   * direct: the hospital is the merchant. partner: a service provider's merchant (spMchId, whose keys these
+   * are) acts for the hospital's sub-merchant (mchId) — the usual set-up when one operator runs many hospitals.
+   */
+  mode: z.enum(['direct', 'partner']).default('direct'),
+  /** Partner mode: the service provider's merchant id (signs every request). */
+  spMchId: z
+    .string()
+    .regex(/^\d{6,12}$/)
+    .optional(),
+  /** Partner mode: the service provider's appid. */
+  spAppId: z.string().min(1).optional(),
+  /** Partner mode: the sub-merchant's own appid, when payments are made under it. */
+  subAppId: z.string().min(1).optional(),
   /** Serial number of the merchant API certificate. */
   serialNo: z.string().min(1),
   /** Merchant API private key, PEM. */
@@ -50,12 +64,16 @@ export const WechatPayOptionsSchema = z.object({
   baseUrl: z.url(),
   timeoutMs: z.number().int().positive(),
 });
-export type WechatPayOptions = z.infer<typeof WechatPayOptionsSchema>;
+export type WechatPayOptions = z.input<typeof WechatPayOptionsSchema>;
 
 /** Transaction as the v3 query and TRANSACTION.SUCCESS notification describe it. */
 interface V3Transaction {
   appid?: string;
   mchid?: string;
+  sp_appid?: string;
+  sp_mchid?: string;
+  sub_appid?: string;
+  sub_mchid?: string;
   out_trade_no: string;
   transaction_id?: string;
   trade_type?: string;
@@ -68,6 +86,7 @@ interface V3Transaction {
 /** Refund as the v3 refund APIs and REFUND.* notifications describe it. */
 interface V3Refund {
   mchid?: string;
+  sub_mchid?: string;
   out_trade_no?: string;
   out_refund_no: string;
   refund_id?: string;
@@ -103,7 +122,7 @@ function toRefund(r: V3Refund): ChannelRefund {
     channelRefundId: r.refund_id,
     amountFen: r.amount?.refund,
     succeededAt: r.success_time ? new Date(r.success_time) : undefined,
-    mchId: r.mchid,
+    mchId: r.sub_mchid ?? r.mchid,
   };
 }
 
@@ -144,8 +163,9 @@ function toPayment(t: V3Transaction): ChannelPayment {
     channelTradeNo: t.transaction_id,
     amountFen: t.amount?.total,
     paidAt: t.success_time ? new Date(t.success_time) : undefined,
-    mchId: t.mchid,
-    appId: t.appid,
+    // Partner-mode resources name the hospital as sub_mchid, the app as sub_appid or sp_appid.
+    mchId: t.sub_mchid ?? t.mchid,
+    appId: t.sub_appid ?? t.sp_appid ?? t.appid,
   };
 }
 
@@ -192,7 +212,7 @@ export class WechatPayV3Channel implements PaymentChannel {
   readonly name = 'wechatpay';
   readonly capabilities: ChannelCapabilities;
   private readonly client: Decorator;
-  private readonly opts: WechatPayOptions;
+  private readonly opts: z.infer<typeof WechatPayOptionsSchema>;
   /** Parsed once: parsing a PEM costs as much as the signature itself. */
   private readonly privateKey: KeyObject;
   private readonly platformPublicKey: KeyObject;
@@ -202,9 +222,16 @@ export class WechatPayV3Channel implements PaymentChannel {
     private readonly record: OutboundRecorder = () => undefined,
   ) {
     this.opts = WechatPayOptionsSchema.parse(options);
+    if (this.opts.mode === 'partner' && (!this.opts.spMchId || !this.opts.spAppId)) {
+      throw new Error('WeChat Pay partner mode needs spMchId and spAppId');
+    }
     this.capabilities = {
       // Payment codes need the v2 key; without it MICROPAY is declared absent, not faked.
-      tradeTypes: this.opts.apiV2Key ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] : ['NATIVE', 'JSAPI', 'H5'],
+      // Payment codes in partner mode (sub_mch_id on v2) are not built yet: declared absent.
+      tradeTypes:
+        this.opts.apiV2Key && this.opts.mode === 'direct'
+          ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY']
+          : ['NATIVE', 'JSAPI', 'H5'],
       close: true,
       refund: true,
       reverse: Boolean(this.opts.apiV2Key),
@@ -213,7 +240,8 @@ export class WechatPayV3Channel implements PaymentChannel {
     this.privateKey = createPrivateKey(this.opts.privateKeyPem);
     this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
     this.client = new Decorator({
-      mchid: this.opts.mchId,
+      // The merchant whose key signs: the service provider in partner mode.
+      mchid: this.partner ? this.opts.spMchId! : this.opts.mchId,
       serial: this.opts.serialNo,
       // The SDK parses these PEMs into key objects once, at construction.
       privateKey: this.opts.privateKeyPem,
@@ -268,10 +296,30 @@ export class WechatPayV3Channel implements PaymentChannel {
     }
   }
 
+  private get partner(): boolean {
+    return this.opts.mode === 'partner';
+  }
+
+  /** The ids that name the merchant in a request body: mchid/appid, or sp_/sub_ in partner mode. */
+  private merchantFields(): Record<string, string> {
+    if (!this.partner) return { appid: this.opts.appId, mchid: this.opts.mchId };
+    const f: Record<string, string> = {
+      sp_appid: this.opts.spAppId!,
+      sp_mchid: this.opts.spMchId!,
+      sub_mchid: this.opts.mchId,
+    };
+    if (this.opts.subAppId) f.sub_appid = this.opts.subAppId;
+    return f;
+  }
+
+  /** `v3/pay/transactions/…` or `v3/pay/partner/transactions/…`. */
+  private payPath(rest: string): string {
+    return `v3/pay/${this.partner ? 'partner/' : ''}transactions/${rest}`;
+  }
+
   async createPayment(input: CreatePaymentInput): Promise<CreatePaymentOutput> {
     const body: Record<string, unknown> = {
-      appid: this.opts.appId,
-      mchid: this.opts.mchId,
+      ...this.merchantFields(),
       description: input.description.slice(0, 127),
       out_trade_no: input.orderNo,
       time_expire: rfc3339Beijing(input.expiresAt),
@@ -281,17 +329,20 @@ export class WechatPayV3Channel implements PaymentChannel {
     let path: string;
     switch (input.tradeType) {
       case 'NATIVE':
-        path = 'v3/pay/transactions/native';
+        path = this.payPath('native');
         break;
       case 'JSAPI':
         if (!input.payerOpenId)
           return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'JSAPI needs the payer openid' };
-        body.payer = { openid: input.payerOpenId };
-        path = 'v3/pay/transactions/jsapi';
+        // Partner mode: the openid is under the sub_appid when one is set, else under the sp_appid.
+        body.payer = this.partner
+          ? { [this.opts.subAppId ? 'sub_openid' : 'sp_openid']: input.payerOpenId }
+          : { openid: input.payerOpenId };
+        path = this.payPath('jsapi');
         break;
       case 'H5':
         body.scene_info = { payer_client_ip: input.clientIp ?? '127.0.0.1', h5_info: { type: 'Wap' } };
-        path = 'v3/pay/transactions/h5';
+        path = this.payPath('h5');
         break;
       case 'MICROPAY':
         return this.micropay(input);
@@ -332,11 +383,13 @@ export class WechatPayV3Channel implements PaymentChannel {
       'query',
       orderNo,
       'GET',
-      'v3/pay/transactions/out-trade-no/{out_trade_no}',
+      this.payPath('out-trade-no/{out_trade_no}'),
       undefined,
       {
         out_trade_no: orderNo,
-        params: { mchid: this.opts.mchId },
+        params: this.partner
+          ? { sp_mchid: this.opts.spMchId, sub_mchid: this.opts.mchId }
+          : { mchid: this.opts.mchId },
       },
     );
     if (!res.ok) {
@@ -357,10 +410,8 @@ export class WechatPayV3Channel implements PaymentChannel {
       'close',
       orderNo,
       'POST',
-      'v3/pay/transactions/out-trade-no/{out_trade_no}/close',
-      {
-        mchid: this.opts.mchId,
-      },
+      this.payPath('out-trade-no/{out_trade_no}/close'),
+      this.partner ? { sp_mchid: this.opts.spMchId, sub_mchid: this.opts.mchId } : { mchid: this.opts.mchId },
       { out_trade_no: orderNo },
     );
     if (res.ok) return { result: 'SUCCESS' };
@@ -496,6 +547,7 @@ export class WechatPayV3Channel implements PaymentChannel {
 
   async refund(input: RefundInput): Promise<RefundOutput> {
     const res = await this.call<V3Refund>('refund', input.orderNo, 'POST', 'v3/refund/domestic/refunds', {
+      ...(this.partner ? { sub_mchid: this.opts.mchId } : {}),
       out_trade_no: input.orderNo,
       out_refund_no: input.refundNo,
       reason: input.reason.slice(0, 80),
@@ -515,6 +567,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       undefined,
       {
         out_refund_no: refundNo,
+        ...(this.partner ? { params: { sub_mchid: this.opts.mchId } } : {}),
       },
     );
     if (!res.ok) {

@@ -26,6 +26,8 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
 
 export interface SimMerchant {
   mchId: string;
+  /** A service provider's sub-merchants (partner mode). */
+  subMchIds?: string[];
   /** Signs the v2 XML APIs (payment code). */
   apiV2Key: string;
   appIds: string[];
@@ -43,7 +45,11 @@ export interface WechatSimOptions {
 }
 
 interface SimOrder {
+  /** The merchant (the sub-merchant in partner mode). */
   mchid: string;
+  /** Partner mode: the service provider. */
+  sp_mchid?: string;
+  sub_appid?: string;
   appid: string;
   out_trade_no: string;
   trade_type: string;
@@ -62,6 +68,7 @@ interface SimOrder {
 
 interface SimRefund {
   mchid: string;
+  sp_mchid?: string;
   out_trade_no: string;
   transaction_id?: string;
   out_refund_no: string;
@@ -89,9 +96,16 @@ interface Fault {
   count: number;
 }
 
-const NATIVE_ROUTE = /^\/v3\/pay\/transactions\/(native|jsapi|h5)$/;
-const QUERY_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/;
-const CLOSE_ROUTE = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)\/close$/;
+// Direct merchants use /v3/pay/transactions/…, service providers /v3/pay/partner/transactions/….
+const NATIVE_ROUTE = /^\/v3\/pay\/(partner\/)?transactions\/(native|jsapi|h5)$/;
+const QUERY_ROUTE = /^\/v3\/pay\/(partner\/)?transactions\/out-trade-no\/([^/]+)$/;
+const CLOSE_ROUTE = /^\/v3\/pay\/(partner\/)?transactions\/out-trade-no\/([^/]+)\/close$/;
+
+/** Whose order: the merchant, and in partner mode the service provider that acts for it. */
+interface OrderOwner {
+  mchid: string;
+  sp_mchid?: string;
+}
 const V2_ROUTES = new Set(['/pay/micropay', '/pay/orderquery', '/secapi/pay/reverse']);
 const REFUND_ROUTE = /^\/v3\/refund\/domestic\/refunds$/;
 const REFUND_QUERY_ROUTE = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/;
@@ -215,9 +229,11 @@ export class WechatPaySimulator {
 
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = NATIVE_ROUTE.exec(req.path)))
-      return this.faulted('create', () => this.create(merchant, m![1]!, req.body));
+      return this.faulted('create', () => this.create(merchant, m![2]!, req.body, Boolean(m![1])));
     if (req.method === 'POST' && (m = CLOSE_ROUTE.exec(req.path)))
-      return this.faulted('close', () => this.closeOrder(merchant, decodeURIComponent(m![1]!), req.body));
+      return this.faulted('close', () =>
+        this.closeOrder(merchant, decodeURIComponent(m![2]!), req.body, Boolean(m![1])),
+      );
     if (req.method === 'POST' && REFUND_ROUTE.test(req.path))
       return this.faulted('refund', () => this.createRefund(merchant, req.body));
     if (req.method === 'GET' && (m = REFUND_QUERY_ROUTE.exec(req.path))) {
@@ -225,7 +241,7 @@ export class WechatPaySimulator {
     }
     if (req.method === 'GET' && (m = QUERY_ROUTE.exec(req.path))) {
       return this.faulted('query', () =>
-        this.query(merchant, decodeURIComponent(m![1]!), req.query.get('mchid')),
+        this.query(merchant, decodeURIComponent(m![2]!), req.query, Boolean(m![1])),
       );
     }
     return this.error(404, 'NOT_FOUND', '接口不存在');
@@ -248,19 +264,44 @@ export class WechatPaySimulator {
     return run();
   }
 
-  private create(merchant: SimMerchant, kind: string, rawBody: string): SimReply {
+  /** The order owner a request names: `mchid` (direct), or `sp_mchid` + `sub_mchid` (partner). */
+  private ownerOf(
+    merchant: SimMerchant,
+    partner: boolean,
+    ids: Record<string, unknown>,
+  ): OrderOwner | SimReply {
+    if (!partner) {
+      if (ids.mchid !== merchant.mchId) return this.error(400, 'MCH_NOT_EXISTS', 'mchid 与签名商户不一致');
+      return { mchid: merchant.mchId };
+    }
+    if (ids.sp_mchid !== merchant.mchId)
+      return this.error(400, 'MCH_NOT_EXISTS', 'sp_mchid 与签名商户不一致');
+    if (typeof ids.sub_mchid !== 'string' || !merchant.subMchIds?.includes(ids.sub_mchid)) {
+      return this.error(403, 'NO_AUTH', '服务商未获得该子商户授权');
+    }
+    return { mchid: ids.sub_mchid, sp_mchid: merchant.mchId };
+  }
+
+  private static owns(o: { mchid: string; sp_mchid?: string }, who: OrderOwner): boolean {
+    return o.mchid === who.mchid && o.sp_mchid === who.sp_mchid;
+  }
+
+  private create(merchant: SimMerchant, kind: string, rawBody: string, partner: boolean): SimReply {
     let b: any;
     try {
       b = JSON.parse(rawBody);
     } catch {
       return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
     }
-    const missing = ['appid', 'mchid', 'description', 'out_trade_no', 'notify_url'].filter(
+    const ids = partner ? ['sp_appid', 'sp_mchid', 'sub_mchid'] : ['appid', 'mchid'];
+    const missing = [...ids, 'description', 'out_trade_no', 'notify_url'].filter(
       (k) => typeof b[k] !== 'string' || !b[k],
     );
     if (missing.length) return this.error(400, 'PARAM_ERROR', `缺少参数 ${missing.join(',')}`);
-    if (b.mchid !== merchant.mchId) return this.error(400, 'MCH_NOT_EXISTS', 'mchid 与签名商户不一致');
-    if (!merchant.appIds.includes(b.appid))
+    const who = this.ownerOf(merchant, partner, b);
+    if ('status' in who) return who;
+    const appid: string = partner ? b.sp_appid : b.appid;
+    if (!merchant.appIds.includes(appid))
       return this.error(400, 'APPID_MCHID_NOT_MATCH', 'appid 和 mch_id 不匹配');
     if (!/^[0-9A-Za-z_\-|*]{6,32}$/.test(b.out_trade_no))
       return this.error(400, 'PARAM_ERROR', 'out_trade_no 格式错误');
@@ -268,19 +309,28 @@ export class WechatPaySimulator {
     if (!Number.isInteger(total) || total <= 0)
       return this.error(400, 'PARAM_ERROR', 'amount.total 必须为正整数（分）');
     if (!/^https?:\/\//.test(b.notify_url)) return this.error(400, 'PARAM_ERROR', 'notify_url 格式错误');
-    if (kind === 'jsapi' && !b.payer?.openid) return this.error(400, 'PARAM_ERROR', '缺少 payer.openid');
+    const openid: string | undefined = partner
+      ? (b.payer?.sp_openid ?? b.payer?.sub_openid)
+      : b.payer?.openid;
+    if (kind === 'jsapi' && !openid) return this.error(400, 'PARAM_ERROR', '缺少 payer 的 openid');
     const tradeType = kind === 'native' ? 'NATIVE' : kind === 'jsapi' ? 'JSAPI' : 'MWEB';
     const existing = this.orders.get(b.out_trade_no);
     if (existing) {
-      if (existing.total !== total || existing.mchid !== b.mchid || existing.trade_type !== tradeType) {
+      if (
+        existing.total !== total ||
+        !WechatPaySimulator.owns(existing, who) ||
+        existing.trade_type !== tradeType
+      ) {
         return this.error(400, 'INVALID_REQUEST', '201 商户订单号重复');
       }
       if (existing.trade_state === 'SUCCESS') return this.error(400, 'ORDERPAID', '该订单已支付');
       if (existing.trade_state === 'CLOSED') return this.error(400, 'ORDER_CLOSED', '订单已关闭');
     }
     const order: SimOrder = existing ?? {
-      mchid: b.mchid,
-      appid: b.appid,
+      mchid: who.mchid,
+      sp_mchid: who.sp_mchid,
+      sub_appid: partner ? b.sub_appid : undefined,
+      appid,
       out_trade_no: b.out_trade_no,
       trade_type: tradeType,
       description: b.description,
@@ -288,7 +338,7 @@ export class WechatPaySimulator {
       total,
       time_expire: b.time_expire,
       trade_state: 'NOTPAY',
-      payer_openid: b.payer?.openid,
+      payer_openid: openid,
       code_url: `weixin://wxpay/bizpayurl?pr=${randomBytes(6).toString('base64url')}`,
       notificationsSent: 0,
     };
@@ -300,9 +350,12 @@ export class WechatPaySimulator {
   }
 
   private transaction(o: SimOrder) {
+    // Partner orders are described with sp_/sub_ ids, as WeChat describes them to a service provider.
+    const ids = o.sp_mchid
+      ? { sp_appid: o.appid, sp_mchid: o.sp_mchid, sub_appid: o.sub_appid, sub_mchid: o.mchid }
+      : { appid: o.appid, mchid: o.mchid };
     return {
-      appid: o.appid,
-      mchid: o.mchid,
+      ...ids,
       out_trade_no: o.out_trade_no,
       transaction_id: o.transaction_id,
       trade_type: o.trade_type,
@@ -319,7 +372,7 @@ export class WechatPaySimulator {
       bank_type: o.trade_state === 'SUCCESS' ? 'OTHERS' : undefined,
       attach: '',
       success_time: o.success_time,
-      payer: { openid: o.payer_openid ?? 'oSandboxPayer' },
+      payer: { [o.sp_mchid ? 'sp_openid' : 'openid']: o.payer_openid ?? 'oSandboxPayer' },
       amount: {
         total: o.total,
         payer_total: o.trade_state === 'SUCCESS' ? o.total : undefined,
@@ -329,23 +382,25 @@ export class WechatPaySimulator {
     };
   }
 
-  private query(merchant: SimMerchant, outTradeNo: string, mchid: string | null): SimReply {
-    if (mchid !== merchant.mchId) return this.error(400, 'PARAM_ERROR', 'mchid 参数错误');
+  private query(merchant: SimMerchant, outTradeNo: string, q: URLSearchParams, partner: boolean): SimReply {
+    const who = this.ownerOf(merchant, partner, Object.fromEntries(q.entries()));
+    if ('status' in who) return who;
     const o = this.orders.get(outTradeNo);
-    if (!o || o.mchid !== merchant.mchId) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
+    if (!o || !WechatPaySimulator.owns(o, who)) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
     return this.signed(200, this.transaction(o));
   }
 
-  private closeOrder(merchant: SimMerchant, outTradeNo: string, rawBody: string): SimReply {
+  private closeOrder(merchant: SimMerchant, outTradeNo: string, rawBody: string, partner: boolean): SimReply {
     let b: any;
     try {
       b = JSON.parse(rawBody);
     } catch {
       return this.error(400, 'PARAM_ERROR', '请求体不是 JSON');
     }
-    if (b.mchid !== merchant.mchId) return this.error(400, 'PARAM_ERROR', 'mchid 参数错误');
+    const who = this.ownerOf(merchant, partner, b);
+    if ('status' in who) return who;
     const o = this.orders.get(outTradeNo);
-    if (!o) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
+    if (!o || !WechatPaySimulator.owns(o, who)) return this.error(404, 'ORDER_NOT_EXIST', '订单不存在');
     // Closing a paid order fails; our adapter then queries and applies the payment. [U] exact code.
     if (o.trade_state === 'SUCCESS' || o.trade_state === 'REFUND')
       return this.error(400, 'ORDERPAID', '订单已支付');
@@ -530,7 +585,13 @@ export class WechatPaySimulator {
       typeof b.out_trade_no === 'string'
         ? this.orders.get(b.out_trade_no)
         : [...this.orders.values()].find((x) => x.transaction_id === b.transaction_id);
-    if (!o || o.mchid !== merchant.mchId) return this.error(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
+    const who = this.ownerOf(
+      merchant,
+      typeof b.sub_mchid === 'string',
+      b.sub_mchid ? { sp_mchid: merchant.mchId, sub_mchid: b.sub_mchid } : { mchid: merchant.mchId },
+    );
+    if ('status' in who) return who;
+    if (!o || !WechatPaySimulator.owns(o, who)) return this.error(404, 'RESOURCE_NOT_EXISTS', '订单不存在');
     const refund = b.amount?.refund;
     if (!Number.isInteger(refund) || refund <= 0)
       return this.error(400, 'PARAM_ERROR', 'amount.refund 必须为正整数（分）');
@@ -549,6 +610,7 @@ export class WechatPaySimulator {
     if (refunded + refund > o.total) return this.error(400, 'NOT_ENOUGH', '订单可退金额不足');
     const r: SimRefund = {
       mchid: o.mchid,
+      sp_mchid: o.sp_mchid,
       out_trade_no: o.out_trade_no,
       transaction_id: o.transaction_id,
       out_refund_no: b.out_refund_no,
@@ -577,7 +639,7 @@ export class WechatPaySimulator {
     }
     if (behaviour.notify === 'deliver' && r.notify_url) {
       const resource = {
-        mchid: r.mchid,
+        ...(r.sp_mchid ? { sp_mchid: r.sp_mchid, sub_mchid: r.mchid } : { mchid: r.mchid }),
         out_trade_no: r.out_trade_no,
         transaction_id: r.transaction_id,
         out_refund_no: r.out_refund_no,
@@ -587,14 +649,21 @@ export class WechatPaySimulator {
         user_received_account: '支付用户零钱',
         amount: { total: r.total, refund: r.refund, payer_total: r.total, payer_refund: r.refund },
       };
-      const n = this.encryptedNotification(r.mchid, `REFUND.${r.status}`, '退款', 'refund', resource);
+      const n = this.encryptedNotification(
+        r.sp_mchid ?? r.mchid,
+        `REFUND.${r.status}`,
+        '退款',
+        'refund',
+        resource,
+      );
       void this.post(r.out_trade_no, r.notify_url, n, 0);
     }
   }
 
   private queryRefund(merchant: SimMerchant, refundNo: string): SimReply {
     const r = this.refunds.get(refundNo);
-    if (!r || r.mchid !== merchant.mchId) return this.error(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
+    if (!r || (r.sp_mchid ?? r.mchid) !== merchant.mchId)
+      return this.error(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return this.signed(200, this.refundView(r));
   }
 
@@ -628,7 +697,14 @@ export class WechatPaySimulator {
     const tx = this.transaction(o);
     if (amountOverride !== undefined)
       tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
-    return this.encryptedNotification(o.mchid, 'TRANSACTION.SUCCESS', '支付成功', 'transaction', tx);
+    // Notifications go to whoever placed the order, encrypted with its APIv3 key: the service provider in partner mode.
+    return this.encryptedNotification(
+      o.sp_mchid ?? o.mchid,
+      'TRANSACTION.SUCCESS',
+      '支付成功',
+      'transaction',
+      tx,
+    );
   }
 
   /** A v3 notification: resource AES-256-GCM-encrypted with the merchant's APIv3 key, envelope RSA-signed. */
