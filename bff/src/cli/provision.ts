@@ -28,6 +28,13 @@ const FileSchema = z
         platformKeyId: z.string(),
         platformPublicKeyFile: z.string(),
         baseUrl: z.url().default('https://api.mch.weixin.qq.com/'),
+        /** partner: mchId is the hospital's sub-merchant; the keys are the service provider's (spMchId). */
+        mode: z.enum(['direct', 'partner']).default('direct'),
+        spMchId: z.string().optional(),
+        spAppId: z.string().optional(),
+        subAppId: z.string().optional(),
+        /** Direct mode only: the API v2 key file, for payment codes. */
+        apiV2KeyFile: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -80,7 +87,18 @@ async function main() {
           platformPublicKeyPem: read(w.platformPublicKeyFile),
           baseUrl: w.baseUrl,
           timeoutMs: config.outboundTimeoutMs,
+          mode: w.mode,
+          spMchId: w.spMchId,
+          spAppId: w.spAppId,
+          subAppId: w.subAppId,
+          apiV2Key: w.apiV2KeyFile ? read(w.apiV2KeyFile) : undefined,
         };
+        if (w.mode === 'partner' && w.appId !== (w.subAppId ?? w.spAppId)) {
+          // Notifications name the app as sub_appid, else sp_appid; the account must carry that one.
+          throw new Error(
+            'wechatpay.appId must equal subAppId (or spAppId when there is no subAppId) in partner mode',
+          );
+        }
         const checked = WechatPayOptionsSchema.safeParse(opts);
         if (!checked.success) throw new Error(`wechatpay: ${firstIssue(checked.error)}`);
         if (config.nodeEnv === 'production' && !w.baseUrl.startsWith('https://'))
@@ -90,10 +108,17 @@ async function main() {
           platformKeyId: w.platformKeyId,
           platformPublicKeyPem: opts.platformPublicKeyPem,
           baseUrl: w.baseUrl,
-          mode: 'direct',
+          mode: w.mode,
+          spMchId: w.spMchId,
+          spAppId: w.spAppId,
+          subAppId: w.subAppId,
         };
         const secretsEnc = secrets.seal(
-          JSON.stringify({ privateKeyPem: opts.privateKeyPem, apiV3Key: opts.apiV3Key }),
+          JSON.stringify({
+            privateKeyPem: opts.privateKeyPem,
+            apiV3Key: opts.apiV3Key,
+            apiV2Key: opts.apiV2Key,
+          }),
         );
         await tx
           .insert(merchantAccounts)
