@@ -1,6 +1,5 @@
 import { eq } from 'drizzle-orm';
 import { alerts, orderEvents, orders, refunds } from '../../bff/src/db/schema';
-import { signedHeaders } from '../../bff/src/modules/his/signature';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
 describe('refunds', () => {
@@ -28,16 +27,7 @@ describe('refunds', () => {
   const orderRow = async (id: string) =>
     (await s.platform.deps.db.select().from(orders).where(eq(orders.id, id)))[0]!;
   /** The HIS asks for a refund through the signed open API. */
-  async function hisRefund(body: Record<string, unknown>) {
-    const { appId, secret } = s.sandbox.keys.hospitals.H001!.his;
-    const text = JSON.stringify(body);
-    const res = await fetch(`${s.platform.url}/open/v1/refunds`, {
-      method: 'POST',
-      body: text,
-      headers: signedHeaders(appId, secret, 'POST', '/open/v1/refunds', text),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const hisRefund = (body: Record<string, unknown>) => s.his('POST', '/open/v1/refunds', body);
   let seq = 0;
   const refundNo = () => `HR${Date.now()}${++seq}`;
 

@@ -1,6 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
 import { alerts, hisPushes, orders, refunds } from '../../bff/src/db/schema';
-import { signedHeaders } from '../../bff/src/modules/his/signature';
 import { runPaymentQuery } from '../../bff/src/modules/payments/query-job';
 import { runRefundQuery } from '../../bff/src/modules/refunds/service';
 import { sweep } from '../../bff/src/modules/system/sweep';
@@ -30,16 +29,8 @@ describe('edge paths of the money', () => {
     });
     return r.body as { id: string; orderNo: string };
   }
-  async function hisRefund(body: Record<string, unknown>) {
-    const { appId, secret } = s.sandbox.keys.hospitals.H001!.his;
-    const text = JSON.stringify(body);
-    const res = await fetch(`${s.platform.url}/open/v1/refunds`, {
-      method: 'POST',
-      body: text,
-      headers: signedHeaders(appId, secret, 'POST', '/open/v1/refunds', text),
-    });
-    return (await res.json()) as any;
-  }
+  const hisRefund = async (body: Record<string, unknown>) =>
+    (await s.his('POST', '/open/v1/refunds', body)).body;
 
   it('counts a refund the channel carries out after we closed it as ABNORMAL, and alerts', async () => {
     const o = await newOrder(3000);

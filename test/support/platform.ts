@@ -17,6 +17,7 @@ import type { Clock } from '../../bff/src/lib/clock';
 import { createTestDatabase } from '../setup/db';
 import { patients } from '../../bff/src/db/schema';
 import { newId } from '../../bff/src/lib/ids';
+import { signedHeaders } from '../../bff/src/modules/his/signature';
 import { buildBill } from './factories';
 import type { SimBillInput } from '../../bff/src/sandbox/his/simulator';
 
@@ -44,6 +45,13 @@ export interface TestStack {
   pushBill(
     overrides?: Partial<SimBillInput>,
   ): Promise<{ billId: string; hisBillNo: string; amountFen: number }>;
+  /** Calls the open API as a hospital's HIS would: signed with its app secret. */
+  his(
+    method: string,
+    target: string,
+    body?: unknown,
+    hospital?: string,
+  ): Promise<{ status: number; body: any }>;
   /** Sandbox login for a HIS patient; returns the bearer token. */
   login(hisPatientId?: string, hospitalCode?: string): Promise<string>;
   stop(): Promise<void>;
@@ -125,6 +133,16 @@ export async function startTestStack(
       const r = await sandbox.his.pushBill(bill);
       if (r.status !== 200) throw new Error(`pushBill failed: ${r.status} ${JSON.stringify(r.body)}`);
       return { billId: r.body.results[0].billId, hisBillNo: bill.hisBillNo!, amountFen: bill.amountFen };
+    },
+    async his(method, target, body, hospital = 'H001') {
+      const { appId, secret } = keys.hospitals[hospital]!.his;
+      const text = body === undefined ? '' : JSON.stringify(body);
+      const res = await fetch(`${platform.url}${target}`, {
+        method,
+        body: body === undefined ? undefined : text,
+        headers: signedHeaders(appId, secret, method, target, text),
+      });
+      return { status: res.status, body: (await res.json().catch(() => undefined)) as any };
     },
     async login(hisPatientId = 'P0001', hospitalCode = 'H001') {
       const r = await stack.api('POST', '/api/patient/sandbox-login', {

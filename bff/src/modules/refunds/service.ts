@@ -43,6 +43,19 @@ export function toRefundView(r: RefundRow, orderNo: string): RefundView {
   };
 }
 
+/** Records the channel's word that a refund went through. */
+async function markRefundSucceeded(deps: Deps, tx: Tx, refund: RefundRow, r: ChannelRefund) {
+  await tx
+    .update(refunds)
+    .set({
+      status: 'SUCCESS',
+      channelRefundId: r.channelRefundId ?? refund.channelRefundId,
+      succeededAt: r.succeededAt ?? deps.clock.now(),
+      updatedAt: sql`now()`,
+    })
+    .where(eq(refunds.id, refund.id));
+}
+
 /** Where a failed refund leaves its order: back where it was before the refund started. */
 function abortEvent(order: OrderRow) {
   if (order.refundedFen > 0) return 'refund_aborted_to_partial' as const;
@@ -248,15 +261,7 @@ export async function applyChannelRefund(
         .where(eq(refunds.id, refund.id));
       return 'ignored';
     case 'SUCCESS': {
-      await tx
-        .update(refunds)
-        .set({
-          status: 'SUCCESS',
-          channelRefundId: r.channelRefundId ?? refund.channelRefundId,
-          succeededAt: r.succeededAt ?? deps.clock.now(),
-          updatedAt: sql`now()`,
-        })
-        .where(eq(refunds.id, refund.id));
+      await markRefundSucceeded(deps, tx, refund, r);
       const [updated] = await tx
         .update(orders)
         .set({ refundedFen: sql`${orders.refundedFen} + ${refund.amountFen}`, updatedAt: sql`now()` })
@@ -302,15 +307,7 @@ export async function applyChannelRefund(
  */
 async function lateRefundSuccess(deps: Deps, refund: RefundRow, r: ChannelRefund, actor: string, tx: Tx) {
   const order = (await lockOrderById(tx, refund.orderId))!;
-  await tx
-    .update(refunds)
-    .set({
-      status: 'SUCCESS',
-      channelRefundId: r.channelRefundId ?? refund.channelRefundId,
-      succeededAt: r.succeededAt ?? deps.clock.now(),
-      updatedAt: sql`now()`,
-    })
-    .where(eq(refunds.id, refund.id));
+  await markRefundSucceeded(deps, tx, refund, r);
   const fits = order.refundedFen + refund.amountFen <= order.amountFen;
   if (fits) {
     const [u] = await tx
