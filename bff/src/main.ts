@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   if (sandbox) {
     lines.push(
       `  WeChat Pay    ${sandbox.wechat.url}   (simulator; cashier page /sim/cashier/wechatpay/<orderNo>)`,
+      `  Alipay        ${sandbox.alipay.url}   (simulator; pay with POST /sim/alipay/orders/<orderNo>/pay)`,
       `  HIS           ${sandbox.his.url}   (simulator; control API /sim/his/...)`,
       `  demo patients ${DEMO_PATIENTS.map((p) => `${p.hospital}/${p.patientId}`).join(', ')}  — walk-through in README.md`,
     );

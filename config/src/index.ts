@@ -29,7 +29,11 @@ const ConfigSchema = z
     /** Run the external-party simulators and point the adapters at them (SANDBOX=1). Never in production. */
     sandbox: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
     /** Fixed ports of the simulators in the demo; 0 = random (tests). */
-    sandboxPorts: z.object({ wechatpay: z.number().int().min(0), his: z.number().int().min(0) }),
+    sandboxPorts: z.object({
+      wechatpay: z.number().int().min(0),
+      his: z.number().int().min(0),
+      alipay: z.number().int().min(0),
+    }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
     /**
@@ -129,7 +133,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102 },
+  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103 },
   seedDemo: true,
   patientSessionSeconds: 7200,
   openApiWindowSeconds: 300,
@@ -155,7 +159,7 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     publicBaseUrl: 'http://127.0.0.1:0',
     logLevel: 'silent',
     seedDemo: false,
-    sandboxPorts: { wechatpay: 0, his: 0 },
+    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0 },
     paymentQueryBackoffSeconds: [0.5, 1],
     micropayPollSeconds: 0.5,
     micropayTimeoutSeconds: 3,

@@ -54,11 +54,16 @@ async function main() {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const urls: { wechat: string; his: string } = await new Promise((resolve, reject) => {
+  const urls: { wechat: string; his: string; alipay: string } = await new Promise((resolve, reject) => {
     simProc.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString())));
     simProc.once('exit', (c) => reject(new Error(`sandbox process exited ${c}`)));
   });
-  const sandbox = { keys, wechat: { url: urls.wechat }, his: { url: urls.his } };
+  const sandbox = {
+    keys,
+    wechat: { url: urls.wechat },
+    his: { url: urls.his },
+    alipay: { url: urls.alipay },
+  };
   const jwt = randomBytes(32).toString('hex');
   const config = loadConfig(
     {},

@@ -71,7 +71,10 @@ export async function startTestStack(
     ? { url: undefined, drop: async () => rmSync(pgliteDir, { recursive: true, force: true }) }
     : await createTestDatabase();
   const keys = testKeys();
-  const sandbox = await startSandbox({ nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0 } }, keys);
+  const sandbox = await startSandbox(
+    { nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0 } },
+    keys,
+  );
   const configOverrides: Partial<ConfigInput> = {
     nodeEnv: 'test',
     databaseUrl: database.url,

@@ -4,6 +4,7 @@ import { merchantAccounts } from '../db/schema';
 import { AppError } from '../lib/errors';
 import type { SecretBox } from '../lib/secret-box';
 import type { OutboundRecorder, PaymentChannel } from './types';
+import { AlipayChannel } from './alipay/adapter';
 import { WechatPayV3Channel } from './wechatpay/adapter';
 
 /** A merchant account row with the adapter built for it. */
@@ -99,6 +100,19 @@ export class ChannelRegistry {
             spMchId: settings.spMchId || undefined,
             spAppId: settings.spAppId || undefined,
             subAppId: settings.subAppId || undefined,
+            timeoutMs: this.deps.timeoutMs,
+          },
+          this.deps.recorderFor(row.hospitalId),
+        );
+        break;
+      case 'alipay':
+        adapter = new AlipayChannel(
+          {
+            appId: row.appId,
+            sellerId: row.mchId,
+            privateKeyPem: secrets.privateKeyPem ?? '',
+            alipayPublicKeyPem: settings.alipayPublicKeyPem ?? '',
+            baseUrl: settings.baseUrl ?? '',
             timeoutMs: this.deps.timeoutMs,
           },
           this.deps.recorderFor(row.hospitalId),

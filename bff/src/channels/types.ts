@@ -149,7 +149,8 @@ export interface PaymentChannel {
   ): Promise<{ result: ChannelResult; recall?: boolean; errorCode?: string; errorMessage?: string }>;
   /** Asks for a refund. SUCCESS means accepted (the refund may still be PROCESSING); UNKNOWN → query. */
   refund(input: RefundInput): Promise<RefundOutput>;
-  queryRefund(refundNo: string): Promise<RefundOutput>;
+  /** Alipay needs the order number beside the refund number; WeChat does not. */
+  queryRefund(refundNo: string, orderNo: string): Promise<RefundOutput>;
   /** Verifies and decrypts a notification. Throws {@link NotificationRejected}. */
   parseNotification(
     headers: Record<string, string | undefined>,

@@ -7,15 +7,18 @@ import { assertSandboxAllowed } from './harness';
 import { HisSimulator } from './his/simulator';
 import type { SandboxHospitalKeys, SandboxKeys } from './keys';
 import { WechatPaySimulator } from './wechatpay/simulator';
+import { AlipaySimulator } from './alipay/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
+export { AlipaySimulator } from './alipay/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
   keys: SandboxKeys;
   wechat: { url: string };
   his: { url: string };
+  alipay: { url: string };
 }
 
 /** Every simulator of the sandbox, started together. */
@@ -23,6 +26,7 @@ export interface Sandbox {
   keys: SandboxKeys;
   wechat: WechatPaySimulator;
   his: HisSimulator;
+  alipay: AlipaySimulator;
   close(): Promise<void>;
 }
 
@@ -47,10 +51,17 @@ export async function startSandbox(
     notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
   }).start();
   let his: HisSimulator;
+  let alipay: AlipaySimulator;
   try {
     his = await new HisSimulator(config.sandboxPorts.his).start();
   } catch (e) {
     await wechat.close();
+    throw e;
+  }
+  try {
+    alipay = await new AlipaySimulator(config.sandboxPorts.alipay, keys.alipayPlatform.privatePem).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close()]);
     throw e;
   }
   const sp = keys.wechatServiceProvider;
@@ -73,13 +84,15 @@ export async function startSandbox(
       apiV2Key: k.wechat.apiV2Key,
     });
     his.addHospital({ code, appId: k.his.appId, secret: k.his.secret });
+    alipay.addApp({ appId: k.alipay.appId, sellerId: k.alipay.sellerId, publicPem: k.alipay.publicPem });
   }
   return {
     keys,
     wechat,
     his,
+    alipay,
     close: async () => {
-      await Promise.all([wechat.close(), his.close()]);
+      await Promise.all([wechat.close(), his.close(), alipay.close()]);
     },
   };
 }
@@ -131,6 +144,31 @@ export async function provisionSandboxHospital(
       .onConflictDoUpdate({
         target: merchantAccounts.id,
         set: { settings, secretsEnc, mchId: k.wechat.mchId, appId: partner ? sp.appId : k.wechat.appId },
+      });
+    const alipaySettings = {
+      alipayPublicKeyPem: sandbox.keys.alipayPlatform.publicPem,
+      baseUrl: sandbox.alipay.url,
+    };
+    const alipaySecrets = secrets.seal(JSON.stringify({ privateKeyPem: k.alipay.privatePem }));
+    await tx
+      .insert(merchantAccounts)
+      .values({
+        id: `ma_${h.code.toLowerCase()}_alipay`,
+        hospitalId: h.id,
+        channel: 'alipay',
+        mchId: k.alipay.sellerId,
+        appId: k.alipay.appId,
+        settings: alipaySettings,
+        secretsEnc: alipaySecrets,
+      })
+      .onConflictDoUpdate({
+        target: merchantAccounts.id,
+        set: {
+          settings: alipaySettings,
+          secretsEnc: alipaySecrets,
+          mchId: k.alipay.sellerId,
+          appId: k.alipay.appId,
+        },
       });
     const secretEnc = secrets.seal(k.his.secret);
     await tx

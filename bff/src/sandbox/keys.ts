@@ -22,11 +22,15 @@ export interface SandboxHospitalKeys {
   /** apiV2Key signs the v2 XML APIs (payment code); exactly 32 characters like the real one. */
   wechat: { mchId: string; appId: string; serialNo: string; apiV3Key: string; apiV2Key: string } & PemPair;
   his: { appId: string; secret: string };
+  /** Alipay: the app (app_id, app key pair) and the merchant's seller id (PID). */
+  alipay: { appId: string; sellerId: string } & PemPair;
 }
 
 /** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
 export interface SandboxKeys {
   wechatPlatform: { keyId: string } & PemPair;
+  /** The Alipay gateway's own key pair (signs replies and notifications). */
+  alipayPlatform: PemPair;
   /** A WeChat Pay service provider that acts for hospitals in partner mode (sp_mchid). */
   wechatServiceProvider: { mchId: string; appId: string; serialNo: string; apiV3Key: string } & PemPair;
   hospitals: Record<string, SandboxHospitalKeys>;
@@ -51,6 +55,11 @@ export function hospitalKeys(index: number): SandboxHospitalKeys {
       ...rsaPair(),
     },
     his: { appId: `his_sandbox_${index}`, secret: randomBytes(32).toString('base64url') },
+    alipay: {
+      appId: `202100${String(index).padStart(10, '0')}`,
+      sellerId: `208800${String(index).padStart(10, '0')}`,
+      ...rsaPair(),
+    },
   };
 }
 
@@ -65,6 +74,7 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
       apiV3Key: alnum(32),
       ...rsaPair(),
     },
+    alipayPlatform: rsaPair(),
     wechatPlatform: {
       keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       ...rsaPair(),
@@ -79,7 +89,12 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
   if (existsSync(file)) {
     const keys = JSON.parse(readFileSync(file, 'utf8')) as SandboxKeys;
     // Regenerated when a newer release needs keys an older file lacks.
-    if (keys.wechatServiceProvider && hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key))
+    if (
+      keys.wechatServiceProvider &&
+      keys.alipayPlatform &&
+      hospitalCodes.every((c) => keys.hospitals[c]?.alipay) &&
+      hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)
+    )
       return keys;
   }
   const keys = generateSandboxKeys(hospitalCodes);

@@ -357,7 +357,7 @@ export async function runRefundQuery(deps: Deps, job: RefundQueryJob): Promise<v
   if (!refund || !IN_FLIGHT.includes(refund.status)) return;
   const [order] = await deps.db.select().from(orders).where(eq(orders.id, refund.orderId));
   const account = await deps.channels.get(order!.merchantAccountId);
-  const q = await account.adapter.queryRefund(refund.refundNo);
+  const q = await account.adapter.queryRefund(refund.refundNo, order!.orderNo);
   if (q.result === 'SUCCESS' && q.refund) {
     if (q.refund.state === 'NOT_FOUND') {
       if (
