@@ -187,6 +187,25 @@ interface CallError {
   errorMessage: string;
 }
 
+/**
+ * A failed query: "no such order/refund" is a definite answer (SUCCESS with a NOT_FOUND state); anything
+ * else is FAIL or UNKNOWN, to be asked again.
+ */
+function queryFailure<T extends object>(
+  res: CallError,
+  notFound: T,
+): { result: ChannelResult; errorCode?: string; errorMessage?: string } & Partial<T> {
+  if (res.errorCode === 'ORDER_NOT_EXIST' || res.errorCode === 'RESOURCE_NOT_EXISTS') {
+    return { result: 'SUCCESS', errorCode: res.errorCode, ...notFound };
+  }
+  const failed: { result: ChannelResult; errorCode?: string; errorMessage?: string } = {
+    result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN',
+    errorCode: res.errorCode,
+    errorMessage: res.errorMessage,
+  };
+  return failed as typeof failed & Partial<T>; // no payment/refund field on this branch
+}
+
 /** Classifies a failed call without ever keeping the AxiosError (it carries the request config, keys included). */
 function classify(err: unknown): CallError {
   const e = err as { code?: string; message?: string; response?: { status?: number; data?: V3Error } };
@@ -392,16 +411,7 @@ export class WechatPayV3Channel implements PaymentChannel {
           : { mchid: this.opts.mchId },
       },
     );
-    if (!res.ok) {
-      if (res.errorCode === 'ORDER_NOT_EXIST' || res.errorCode === 'RESOURCE_NOT_EXISTS') {
-        return { result: 'SUCCESS', payment: { orderNo, state: 'NOT_FOUND' }, errorCode: res.errorCode };
-      }
-      return {
-        result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN',
-        errorCode: res.errorCode,
-        errorMessage: res.errorMessage,
-      };
-    }
+    if (!res.ok) return queryFailure(res, { payment: { orderNo, state: 'NOT_FOUND' } });
     return { result: 'SUCCESS', payment: toPayment(res.data) };
   }
 
@@ -570,16 +580,7 @@ export class WechatPayV3Channel implements PaymentChannel {
         ...(this.partner ? { params: { sub_mchid: this.opts.mchId } } : {}),
       },
     );
-    if (!res.ok) {
-      if (res.errorCode === 'RESOURCE_NOT_EXISTS' || res.errorCode === 'ORDER_NOT_EXIST') {
-        return { result: 'SUCCESS', refund: { refundNo, state: 'NOT_FOUND' }, errorCode: res.errorCode };
-      }
-      return {
-        result: res.result === 'FAIL' ? 'FAIL' : 'UNKNOWN',
-        errorCode: res.errorCode,
-        errorMessage: res.errorMessage,
-      };
-    }
+    if (!res.ok) return queryFailure(res, { refund: { refundNo, state: 'NOT_FOUND' } });
     return { result: 'SUCCESS', refund: toRefund(res.data) };
   }
 
