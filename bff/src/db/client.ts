@@ -35,6 +35,15 @@ export interface Database {
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../migrations');
 
+/**
+ * What the job queue's executor answers once the database is closed. A job handler that outlived the
+ * shutdown timeout may still report its result; pg-boss takes "no result" as nothing affected (an empty
+ * `rows` would crash its bookkeeping) and re-runs the job when its lease expires. Handlers are idempotent,
+ * so nothing is lost.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg-boss's Db contract, deliberately empty
+const AFTER_CLOSE = Promise.resolve(undefined as unknown as { rows: any[] });
+
 /** Thrown when another process holds the PGlite data directory. */
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
@@ -104,10 +113,7 @@ export async function openDatabase(opts: {
       kind: 'postgres',
       db,
       executor: {
-        // After close, a job handler that outlived the shutdown timeout may still report its result: drop it
-        // instead of throwing into nowhere. pg-boss re-runs that job when its lease expires (handlers are
-        // idempotent), so nothing is lost.
-        executeSql: (text, values) => (closed ? Promise.resolve({ rows: [] }) : pool.query(text, values)),
+        executeSql: (text, values) => (closed ? AFTER_CLOSE : pool.query(text, values)),
       },
       ping: async () => {
         await pool.query('SELECT 1');
@@ -133,6 +139,7 @@ export async function openDatabase(opts: {
   const unlock = lockDataDir(path.resolve(opts.dataDir));
   try {
     const client = await PGlite.create(dir);
+    let pgliteClosed = false;
     const db = drizzlePglite(client, { schema }) as unknown as Db;
     return {
       kind: 'pglite',
@@ -140,6 +147,7 @@ export async function openDatabase(opts: {
       executor: {
         // pg-boss sends multi-statement scripts without parameters: those need the simple protocol.
         async executeSql(text, values) {
+          if (pgliteClosed) return AFTER_CLOSE;
           if (values && values.length > 0) return client.query(text, values);
           const results = await client.exec(text);
           return results[results.length - 1] ?? { rows: [] };
@@ -150,6 +158,7 @@ export async function openDatabase(opts: {
       },
       migrate: () => migratePglite(drizzlePglite(client, { schema }), { migrationsFolder: MIGRATIONS_DIR }),
       close: async () => {
+        pgliteClosed = true;
         await client.close();
         unlock();
       },

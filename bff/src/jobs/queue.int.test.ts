@@ -67,3 +67,40 @@ describe('job queue: enqueue inside the caller’s transaction', () => {
     expect(seen).toContain('run-me');
   });
 });
+
+describe('job queue: a handler that outlives shutdown', () => {
+  it('finishes after the database closed without throwing anywhere', async () => {
+    const t = await createTestDatabase();
+    const database = await openDatabase({ databaseUrl: t.url, dataDir: '/tmp', poolMax: 4 });
+    const jobs = await startJobQueue({
+      executor: database.executor,
+      log: createLogger('silent'),
+      pollingIntervalSeconds: 0.5,
+      supervise: false,
+    });
+    const stray: unknown[] = [];
+    const onStray = (e: unknown) => stray.push(e);
+    process.on('unhandledRejection', onStray);
+    try {
+      let release!: () => void;
+      const started = new Promise<void>((resolveStarted) => {
+        void jobs.work(QUEUES.housekeeping, () => {
+          resolveStarted();
+          return new Promise<void>((r) => (release = r)).then(() => {
+            throw new Error('the handler fails after shutdown'); // pg-boss then records the failure
+          });
+        });
+      });
+      await jobs.send(QUEUES.housekeeping, { marker: 'late' });
+      await started;
+      await jobs.stop(100); // shutdown timeout passes with the handler still running
+      await database.close();
+      release();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(stray).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onStray);
+      await t.drop();
+    }
+  });
+});
