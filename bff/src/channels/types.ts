@@ -118,6 +118,54 @@ export interface ChannelCapabilities {
   /** Can cancel a payment-code payment (reverse), also after it succeeded. */
   reverse: boolean;
   notifications: boolean;
+  /** Serves a daily statement (对账单) that {@link PaymentChannel.downloadStatement} can fetch and parse. */
+  statement: boolean;
+}
+
+/** One line of a channel's daily statement, in our terms. Amounts are positive fen; `kind` says the direction. */
+export interface StatementLine {
+  kind: 'PAYMENT' | 'REFUND';
+  /** Our order number (out_trade_no) as the channel printed it. */
+  orderNo: string;
+  channelTradeNo?: string;
+  /** REFUND lines: our refund number and the channel's refund id. */
+  refundNo?: string;
+  channelRefundId?: string;
+  amountFen: number;
+  /** The channel's fee for this line (手续费), fen; 0 when the file has none. */
+  feeFen: number;
+  /** When the channel completed the payment or refund. */
+  occurredAt: Date;
+  mchId?: string;
+  subMchId?: string;
+  /** The vendor's own state or business-type text. */
+  rawState?: string;
+}
+
+/** Totals as the statement's own summary states them (checked against the lines by the parser). */
+export interface StatementTotals {
+  paymentCount: number;
+  paymentFen: number;
+  refundCount: number;
+  refundFen: number;
+  feeFen: number;
+}
+
+export interface StatementOutput {
+  /**
+   * SUCCESS: the file was downloaded, verified (hash where the channel gives one) and parsed.
+   * PENDING: the channel has not generated the day's file yet — ask again later.
+   * FAIL: the channel says there is no file (`errorCode` NO_STATEMENT: no trade that day) or refused.
+   * UNKNOWN: transport error or timeout.
+   */
+  result: ChannelResult;
+  lines?: StatementLine[];
+  totals?: StatementTotals;
+  /** The file exactly as downloaded, kept for audit, and its name. */
+  rawFile?: Buffer;
+  fileName?: string;
+  errorCode?: string;
+  errorMessage?: string;
 }
 
 /** Thrown by `parseNotification` for anything that must not be applied: bad signature, stale, undecryptable. */
@@ -158,6 +206,11 @@ export interface PaymentChannel {
     now: Date,
   ): ParsedNotification;
   notificationReply(ok: boolean, message?: string): NotificationReply;
+  /**
+   * Downloads and parses the statement of one business day (`YYYY-MM-DD`, China time). A file whose
+   * lines disagree with its own summary is a FAIL with errorCode STATEMENT_INCONSISTENT, never a partial result.
+   */
+  downloadStatement(billDate: string): Promise<StatementOutput>;
 }
 
 /** One record of the interface log (every call to an external party). */

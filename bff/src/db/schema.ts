@@ -266,6 +266,8 @@ export const refunds = pgTable(
     reason: text('reason').notNull(),
     /** Who asked: `his:<appId>`, `admin:<userId>`, `system`. */
     requestedBy: text('requested_by').notNull(),
+    /** CHANNEL: money goes back through the payment channel. CASH: paid back at the hospital window (manual). */
+    method: text('method').notNull().default('CHANNEL'),
     /** The HIS's own refund number: a repeated request with it returns the same refund. */
     hisRefundNo: text('his_refund_no'),
     channelRefundId: text('channel_refund_id'),
@@ -403,4 +405,116 @@ export const alerts = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('alerts_status_created_idx').on(t.status, t.createdAt)],
+);
+
+/** Comments (订单评价) patients left on WeChat Pay payments, pulled periodically for the admin to show. */
+export const orderComments = pgTable(
+  'order_comments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    merchantAccountId: text('merchant_account_id').notNull(),
+    channel: text('channel').notNull(),
+    channelTradeNo: text('channel_trade_no').notNull(),
+    /** Our order, when the channel trade number matches one of our payments. */
+    orderId: text('order_id'),
+    stars: integer('stars').notNull(),
+    content: text('content').notNull(),
+    commentedAt: ts('commented_at').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('order_comments_account_trade_uq').on(t.merchantAccountId, t.channelTradeNo),
+    index('order_comments_hospital_time_idx').on(t.hospitalId, t.commentedAt),
+  ],
+);
+
+/** Roles: a named set of permissions (see `PERMISSIONS` in modules/admin/permissions.ts). */
+export const adminRoles = pgTable('admin_roles', {
+  id: text('id').primaryKey(),
+  code: text('code').notNull().unique(),
+  name: text('name').notNull(),
+  permissions: jsonb('permissions').$type<string[]>().notNull().default([]),
+  /** Built-in roles are seeded by migrations' companion code and cannot be deleted. */
+  builtin: boolean('builtin').notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Staff who use the admin pages. Passwords are argon2id hashes; a hospital id limits them to one hospital. */
+export const adminUsers = pgTable('admin_users', {
+  id: text('id').primaryKey(),
+  username: text('username').notNull().unique(),
+  displayName: text('display_name').notNull(),
+  passwordHash: text('password_hash').notNull(),
+  roleId: text('role_id')
+    .notNull()
+    .references(() => adminRoles.id),
+  /** null: all hospitals. */
+  hospitalId: text('hospital_id'),
+  status: text('status').notNull().default('ACTIVE'),
+  failedAttempts: integer('failed_attempts').notNull().default(0),
+  lockedUntil: ts('locked_until'),
+  /** Bumped on password change or disable: access tokens carrying an older version are refused. */
+  tokenVersion: integer('token_version').notNull().default(0),
+  lastLoginAt: ts('last_login_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Refresh tokens, stored as SHA-256 hashes; rotated on every use, revocable. */
+export const adminRefreshTokens = pgTable(
+  'admin_refresh_tokens',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => adminUsers.id),
+    tokenHash: text('token_hash').notNull().unique(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+    replacedBy: text('replaced_by'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('admin_refresh_tokens_user_idx').on(t.userId)],
+);
+
+/** Login log: every login, logout, failure and lockout. */
+export const adminLoginLogs = pgTable(
+  'admin_login_logs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: text('user_id'),
+    username: text('username').notNull(),
+    event: text('event').notNull(),
+    reason: text('reason'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('admin_login_logs_created_idx').on(t.createdAt)],
+);
+
+/** Audit log: every admin write, with who, what, before and after, and from where. */
+export const adminAuditLogs = pgTable(
+  'admin_audit_logs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: text('user_id').notNull(),
+    username: text('username').notNull(),
+    action: text('action').notNull(),
+    targetType: text('target_type').notNull(),
+    targetId: text('target_id'),
+    before: jsonb('before').$type<unknown>(),
+    after: jsonb('after').$type<unknown>(),
+    ip: text('ip'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('admin_audit_logs_created_idx').on(t.createdAt),
+    index('admin_audit_logs_target_idx').on(t.targetType, t.targetId),
+  ],
 );

@@ -12,6 +12,7 @@ import type {
   NotificationReply,
   OutboundRecorder,
   ParsedNotification,
+  StatementOutput,
   PaymentChannel,
   QueryPaymentOutput,
   RefundInput,
@@ -84,6 +85,7 @@ export class AlipayChannel implements PaymentChannel {
     refund: true,
     reverse: true,
     notifications: true,
+    statement: false,
   };
   private readonly sdk: AlipaySdk;
   private readonly opts: z.infer<typeof AlipayOptionsSchema>;
@@ -321,6 +323,15 @@ export class AlipayChannel implements PaymentChannel {
       payment:
         params.out_trade_no && params.trade_status ? this.payment(params.out_trade_no, params) : undefined,
     };
+  }
+
+  /** Statement download: built in the statements change (see the channel's protocol notes). */
+  downloadStatement(): Promise<StatementOutput> {
+    return Promise.resolve({
+      result: 'FAIL',
+      errorCode: 'NOT_SUPPORTED',
+      errorMessage: 'statement download not built yet',
+    });
   }
 
   notificationReply(ok: boolean): NotificationReply {

@@ -16,6 +16,7 @@ import type {
   NotificationReply,
   OutboundRecorder,
   ParsedNotification,
+  StatementOutput,
   PaymentChannel,
   QueryPaymentOutput,
 } from '../types';
@@ -255,6 +256,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       refund: true,
       reverse: Boolean(this.opts.apiV2Key),
       notifications: true,
+      statement: false,
     };
     this.privateKey = createPrivateKey(this.opts.privateKeyPem);
     this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
@@ -662,6 +664,15 @@ export class WechatPayV3Channel implements PaymentChannel {
       parsed.refund = toRefund(r);
     }
     return parsed;
+  }
+
+  /** Statement download: built in the statements change (see the channel's protocol notes). */
+  downloadStatement(): Promise<StatementOutput> {
+    return Promise.resolve({
+      result: 'FAIL',
+      errorCode: 'NOT_SUPPORTED',
+      errorMessage: 'statement download not built yet',
+    });
   }
 
   notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
