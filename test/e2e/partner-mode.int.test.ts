@@ -67,20 +67,55 @@ describe('WeChat Pay service-provider (partner) mode', () => {
     expect(simRefund).toMatchObject({ sp_mchid: sp.mchId, status: 'SUCCESS', refund: 2000 });
   });
 
-  it('does not offer payment codes in partner mode (declared, not faked)', async () => {
-    const { hisBillNo } = await s.pushBill({ hospital: 'H002', patientId: 'P1001' });
-    const text = JSON.stringify({
-      hisBillNos: [hisBillNo],
-      authCode: '134000000000000000',
-      channel: 'wechatpay',
+  /** The HIS of H002 scans a payment code at the window. */
+  async function codePayment(prefix: string, amountFen: number) {
+    const { hisBillNo } = await s.pushBill({ hospital: 'H002', patientId: 'P1001', amountFen });
+    const authCode = `${prefix}${String(Date.now()).slice(-10)}${Math.floor(Math.random() * 1e4)
+      .toString()
+      .padStart(4, '0')}`;
+    return s.his(
+      'POST',
+      '/open/v1/code-payments',
+      { hisBillNos: [hisBillNo], authCode, channel: 'wechatpay' },
+      'H002',
+    );
+  }
+  const orderStatus = async (orderNo: string) =>
+    (await s.platform.deps.db.select().from(orders).where(eq(orders.orderNo, orderNo)))[0]?.status;
+
+  it('takes a payment code for the sub-merchant: v2 micropay with sub_mch_id, signed with the provider’s key', async () => {
+    const r = await codePayment('1340', 1800);
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ status: 'PAID', amountFen: 1800, tradeType: 'MICROPAY' });
+    const sim = s.sandbox.wechat.orders.get(r.body.orderNo)!;
+    expect(sim).toMatchObject({
+      sp_mchid: s.sandbox.keys.wechatServiceProvider.mchId,
+      mchid: s.sandbox.keys.hospitals.H002!.wechat.mchId,
+      trade_type: 'MICROPAY',
+      trade_state: 'SUCCESS',
     });
-    const { appId, secret } = s.sandbox.keys.hospitals.H002!.his;
-    const c = await fetch(`${s.platform.url}/open/v1/code-payments`, {
-      method: 'POST',
-      body: text,
-      headers: signedHeaders(appId, secret, 'POST', '/open/v1/code-payments', text),
+    await waitFor(async () => (await orderStatus(r.body.orderNo)) === 'SETTLED', 15_000, 'SETTLED');
+  });
+
+  it('polls a payment code the patient is confirming (USERPAYING), then settles', async () => {
+    const r = await codePayment('1341', 2600);
+    expect(r.status).toBe(201);
+    expect(r.body.status).toBe('PAYING');
+    await waitFor(
+      async () => (await orderStatus(r.body.orderNo)) === 'SETTLED',
+      15_000,
+      'SETTLED after USERPAYING in partner mode',
+    );
+    expect(s.sandbox.wechat.orders.get(r.body.orderNo)).toMatchObject({
+      sp_mchid: s.sandbox.keys.wechatServiceProvider.mchId,
+      trade_state: 'SUCCESS',
     });
-    expect(c.status).toBe(400);
-    expect(((await c.json()) as any).error.message).toMatch(/does not support MICROPAY/);
+  });
+
+  it('reverses an unconfirmed payment code for the sub-merchant', async () => {
+    const r = await codePayment('1342', 900);
+    expect(r.body.status).toBe('PAYING');
+    await waitFor(async () => (await orderStatus(r.body.orderNo)) === 'CLOSED', 20_000, 'CLOSED by reverse');
+    expect(s.sandbox.wechat.orders.get(r.body.orderNo)?.trade_state).toBe('REVOKED');
   });
 });

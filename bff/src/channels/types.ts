@@ -132,7 +132,7 @@ export interface StatementLine {
   refundNo?: string;
   channelRefundId?: string;
   amountFen: number;
-  /** The channel's fee for this line (手续费), fen; 0 when the file has none. */
+  /** The channel's fee for this line (手续费), fen; 0 when the file has none. On a REFUND line: the fee returned. */
   feeFen: number;
   /** When the channel completed the payment or refund. */
   occurredAt: Date;
@@ -148,6 +148,7 @@ export interface StatementTotals {
   paymentFen: number;
   refundCount: number;
   refundFen: number;
+  /** Net: fees charged on payments less fees returned with refunds (may be negative). */
   feeFen: number;
 }
 

@@ -13,6 +13,8 @@ export const QUEUES = {
   hisPush: 'his-push',
   /** Housekeeping, every minute: the sweep (restarts dead job chains, alerts), old nonces and idempotency keys. */
   housekeeping: 'housekeeping',
+  /** Hourly: pull the last day's WeChat Pay order comments (订单评价) of every account with a v2 key. */
+  commentsPull: 'comments-pull',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -22,6 +24,15 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'refund-query': 60,
   'his-push': 120,
   housekeeping: 300,
+  'comments-pull': 900,
+};
+
+/**
+ * Queues that must not run two jobs at once: `stately` keeps at most one queued and one active job, so a slow
+ * run and the next cron tick (from any bff process) never pile up. Everything else is `standard`.
+ */
+const QUEUE_POLICY: Partial<Record<QueueName, PgBoss.QueuePolicy>> = {
+  'comments-pull': 'stately',
 };
 
 export interface SendOptions {
@@ -81,6 +92,7 @@ export async function startJobQueue(opts: {
       .createQueue(name, {
         name,
         expireInSeconds: QUEUE_EXPIRY_SECONDS[name],
+        policy: QUEUE_POLICY[name] ?? 'standard',
         retryLimit: 5,
         retryDelay: 5,
         retryBackoff: true,

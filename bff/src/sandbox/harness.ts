@@ -15,7 +15,8 @@ export interface SimRequest {
 export interface SimReply {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** Text, or bytes (bill files and archives). */
+  body?: string | Buffer;
 }
 
 export type SimHandler = (req: SimRequest) => Promise<SimReply | undefined> | SimReply | undefined;

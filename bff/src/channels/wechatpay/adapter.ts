@@ -14,6 +14,7 @@ import type {
   CreatePaymentInput,
   CreatePaymentOutput,
   NotificationReply,
+  OutboundCall,
   OutboundRecorder,
   ParsedNotification,
   StatementOutput,
@@ -21,6 +22,8 @@ import type {
   QueryPaymentOutput,
 } from '../types';
 import { NotificationRejected } from '../types';
+import { isBillDate, StatementError, statementFailure } from '../statement';
+import { parseTradeBill, verifyBillHash } from './trade-bill';
 
 /**
  * Settings of one WeChat Pay v3 merchant account. Direct-merchant mode here; the service-provider
@@ -135,6 +138,8 @@ interface V3Error {
 /** Deliberate signature probes from WeChat Pay start with this and must fail (protocols.md §1). */
 const SIGNTEST_PREFIX = 'WECHATPAY/SIGNTEST/';
 const MAX_SKEW_SECONDS = 300;
+/** Largest bill file we accept (a busy hospital's daily ALL bill is a few MB). */
+const MAX_BILL_BYTES = 200 * 1024 * 1024;
 
 function mapTradeState(state: string): ChannelPaymentState {
   switch (state) {
@@ -227,6 +232,76 @@ function classify(err: unknown): CallError {
   };
 }
 
+/** The v2 comments API (订单评价) and its largest page. */
+const COMMENTS_PATH = 'billcommentsp/batchquerycomment';
+const COMMENTS_MAX_LIMIT = 200;
+
+/** A window of comments to pull, and the page within it. */
+export interface CommentWindow {
+  from: Date;
+  to: Date;
+  /** Where to start: 0, then the `nextOffset` of the previous page. */
+  offset?: number;
+  /** Page size, at most 200. */
+  limit?: number;
+}
+
+/** One comment a patient left on a payment. */
+export interface ChannelComment {
+  commentedAt: Date;
+  /** WeChat's transaction_id of the payment commented on. */
+  channelTradeNo: string;
+  /** 1–5. */
+  stars: number;
+  content: string;
+}
+
+export interface CommentPage {
+  result: ChannelResult;
+  comments?: ChannelComment[];
+  /** The offset to ask for the next page with. */
+  nextOffset?: number;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** `yyyyMMddHHmmss` in Beijing time. */
+function beijingCompact(d: Date): string {
+  return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
+}
+
+/** A flat `<xml>` reply (v2) as fields; CDATA or plain values. */
+function flatXml(xml: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of xml.matchAll(/<(\w+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g))
+    if (m[1] !== 'xml') out[m[1]!] = m[2] ?? m[3] ?? '';
+  return out;
+}
+
+/** The comments API's text reply: next offset, then `` `time,`transaction_id,`stars,`content `` lines. */
+export function parseCommentsText(text: string): { nextOffset: number; comments: ChannelComment[] } {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1]!.trim() === '') lines.pop();
+  const first = (lines.shift() ?? '').trim().replace(/^`/, '');
+  if (!/^\d+$/.test(first)) throw new Error('comments reply: the first line is not an offset');
+  const comments: ChannelComment[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const m = /^`([^,]*),`([^,]*),`([^,]*),`([\s\S]*)$/.exec(line);
+    if (!m) throw new Error(`comments reply: line ${i + 2} is not \`time,\`transaction_id,\`stars,\`comment`);
+    const [, time, tradeNo, stars, content] = m;
+    const t = /^(\d{4})-?(\d{2})-?(\d{2})[ T]?(\d{2}):?(\d{2}):?(\d{2})$/.exec(time!.trim());
+    const commentedAt = t ? new Date(`${t[1]}-${t[2]}-${t[3]}T${t[4]}:${t[5]}:${t[6]}+08:00`) : undefined;
+    if (!commentedAt || Number.isNaN(commentedAt.getTime()))
+      throw new Error(`comments reply: line ${i + 2} has no valid time`);
+    if (!/^[\w-]{1,64}$/.test(tradeNo!.trim()))
+      throw new Error(`comments reply: line ${i + 2} has no transaction_id`);
+    if (!/^[1-5]$/.test(stars!.trim())) throw new Error(`comments reply: line ${i + 2} stars is not 1–5`);
+    comments.push({ commentedAt, channelTradeNo: tradeNo!.trim(), stars: Number(stars), content: content! });
+  }
+  return { nextOffset: Number(first), comments };
+}
+
 /** WeChat Pay API v3 through wechatpay-axios-plugin: requests signed, replies verified by the SDK. */
 export class WechatPayV3Channel implements PaymentChannel {
   readonly name = 'wechatpay';
@@ -246,17 +321,14 @@ export class WechatPayV3Channel implements PaymentChannel {
       throw new Error('WeChat Pay partner mode needs spMchId and spAppId');
     }
     this.capabilities = {
-      // Payment codes need the v2 key; without it MICROPAY is declared absent, not faked.
-      // Payment codes in partner mode (sub_mch_id on v2) are not built yet: declared absent.
-      tradeTypes:
-        this.opts.apiV2Key && this.opts.mode === 'direct'
-          ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY']
-          : ['NATIVE', 'JSAPI', 'H5'],
+      // Payment codes need the v2 key (the service provider's in partner mode, with sub_mch_id on each call);
+      // without it MICROPAY is declared absent, not faked.
+      tradeTypes: this.opts.apiV2Key ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] : ['NATIVE', 'JSAPI', 'H5'],
       close: true,
       refund: true,
       reverse: Boolean(this.opts.apiV2Key),
       notifications: true,
-      statement: false,
+      statement: true,
     };
     this.privateKey = createPrivateKey(this.opts.privateKeyPem);
     this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
@@ -275,7 +347,7 @@ export class WechatPayV3Channel implements PaymentChannel {
 
   private async call<T>(
     operation: string,
-    orderNo: string,
+    orderNo: string | undefined,
     method: 'GET' | 'POST',
     path: string,
     data: object | undefined,
@@ -328,6 +400,21 @@ export class WechatPayV3Channel implements PaymentChannel {
       sp_appid: this.opts.spAppId!,
       sp_mchid: this.opts.spMchId!,
       sub_mchid: this.opts.mchId,
+    };
+    if (this.opts.subAppId) f.sub_appid = this.opts.subAppId;
+    return f;
+  }
+
+  /**
+   * The ids that name the merchant in a v2 XML body: `appid`/`mch_id`, or in partner mode the service provider's
+   * (whose v2 key signs) with `sub_mch_id` and, when configured, `sub_appid`.
+   */
+  private v2MerchantFields(): Record<string, string> {
+    if (!this.partner) return { appid: this.opts.appId, mch_id: this.opts.mchId };
+    const f: Record<string, string> = {
+      appid: this.opts.spAppId!,
+      mch_id: this.opts.spMchId!,
+      sub_mch_id: this.opts.mchId,
     };
     if (this.opts.subAppId) f.sub_appid = this.opts.subAppId;
     return f;
@@ -444,7 +531,7 @@ export class WechatPayV3Channel implements PaymentChannel {
   ) {
     const started = Date.now();
     const url = `${this.opts.baseUrl.replace(/\/$/, '')}/${path.replace(/^v2\//, '')}`;
-    const body = { appid: this.opts.appId, mch_id: this.opts.mchId, ...data };
+    const body = { ...this.v2MerchantFields(), ...data };
     try {
       const res = (await this.client.request(path, 'POST', body)) as {
         status: number;
@@ -518,8 +605,9 @@ export class WechatPayV3Channel implements PaymentChannel {
           channelTradeNo: d.transaction_id,
           amountFen: Number(d.total_fee),
           paidAt: d.time_end ? parseTimeEnd(d.time_end) : undefined,
-          mchId: d.mch_id,
-          appId: d.appid,
+          // Partner-mode replies name the hospital as sub_mch_id; the app is the provider's unless sub_appid is set.
+          mchId: d.sub_mch_id ?? d.mch_id,
+          appId: d.sub_appid ?? d.appid,
         },
       };
     }
@@ -666,13 +754,226 @@ export class WechatPayV3Channel implements PaymentChannel {
     return parsed;
   }
 
-  /** Statement download: built in the statements change (see the channel's protocol notes). */
-  downloadStatement(): Promise<StatementOutput> {
-    return Promise.resolve({
-      result: 'FAIL',
-      errorCode: 'NOT_SUPPORTED',
-      errorMessage: 'statement download not built yet',
+  /**
+   * The day's trade bill (ALL): `GET /v3/bill/tradebill` (signed, reply verified by the SDK) announces a
+   * download URL and the file's SHA1; the file itself comes unsigned from `/v3/billdownload/file` (the
+   * request is signed), so its bytes are checked against that hash before they are parsed. The signed
+   * request only ever goes to our configured API host: a download URL elsewhere is refused.
+   * In partner mode the provider's bill lists every sub-merchant (特约商户号): it is checked whole and only
+   * this hospital's lines are kept. [P] WeChat also takes `sub_mchid=` here for a sub-merchant's own bill;
+   * filtering the provider's file works without that permission.
+   */
+  async downloadStatement(billDate: string): Promise<StatementOutput> {
+    if (!isBillDate(billDate))
+      return {
+        result: 'FAIL',
+        errorCode: 'PARAM_ERROR',
+        errorMessage: `bill date ${billDate} is not YYYY-MM-DD`,
+      };
+    const res = await this.call<{ hash_type?: string; hash_value?: string; download_url?: string }>(
+      'statement',
+      undefined,
+      'GET',
+      'v3/bill/tradebill',
+      undefined,
+      { params: { bill_date: billDate, bill_type: 'ALL' } },
+    );
+    if (!res.ok) {
+      // [C] no trade that day: 400 NO_STATEMENT_EXIST; the file is still being generated: 400 STATEMENT_CREATING.
+      if (res.errorCode === 'NO_STATEMENT_EXIST')
+        return { result: 'FAIL', errorCode: 'NO_STATEMENT', errorMessage: res.errorMessage };
+      if (res.errorCode === 'STATEMENT_CREATING')
+        return { result: 'PENDING', errorCode: res.errorCode, errorMessage: res.errorMessage };
+      return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+    }
+    const base = this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`;
+    let target: URL;
+    try {
+      target = new URL(res.data.download_url ?? '');
+    } catch {
+      return {
+        result: 'FAIL',
+        errorCode: 'STATEMENT_FORMAT',
+        errorMessage: 'tradebill reply has no download_url',
+      };
+    }
+    const basePath = new URL(base);
+    if (target.origin !== basePath.origin || !target.pathname.startsWith(basePath.pathname))
+      return {
+        result: 'FAIL',
+        errorCode: 'STATEMENT_URL_UNTRUSTED',
+        errorMessage: `download_url is not on ${basePath.origin}`,
+      };
+    const file = await this.download(
+      target.pathname.slice(basePath.pathname.length),
+      Object.fromEntries(target.searchParams),
+      billDate,
+    );
+    if (!file.ok) return { result: file.result, errorCode: file.errorCode, errorMessage: file.errorMessage };
+    const mchId = this.partner ? this.opts.spMchId! : this.opts.mchId;
+    try {
+      verifyBillHash(file.data, res.data.hash_type, res.data.hash_value);
+      const parsed = parseTradeBill(file.data, {
+        mchId,
+        subMchId: this.partner ? this.opts.mchId : undefined,
+      });
+      return {
+        result: 'SUCCESS',
+        ...parsed,
+        rawFile: file.data,
+        fileName: `wechatpay_${mchId}_${billDate}_ALL.csv`,
+      };
+    } catch (e) {
+      if (e instanceof StatementError)
+        this.record({
+          party: this.name,
+          operation: 'statement_parse',
+          method: 'GET',
+          url: 'v3/billdownload/file',
+          latencyMs: 0,
+          result: 'FAIL',
+          errorCode: e.code,
+          errorMessage: e.message,
+        });
+      return statementFailure(e);
+    }
+  }
+
+  /** Fetches a bill file: a signed GET whose reply is raw bytes (not signed, so not verified by the SDK). */
+  private async download(
+    path: string,
+    params: Record<string, string>,
+    billDate: string,
+  ): Promise<{ ok: true; data: Buffer } | ({ ok: false } & CallError)> {
+    const started = Date.now();
+    try {
+      const res = (await this.client.request(path, 'GET', undefined, {
+        params,
+        responseType: 'arraybuffer',
+        maxContentLength: MAX_BILL_BYTES,
+      })) as { status: number; data: ArrayBuffer | Buffer };
+      const data = Buffer.isBuffer(res.data) ? res.data : Buffer.from(res.data);
+      this.record({
+        party: this.name,
+        operation: 'statement_download',
+        method: 'GET',
+        url: path, // the token stays out of the log
+        httpStatus: res.status,
+        latencyMs: Date.now() - started,
+        result: 'SUCCESS',
+        request: { billDate },
+        response: { bytes: data.length },
+      });
+      return { ok: true, data };
+    } catch (err) {
+      const c = classify(err);
+      this.record({
+        party: this.name,
+        operation: 'statement_download',
+        method: 'GET',
+        url: path,
+        httpStatus: c.httpStatus,
+        latencyMs: Date.now() - started,
+        // A failed download is asked again: the link is short-lived, a new tradebill call makes another.
+        result: 'UNKNOWN',
+        errorCode: c.errorCode,
+        errorMessage: c.errorMessage,
+        request: { billDate },
+      });
+      return { ok: false, ...c, result: 'UNKNOWN' };
+    }
+  }
+
+  /** Whether this account can pull order comments (a v2 API: it needs the API v2 key). */
+  get canPullComments(): boolean {
+    return Boolean(this.opts.apiV2Key);
+  }
+
+  /**
+   * One page of patients' comments on payments (订单评价), v2 `POST /billcommentsp/batchquerycomment`: XML
+   * signed with HMAC-SHA256 under the v2 key (this API takes no MD5). Success is not XML but plain text — the
+   * next offset on the first line, then one `` `time,`transaction_id,`stars,`content `` line per comment — so
+   * the call bypasses the SDK's XML reply handling (its request signing is kept). That text carries no
+   * signature; a failure is XML with return_code/return_msg.
+   * [U] Production needs mutual TLS with the merchant API certificate, like reverse; the sandbox is plain HTTP.
+   * [U] comment_time is printed `yyyy-MM-dd HH:mm:ss` (Beijing); `yyyyMMddHHmmss` is accepted too.
+   * [U] partner mode passes sub_mch_id (and sub_appid when set); the window is Beijing time, end exclusive.
+   */
+  async pullComments(window: CommentWindow): Promise<CommentPage> {
+    if (!this.opts.apiV2Key)
+      return {
+        result: 'FAIL',
+        errorCode: 'UNSUPPORTED',
+        errorMessage: 'this merchant account has no API v2 key',
+      };
+    const limit = Math.min(COMMENTS_MAX_LIMIT, Math.max(1, Math.floor(window.limit ?? COMMENTS_MAX_LIMIT)));
+    const offset = Math.max(0, Math.floor(window.offset ?? 0));
+    const body: Record<string, string> = {
+      ...this.v2MerchantFields(),
+      sign_type: 'HMAC-SHA256',
+      begin_time: beijingCompact(window.from),
+      end_time: beijingCompact(window.to),
+      offset: String(offset),
+      limit: String(limit),
+    };
+    const url = `${this.opts.baseUrl.replace(/\/$/, '')}/${COMMENTS_PATH}`;
+    const started = Date.now();
+    const record = (r: Partial<OutboundCall> & Pick<OutboundCall, 'result'>) =>
+      this.record({
+        party: this.name,
+        operation: 'comments',
+        method: 'POST',
+        url,
+        latencyMs: Date.now() - started,
+        request: body,
+        ...r,
+      });
+    let status: number;
+    let text: string;
+    try {
+      const res = await this.client.v2.request({
+        url: COMMENTS_PATH,
+        method: 'POST',
+        data: body,
+        responseType: 'text',
+        transformResponse: [(d: unknown) => d], // plain text on success: keep it raw
+      });
+      status = res.status;
+      text = Buffer.isBuffer(res.data) ? res.data.toString('utf8') : String(res.data ?? '');
+    } catch (err) {
+      const c = classify(err);
+      record({
+        httpStatus: c.httpStatus,
+        result: 'UNKNOWN',
+        errorCode: c.errorCode,
+        errorMessage: c.errorMessage,
+      });
+      return { result: 'UNKNOWN', errorCode: c.errorCode, errorMessage: c.errorMessage };
+    }
+    if (/^\s*</.test(text)) {
+      const x = flatXml(text);
+      const errorCode = x.err_code || (x.return_code === 'SUCCESS' ? 'UNEXPECTED_REPLY' : 'RETURN_FAIL');
+      const errorMessage = (x.err_code_des || x.return_msg || '').slice(0, 300);
+      // [U] SYSTEMERROR / FREQUENCY_LIMITED say nothing final: ask again later.
+      const result: ChannelResult = /SYSTEMERROR|FREQUENCY_LIMITED/.test(errorCode) ? 'UNKNOWN' : 'FAIL';
+      record({ httpStatus: status, result, errorCode, errorMessage, response: x });
+      return { result, errorCode, errorMessage };
+    }
+    let page: { nextOffset: number; comments: ChannelComment[] };
+    try {
+      page = parseCommentsText(text);
+    } catch (e) {
+      const errorMessage = (e as Error).message;
+      record({ httpStatus: status, result: 'FAIL', errorCode: 'FORMAT_ERROR', errorMessage });
+      return { result: 'FAIL', errorCode: 'FORMAT_ERROR', errorMessage };
+    }
+    // Counts only: comment texts are the patients' words and stay out of the interface log.
+    record({
+      httpStatus: status,
+      result: 'SUCCESS',
+      response: { nextOffset: page.nextOffset, comments: page.comments.length },
     });
+    return { result: 'SUCCESS', ...page };
   }
 
   notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {

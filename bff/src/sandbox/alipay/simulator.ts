@@ -8,6 +8,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { fenToYuan, yuanToFen } from '@hp/shared';
+import { writeZip } from '../../lib/zip';
+import { encodeGbk } from '../../lib/gbk';
 import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
 
 /**
@@ -17,7 +19,10 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  *
  * Barcode codes (alipay.trade.pay): 2810… pays at once; 2811… answers 10003 (waiting for the buyer) and pays
  * after `confirmMs`; 2812… waits forever.
- * Control API: `POST /sim/alipay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop' }`.
+ * Control API: `POST /sim/alipay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop' }`;
+ * `POST /sim/alipay/faults` `{ op: 'bill', fault: 'no_bill'|'not_ready'|'corrupt_bill', count? }` — Alipay answers
+ * both "no trade that day" and "not generated yet" with isp.bill_not_exist (the adapter tells them apart by
+ * the time of day); corrupt_bill serves an archive whose footer disagrees with its rows.
  */
 
 export interface SimAlipayApp {
@@ -35,9 +40,14 @@ interface AliOrder {
   subject: string;
   notifyUrl?: string;
   status: 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_CLOSED';
+  createdAt: string;
   paidAt?: string;
   refunds: Map<string, number>;
+  /** When each refund (by out_request_no) went through, Beijing time. */
+  refundedAt: Map<string, string>;
 }
+
+type BillFault = 'no_bill' | 'not_ready' | 'corrupt_bill';
 
 const beijing = (d = new Date()) =>
   new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
@@ -158,7 +168,9 @@ export class AlipaySimulator {
         subject: biz.subject,
         notifyUrl: params.notify_url,
         status: 'WAIT_BUYER_PAY',
+        createdAt: beijing(),
         refunds: new Map(),
+        refundedAt: new Map(),
       };
       this.orders.set(order.outTradeNo, order);
       return order;
@@ -235,6 +247,7 @@ export class AlipaySimulator {
           if (fen <= 0 || refunded + fen > o.totalFen)
             return fail('40004', 'Business Failed', 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限');
           o.refunds.set(no, fen);
+          o.refundedAt.set(no, beijing());
         } else if (done !== fen)
           return fail(
             '40004',
@@ -263,6 +276,8 @@ export class AlipaySimulator {
           refund_status: 'REFUND_SUCCESS',
         });
       }
+      case 'alipay.data.dataservice.bill.downloadurl.query':
+        return this.billUrl(app, biz, fail);
       default:
         return fail('40004', 'Business Failed', 'isv.invalid-method', `未知方法 ${method}`);
     }
@@ -309,7 +324,196 @@ export class AlipaySimulator {
     }
   }
 
+  // ---- daily trade bill (bill_type=trade) --------------------------------------------------------------------
+  //
+  // A zip of GBK CSVs built from the payments and refunds this simulator processed, in Alipay's layout
+  // (protocols.md §5): `<PID>0156_<yyyyMMdd>_业务明细.csv` and its `(汇总)` companion. Fees (服务费): `feeRateBp`
+  // of each amount, rounded half up to the fen per transaction; refunds return the fee of the refunded amount,
+  // printed negative like the refund's amounts. The download link is valid 30 s, like Alipay's.
+
+  /** Fee rate in basis points (60 = 0.60%). */
+  feeRateBp = 60;
+  private billFaults: { fault: BillFault; count: number }[] = [];
+  private readonly billFiles = new Map<string, { bytes: Buffer; expires: number }>();
+
+  injectBillFault(fault: BillFault, count = 1): void {
+    this.billFaults.push({ fault, count });
+  }
+
+  feeOf(amountFen: number): number {
+    return Math.floor((amountFen * this.feeRateBp + 5000) / 10_000);
+  }
+
+  /** The 业务明细 CSV text of one Beijing day for a seller, or undefined when it had no trade. */
+  tradeBillCsv(sellerId: string, billDate: string, opts: { corrupt?: boolean } = {}): string | undefined {
+    const cell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    const id = (v: string) => `${v}\t`; // ID cells end in a tab so spreadsheets keep them as text
+    const buyer = '*沙箱(sandbox***@alipay.test)';
+    const rows: { at: string; text: string }[] = [];
+    const sum = { trades: 0, tradeFen: 0, refunds: 0, refundFen: 0, fee: 0 };
+    for (const o of this.orders.values()) {
+      if (o.sellerId !== sellerId || !o.paidAt) continue;
+      const row = (kind: '交易' | '退款', at: string, fen: number, fee: number, requestNo = '') =>
+        [
+          id(o.tradeNo),
+          id(o.outTradeNo),
+          id(kind),
+          cell(o.subject),
+          o.createdAt,
+          at,
+          id(''),
+          id(''),
+          id(''),
+          id(''),
+          id(buyer),
+          fenToYuan(fen),
+          fenToYuan(fen),
+          '0.00',
+          '0.00',
+          '0.00',
+          '0.00',
+          '0.00',
+          '',
+          id('0.00'),
+          '0.00',
+          id(requestNo),
+          fenToYuan(fee),
+          '0.00',
+          cell(o.subject),
+        ].join(',');
+      if (o.paidAt.startsWith(billDate)) {
+        const fee = this.feeOf(o.totalFen);
+        sum.trades++;
+        sum.tradeFen += o.totalFen;
+        sum.fee += fee;
+        rows.push({ at: o.paidAt, text: row('交易', o.paidAt, o.totalFen, fee) });
+      }
+      for (const [no, fen] of o.refunds) {
+        const at = o.refundedAt.get(no);
+        if (!at?.startsWith(billDate)) continue;
+        const fee = this.feeOf(fen);
+        sum.refunds++;
+        sum.refundFen += fen;
+        sum.fee -= fee;
+        rows.push({ at, text: row('退款', at, -fen, -fee, no) });
+      }
+    }
+    if (rows.length === 0) return undefined;
+    rows.sort((a, b) => a.at.localeCompare(b.at));
+    const cn = (d: string) => `${d.slice(0, 4)}年${d.slice(5, 7)}月${d.slice(8, 10)}日`;
+    const next = new Date(Date.parse(`${billDate}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    const exported = beijing();
+    const tradeFen = opts.corrupt ? sum.tradeFen + 1 : sum.tradeFen;
+    return [
+      '#支付宝业务明细查询',
+      `#账号：[${sellerId}0156]`,
+      `#起始日期：[${cn(billDate)} 00:00:00]   终止日期：[${cn(next)} 00:00:00]`,
+      '#-----------------------------------------业务明细列表----------------------------------------',
+      '支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,' +
+        '商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,' +
+        '商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注',
+      ...rows.map((r) => r.text),
+      '#-----------------------------------------业务明细列表结束------------------------------------',
+      `#交易合计：${sum.trades}笔，商家实收共${fenToYuan(tradeFen)}元，商家优惠共0.00元`,
+      `#退款合计：${sum.refunds}笔，商家实收退款共${fenToYuan(-sum.refundFen)}元，商家优惠退款共0.00元`,
+      `#导出时间：[${cn(exported)} ${exported.slice(11)}]`,
+      '',
+    ].join('\r\n');
+  }
+
+  /** The day's archive: 业务明细 and 业务明细(汇总), GBK, names in GBK as Alipay writes them. */
+  tradeBillZip(sellerId: string, billDate: string, opts: { corrupt?: boolean } = {}): Buffer | undefined {
+    const detail = this.tradeBillCsv(sellerId, billDate, opts);
+    if (detail === undefined) return undefined;
+    const day = billDate.replace(/-/g, '');
+    const footer = detail.split('\r\n').filter((l) => /^#(交易|退款)合计/.test(l));
+    const summary = [
+      '#支付宝业务汇总查询',
+      `#账号：[${sellerId}0156]`,
+      '#-----------------------------------------业务汇总列表----------------------------------------',
+      '门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,' +
+        '卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）',
+      '#-----------------------------------------业务汇总列表结束------------------------------------',
+      ...footer,
+      '',
+    ].join('\r\n');
+    return writeZip(
+      [
+        { name: `${sellerId}0156_${day}_业务明细.csv`, data: encodeGbk(detail) },
+        { name: `${sellerId}0156_${day}_业务明细(汇总).csv`, data: encodeGbk(summary) },
+      ],
+      { names: 'gbk' },
+    );
+  }
+
+  private billUrl(
+    app: SimAlipayApp,
+    biz: Record<string, any>,
+    fail: (code: string, msg: string, subCode: string, subMsg: string) => SimReply,
+  ): SimReply {
+    const method = 'alipay.data.dataservice.bill.downloadurl.query';
+    if (biz.bill_type !== 'trade')
+      return fail('40004', 'Business Failed', 'invalid_arguments', '沙箱仅支持 bill_type=trade');
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(String(biz.bill_date ?? '')))
+      return fail('40004', 'Business Failed', 'invalid_arguments', 'bill_date 格式错误');
+    const f = this.billFaults.find((x) => x.count > 0);
+    if (f) {
+      f.count--;
+      if (f.count === 0) this.billFaults = this.billFaults.filter((x) => x !== f);
+    }
+    const notExist = () => fail('40004', 'Business Failed', 'isp.bill_not_exist', '账单不存在');
+    if (f?.fault === 'no_bill' || f?.fault === 'not_ready') return notExist();
+    const zip = this.tradeBillZip(app.sellerId, biz.bill_date, { corrupt: f?.fault === 'corrupt_bill' });
+    if (!zip) return notExist();
+    const token = randomBytes(16).toString('hex');
+    const now = Date.now();
+    for (const [k, v] of this.billFiles) if (v.expires < now) this.billFiles.delete(k);
+    this.billFiles.set(token, { bytes: zip, expires: now + 30_000 });
+    const day = String(biz.bill_date).replace(/-/g, '');
+    const q = new URLSearchParams({
+      bizType: 'trade',
+      userId: app.sellerId,
+      fileType: 'csv.zip',
+      bizDates: day,
+      downloadFileName: `${app.sellerId}0156_${day}.csv.zip`,
+      fileId: randomBytes(8).toString('hex'),
+      timestamp: String(now),
+      token,
+    });
+    return this.reply(method, {
+      code: '10000',
+      msg: 'Success',
+      bill_download_url: `${this.url}/downloadBillFile.resource?${q.toString()}`,
+    });
+  }
+
+  /** The archive download: plain GET, no signature (as Alipay's). */
+  private billDownload(q: URLSearchParams): SimReply {
+    const f = this.billFiles.get(q.get('token') ?? '');
+    if (!f || f.expires < Date.now())
+      return { status: 404, headers: { 'content-type': 'text/plain' }, body: 'download link expired' };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/oct-stream', 'content-length': String(f.bytes.length) },
+      body: f.bytes,
+    };
+  }
+
   private async control(req: SimRequest): Promise<SimReply | undefined> {
+    if (req.path === '/downloadBillFile.resource' && req.method === 'GET')
+      return this.billDownload(req.query);
+    if (req.path === '/sim/alipay/faults' && req.method === 'POST') {
+      const body = req.body
+        ? (JSON.parse(req.body) as { op?: string; fault?: BillFault; count?: number })
+        : {};
+      if (body.op !== 'bill' || !['no_bill', 'not_ready', 'corrupt_bill'].includes(String(body.fault)))
+        return json(400, {
+          code: 'BAD_FAULT',
+          message: 'op must be bill, fault no_bill|not_ready|corrupt_bill',
+        });
+      this.injectBillFault(body.fault!, Number(body.count ?? 1));
+      return json(200, { billFaults: this.billFaults });
+    }
     const m = /^\/sim\/alipay\/orders\/([^/]+)\/pay$/.exec(req.path);
     if (!m || req.method !== 'POST') return undefined;
     const o = this.orders.get(decodeURIComponent(m[1]!));

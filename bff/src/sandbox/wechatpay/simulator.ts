@@ -9,6 +9,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { fenToYuan } from '@hp/shared';
 import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
 
 /**
@@ -20,7 +21,10 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen?, force? }`
  * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
  * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
- * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`
+ * - `POST /sim/wechatpay/orders/{out_trade_no}/comment` `{ stars: 1–5, content, at? }` the patient comments (订单评价)
+ * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'bill'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`;
+ *   for op `bill` also `no_bill` (400 NO_STATEMENT_EXIST), `not_ready` (400 STATEMENT_CREATING) and
+ *   `corrupt_bill` (the file served differs from its announced SHA1)
  * - `GET  /sim/cashier/wechatpay/{out_trade_no}` a page standing in for the WeChat payment sheet
  */
 
@@ -88,8 +92,12 @@ export interface RefundBehaviour {
   notify: 'deliver' | 'drop';
 }
 
-/** timeout: no processing, late error; late_reply: processed, but the answer comes too late; drop: connection cut. */
-type FaultKind = 'timeout' | 'late_reply' | 'system_error' | 'drop';
+/**
+ * timeout: no processing, late error; late_reply: processed, but the answer comes too late; drop: connection
+ * cut. Bills only: no_bill, not_ready, corrupt_bill.
+ */
+type FaultKind =
+  'timeout' | 'late_reply' | 'system_error' | 'drop' | 'no_bill' | 'not_ready' | 'corrupt_bill';
 interface Fault {
   op: string;
   fault: FaultKind;
@@ -106,7 +114,9 @@ interface OrderOwner {
   mchid: string;
   sp_mchid?: string;
 }
-const V2_ROUTES = new Set(['/pay/micropay', '/pay/orderquery', '/secapi/pay/reverse']);
+/** v2 order comments (订单评价): answered in plain text, not XML. */
+const COMMENTS_ROUTE = '/billcommentsp/batchquerycomment';
+const V2_ROUTES = new Set(['/pay/micropay', '/pay/orderquery', '/secapi/pay/reverse', COMMENTS_ROUTE]);
 const REFUND_ROUTE = /^\/v3\/refund\/domestic\/refunds$/;
 const REFUND_QUERY_ROUTE = /^\/v3\/refund\/domestic\/refunds\/([^/]+)$/;
 const beijingNow = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
@@ -244,10 +254,14 @@ export class WechatPaySimulator {
         this.query(merchant, decodeURIComponent(m![2]!), req.query, Boolean(m![1])),
       );
     }
+    if (req.method === 'GET' && req.path === '/v3/bill/tradebill')
+      return this.faulted('bill', (fault) => this.tradeBill(merchant, req.query, fault));
+    if (req.method === 'GET' && req.path === '/v3/billdownload/file')
+      return this.billFile(merchant, req.query);
     return this.error(404, 'NOT_FOUND', '接口不存在');
   }
 
-  private async faulted(op: string, run: () => SimReply): Promise<SimReply> {
+  private async faulted(op: string, run: (fault?: FaultKind) => SimReply): Promise<SimReply> {
     const fault = this.takeFault(op);
     if (fault === 'drop') return { status: -1 };
     if (fault === 'timeout') {
@@ -261,7 +275,9 @@ export class WechatPaySimulator {
       return reply;
     }
     if (fault === 'system_error') return this.error(500, 'SYSTEM_ERROR', '系统繁忙，请稍后重试');
-    return run();
+    if (fault === 'no_bill') return this.error(400, 'NO_STATEMENT_EXIST', '要查询的账单不存在');
+    if (fault === 'not_ready') return this.error(400, 'STATEMENT_CREATING', '账单生成中');
+    return run(fault);
   }
 
   /** The order owner a request names: `mchid` (direct), or `sp_mchid` + `sub_mchid` (partner). */
@@ -456,9 +472,28 @@ export class WechatPaySimulator {
     if (!merchant.appIds.includes(fields.appid ?? '')) {
       return this.v2Reply(merchant, { return_code: 'FAIL', return_msg: 'appid 和 mch_id 不匹配' });
     }
-    const base = { return_code: 'SUCCESS', return_msg: 'OK', appid: fields.appid, mch_id: merchant.mchId };
+    // Partner mode: the service provider (mch_id, whose key signed) acts for the sub-merchant sub_mch_id.
+    const sub = fields.sub_mch_id || undefined;
+    if (sub && !merchant.subMchIds?.includes(sub))
+      return this.v2Reply(merchant, { return_code: 'FAIL', return_msg: '服务商未获得该子商户授权' });
+    const who: OrderOwner = sub ? { mchid: sub, sp_mchid: merchant.mchId } : { mchid: merchant.mchId };
+    const base = {
+      return_code: 'SUCCESS',
+      return_msg: 'OK',
+      appid: fields.appid,
+      mch_id: merchant.mchId,
+      sub_mch_id: sub,
+      sub_appid: sub ? fields.sub_appid || undefined : undefined,
+    };
     const op =
-      req.path === '/pay/micropay' ? 'micropay' : req.path === '/pay/orderquery' ? 'query' : 'reverse';
+      req.path === '/pay/micropay'
+        ? 'micropay'
+        : req.path === '/pay/orderquery'
+          ? 'query'
+          : req.path === COMMENTS_ROUTE
+            ? 'comments'
+            : 'reverse';
+    if (op === 'comments') return this.commentsReply(merchant, who, fields);
     const fault = this.takeFault(op);
     if (fault === 'drop') return { status: -1 };
     if (fault === 'system_error' || fault === 'timeout') {
@@ -481,7 +516,9 @@ export class WechatPaySimulator {
       if (this.orders.has(fields.out_trade_no)) return fail('OUT_TRADE_NO_USED', '商户订单号重复');
       const magic = fields.auth_code!.slice(0, 4);
       const o: SimOrder = {
-        mchid: merchant.mchId,
+        mchid: who.mchid,
+        sp_mchid: who.sp_mchid,
+        sub_appid: base.sub_appid,
         appid: fields.appid!,
         out_trade_no: fields.out_trade_no,
         trade_type: 'MICROPAY',
@@ -524,7 +561,7 @@ export class WechatPaySimulator {
       });
     }
     const o = this.orders.get(fields.out_trade_no ?? '');
-    if (!o) return fail('ORDERNOTEXIST', '此交易订单号不存在');
+    if (!o || !WechatPaySimulator.owns(o, who)) return fail('ORDERNOTEXIST', '此交易订单号不存在');
     if (op === 'query') {
       return this.v2Reply(merchant, {
         ...base,
@@ -544,6 +581,62 @@ export class WechatPaySimulator {
     }
     o.trade_state = 'REVOKED';
     return this.v2Reply(merchant, { ...base, result_code: 'SUCCESS', recall: 'N' });
+  }
+
+  // ---- v2 order comments (订单评价) ------------------------------------------------------------------------------
+  //
+  // Comments patients left on paid transactions (set through the control API). The query is HMAC-SHA256 only;
+  // success is plain text — the next offset, then `` `comment_time,`transaction_id,`stars,`comment `` lines —
+  // and a failure is XML.
+
+  /** By transaction_id: one comment per payment. */
+  readonly comments = new Map<string, { stars: number; content: string; at: string }>();
+
+  /** A patient comments on a paid order (`at` defaults to now). */
+  comment(outTradeNo: string, c: { stars: number; content: string; at?: Date }): void {
+    const o = this.orders.get(outTradeNo);
+    if (!o?.transaction_id || !o.success_time) throw new Error(`order ${outTradeNo} was never paid`);
+    if (!Number.isInteger(c.stars) || c.stars < 1 || c.stars > 5) throw new Error('stars is 1–5');
+    const at = new Date((c.at ?? new Date()).getTime() + 8 * 3600_000).toISOString().slice(0, 19);
+    // One line per comment on the wire: line breaks become spaces.
+    this.comments.set(o.transaction_id, {
+      stars: c.stars,
+      content: c.content.replace(/[\r\n]+/g, ' '),
+      at: at.replace('T', ' '),
+    });
+  }
+
+  private commentsReply(merchant: SimMerchant, who: OrderOwner, f: Record<string, string>): SimReply {
+    const fail = (msg: string) => this.v2Reply(undefined, { return_code: 'FAIL', return_msg: msg });
+    if (f.sign_type !== 'HMAC-SHA256') return fail('签名类型错误，仅支持 HMAC-SHA256');
+    const time = (t: string | undefined) =>
+      /^\d{14}$/.test(t ?? '')
+        ? `${t!.slice(0, 4)}-${t!.slice(4, 6)}-${t!.slice(6, 8)} ${t!.slice(8, 10)}:${t!.slice(10, 12)}:${t!.slice(12)}`
+        : undefined;
+    const begin = time(f.begin_time);
+    const end = time(f.end_time);
+    const offset = Number(f.offset ?? 'x');
+    const limit = f.limit ? Number(f.limit) : 200;
+    if (!begin || !end || begin >= end) return fail('begin_time/end_time 格式错误');
+    if (!Number.isInteger(offset) || offset < 0) return fail('offset 错误');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) return fail('limit 取值 1–200');
+    const fault = this.takeFault('comments');
+    if (fault === 'drop') return { status: -1 };
+    if (fault) return this.v2Reply(merchant, { return_code: 'FAIL', return_msg: 'SYSTEMERROR' });
+    const owned = new Set(
+      [...this.orders.values()]
+        .filter((o) => o.transaction_id && WechatPaySimulator.owns(o, who))
+        .map((o) => o.transaction_id!),
+    );
+    const all = [...this.comments.entries()]
+      .filter(([tx, c]) => owned.has(tx) && c.at >= begin && c.at < end)
+      .sort(([ta, a], [tb, b]) => a.at.localeCompare(b.at) || ta.localeCompare(tb));
+    const page = all.slice(offset, offset + limit);
+    const text = [
+      String(offset + page.length),
+      ...page.map(([tx, c]) => `\`${c.at},\`${tx},\`${c.stars},\`${c.content}`),
+    ].join('\r\n');
+    return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
   }
 
   // ---- refunds -------------------------------------------------------------------------------------------
@@ -665,6 +758,166 @@ export class WechatPaySimulator {
     if (!r || (r.sp_mchid ?? r.mchid) !== merchant.mchId)
       return this.error(404, 'RESOURCE_NOT_EXISTS', '退款单不存在');
     return this.signed(200, this.refundView(r));
+  }
+
+  // ---- daily trade bill (交易账单, bill_type=ALL) -----------------------------------------------------------
+  //
+  // Built from the payments and refunds this simulator processed, in WeChat's layout (protocols.md §1). Fees:
+  // `feeRateBp` basis points of each amount, rounded half up to the fen per transaction; a refund returns the
+  // fee of the refunded amount by the same rule, printed negative. The file is served once per request under
+  // a token, valid 30 s, like the real download_url.
+
+  /** Fee rate in basis points (60 = 0.60%, the usual rate for hospitals' self-pay). */
+  feeRateBp = 60;
+  private readonly billFiles = new Map<string, { mchId: string; bytes: Buffer; expires: number }>();
+
+  /** The fee of one amount: rate × amount, rounded half up to the fen. */
+  feeOf(amountFen: number): number {
+    return Math.floor((amountFen * this.feeRateBp + 5000) / 10_000);
+  }
+
+  /** The ALL trade bill of one Beijing day for the merchant `mchId` (a service provider's covers its sub-merchants). */
+  tradeBillFile(mchId: string, billDate: string, subMchId?: string): Buffer | undefined {
+    const mine = (x: { mchid: string; sp_mchid?: string }) =>
+      x.sp_mchid ? x.sp_mchid === mchId && (!subMchId || x.mchid === subMchId) : x.mchid === mchId;
+    const yuan = (f: number) => fenToYuan(f);
+    const fee = (f: number) => `${fenToYuan(f)}000`; // WeChat prints fees with five decimals
+    const rate = `${fenToYuan(this.feeRateBp)}%`;
+    const rows: { at: string; cells: string[] }[] = [];
+    const sum = { settle: 0, refund: 0, fee: 0, order: 0, applied: 0 };
+    const ids = (o: SimOrder) => [o.appid, o.sp_mchid ?? o.mchid, o.sp_mchid ? o.mchid : '0', ''];
+    for (const o of this.orders.values()) {
+      if (!mine(o) || !o.success_time?.startsWith(billDate) || !o.transaction_id) continue;
+      const f = this.feeOf(o.total);
+      sum.settle += o.total;
+      sum.order += o.total;
+      sum.fee += f;
+      rows.push({
+        at: o.success_time,
+        cells: [
+          o.success_time.slice(0, 19).replace('T', ' '),
+          ...ids(o),
+          o.transaction_id,
+          o.out_trade_no,
+          o.payer_openid ?? 'oSandboxPayer',
+          o.trade_type,
+          'SUCCESS',
+          'OTHERS',
+          'CNY',
+          yuan(o.total),
+          '0.00',
+          '0',
+          '0',
+          '0.00',
+          '0.00',
+          '',
+          '',
+          o.description,
+          '',
+          fee(f),
+          rate,
+          yuan(o.total),
+          '0.00',
+          '',
+        ],
+      });
+    }
+    for (const r of this.refunds.values()) {
+      const o = this.orders.get(r.out_trade_no);
+      if (!o || !mine(r) || r.status !== 'SUCCESS' || !r.success_time?.startsWith(billDate)) continue;
+      const f = this.feeOf(r.refund);
+      sum.refund += r.refund;
+      sum.applied += r.refund;
+      sum.fee -= f;
+      rows.push({
+        at: r.success_time,
+        cells: [
+          r.success_time.slice(0, 19).replace('T', ' '),
+          ...ids(o),
+          r.transaction_id ?? '',
+          r.out_trade_no,
+          o.payer_openid ?? 'oSandboxPayer',
+          o.trade_type,
+          'REFUND',
+          'OTHERS',
+          'CNY',
+          '0.00',
+          '0.00',
+          r.refund_id,
+          r.out_refund_no,
+          yuan(r.refund),
+          '0.00',
+          'ORIGINAL',
+          'SUCCESS',
+          o.description,
+          '',
+          fee(-f),
+          rate,
+          '0.00',
+          yuan(r.refund),
+          '',
+        ],
+      });
+    }
+    if (rows.length === 0) return undefined;
+    rows.sort((a, b) => a.at.localeCompare(b.at));
+    const header =
+      '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,' +
+      '应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,' +
+      '手续费,费率,订单金额,申请退款金额,费率备注';
+    const summary = [
+      String(rows.length),
+      yuan(sum.settle),
+      yuan(sum.refund),
+      '0.00',
+      fee(sum.fee),
+      yuan(sum.order),
+      yuan(sum.applied),
+    ];
+    const text = [
+      header,
+      ...rows.map((r) => r.cells.map((c) => `\`${c}`).join(',')),
+      '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额',
+      summary.map((c) => `\`${c}`).join(','),
+    ].join('\r\n');
+    return Buffer.from(`\uFEFF${text}\r\n`, 'utf8');
+  }
+
+  private tradeBill(merchant: SimMerchant, q: URLSearchParams, fault?: FaultKind): SimReply {
+    const billDate = q.get('bill_date') ?? '';
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(billDate)) return this.error(400, 'PARAM_ERROR', 'bill_date 格式错误');
+    if ((q.get('bill_type') ?? 'ALL') !== 'ALL')
+      return this.error(400, 'PARAM_ERROR', '沙箱仅支持 bill_type=ALL');
+    const sub = q.get('sub_mchid') ?? undefined;
+    if (sub && !merchant.subMchIds?.includes(sub))
+      return this.error(403, 'NO_AUTH', '服务商未获得该子商户授权');
+    const bytes = this.tradeBillFile(merchant.mchId, billDate, sub);
+    if (!bytes) return this.error(400, 'NO_STATEMENT_EXIST', '要查询的账单不存在');
+    const hash = createHash('sha1').update(bytes).digest('hex');
+    // corrupt_bill: the bytes served are not the ones hashed (a tampered or truncated download).
+    const served =
+      fault === 'corrupt_bill' ? Buffer.concat([bytes.subarray(0, -3), Buffer.from('9\r\n')]) : bytes;
+    const token = randomBytes(24).toString('base64url');
+    const now = Date.now();
+    for (const [k, v] of this.billFiles) if (v.expires < now) this.billFiles.delete(k);
+    this.billFiles.set(token, { mchId: merchant.mchId, bytes: served, expires: now + 30_000 });
+    return this.signed(200, {
+      hash_type: 'SHA1',
+      hash_value: hash,
+      download_url: `${this.url}/v3/billdownload/file?token=${token}`,
+    });
+  }
+
+  /** The file itself: the request is signed (checked above), the reply is raw bytes with no signature. */
+  private billFile(merchant: SimMerchant, q: URLSearchParams): SimReply {
+    const f = this.billFiles.get(q.get('token') ?? '');
+    if (!f || f.expires < Date.now() || f.mchId !== merchant.mchId)
+      return this.error(400, 'PARAM_ERROR', '下载链接已失效');
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(f.bytes.length) },
+      body: f.bytes,
+    };
   }
 
   // ---- paying and notifying ------------------------------------------------------------------------------
@@ -809,6 +1062,18 @@ export class WechatPaySimulator {
         return json(200, this.transaction(o));
       } catch (e) {
         return json(409, { code: 'NOT_PAYABLE', message: (e as Error).message });
+      }
+    }
+    if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/comment$/.exec(req.path)) && req.method === 'POST') {
+      try {
+        this.comment(decodeURIComponent(m[1]!), {
+          stars: Number(body.stars),
+          content: String(body.content ?? ''),
+          at: body.at ? new Date(String(body.at)) : undefined,
+        });
+        return json(200, { ok: true });
+      } catch (e) {
+        return json(409, { code: 'NOT_COMMENTABLE', message: (e as Error).message });
       }
     }
     if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/resend$/.exec(req.path)) && req.method === 'POST') {
