@@ -28,8 +28,8 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 export const HIS_SYNC_STATUSES = ['NONE', 'PENDING', 'ACKED', 'FAILED'] as const;
 export type HisSyncStatus = (typeof HIS_SYNC_STATUSES)[number];
 
-/** Channels a patient can pay with. Later issues add bank aggregators and credit pay. */
-export const CHANNELS = ['wechatpay', 'alipay'] as const;
+/** Channels a patient can pay with: WeChat Pay, Alipay and the bank aggregator (聚合支付). Later issues add credit pay. */
+export const CHANNELS = ['wechatpay', 'alipay', 'bankpay'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
 /** How the channel collects: QR (Native), JSAPI / mini-program, H5, payment code. */

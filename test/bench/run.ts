@@ -54,15 +54,18 @@ async function main() {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const urls: { wechat: string; his: string; alipay: string } = await new Promise((resolve, reject) => {
-    simProc.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString())));
-    simProc.once('exit', (c) => reject(new Error(`sandbox process exited ${c}`)));
-  });
+  const urls: { wechat: string; his: string; alipay: string; bankpay: string } = await new Promise(
+    (resolve, reject) => {
+      simProc.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString())));
+      simProc.once('exit', (c) => reject(new Error(`sandbox process exited ${c}`)));
+    },
+  );
   const sandbox = {
     keys,
     wechat: { url: urls.wechat },
     his: { url: urls.his },
     alipay: { url: urls.alipay },
+    bankpay: { url: urls.bankpay },
   };
   const jwt = randomBytes(32).toString('hex');
   const config = loadConfig(

@@ -5,6 +5,7 @@ import { AppError } from '../lib/errors';
 import type { SecretBox } from '../lib/secret-box';
 import type { OutboundRecorder, PaymentChannel } from './types';
 import { AlipayChannel } from './alipay/adapter';
+import { BankPayChannel } from './bankpay/adapter';
 import { WechatPayV3Channel } from './wechatpay/adapter';
 
 /** A merchant account row with the adapter built for it. */
@@ -112,6 +113,23 @@ export class ChannelRegistry {
             sellerId: row.mchId,
             privateKeyPem: secrets.privateKeyPem ?? '',
             alipayPublicKeyPem: settings.alipayPublicKeyPem ?? '',
+            baseUrl: settings.baseUrl ?? '',
+            timeoutMs: this.deps.timeoutMs,
+          },
+          this.deps.recorderFor(row.hospitalId),
+        );
+        break;
+      case 'bankpay':
+        // Our own bank-aggregator contract (docs/bank-aggregator-contract.md): SM2 keys as hex.
+        adapter = new BankPayChannel(
+          {
+            appId: row.appId,
+            merchantNo: row.mchId,
+            keyId: settings.keyId ?? '',
+            privateKeyHex: secrets.privateKeyHex ?? '',
+            bankKeyId: settings.bankKeyId ?? '',
+            bankPublicKeyHex: settings.bankPublicKeyHex ?? '',
+            userId: settings.userId || undefined,
             baseUrl: settings.baseUrl ?? '',
             timeoutMs: this.deps.timeoutMs,
           },

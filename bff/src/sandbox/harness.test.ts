@@ -8,7 +8,7 @@ describe('sandbox guard', () => {
     expect(() => assertSandboxAllowed('development')).not.toThrow();
     await expect(
       startSandbox(
-        { nodeEnv: 'production', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0 } },
+        { nodeEnv: 'production', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 } },
         generateSandboxKeys([]),
       ),
     ).rejects.toThrow(/NODE_ENV=production/);
