@@ -77,6 +77,9 @@ CREATE TABLE "order_comments" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "alerts" ADD COLUMN "resolved_by" text;--> statement-breakpoint
+ALTER TABLE "alerts" ADD COLUMN "resolved_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "alerts" ADD COLUMN "resolution" text;--> statement-breakpoint
 ALTER TABLE "refunds" ADD COLUMN "method" text DEFAULT 'CHANNEL' NOT NULL;--> statement-breakpoint
 ALTER TABLE "admin_refresh_tokens" ADD CONSTRAINT "admin_refresh_tokens_user_id_admin_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."admin_users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "admin_users" ADD CONSTRAINT "admin_users_role_id_admin_roles_id_fk" FOREIGN KEY ("role_id") REFERENCES "public"."admin_roles"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
@@ -85,4 +88,5 @@ CREATE INDEX "admin_audit_logs_target_idx" ON "admin_audit_logs" USING btree ("t
 CREATE INDEX "admin_login_logs_created_idx" ON "admin_login_logs" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "admin_refresh_tokens_user_idx" ON "admin_refresh_tokens" USING btree ("user_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "order_comments_account_trade_uq" ON "order_comments" USING btree ("merchant_account_id","channel_trade_no");--> statement-breakpoint
-CREATE INDEX "order_comments_hospital_time_idx" ON "order_comments" USING btree ("hospital_id","commented_at");
+CREATE INDEX "order_comments_hospital_time_idx" ON "order_comments" USING btree ("hospital_id","commented_at");--> statement-breakpoint
+CREATE INDEX "payments_channel_trade_no_idx" ON "payments" USING btree ("channel_trade_no");

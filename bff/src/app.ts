@@ -21,6 +21,9 @@ import { runHisPush, type HisPushJob } from './modules/his/push-job';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
 import { sweep } from './modules/system/sweep';
+import { runCommentsPull } from './modules/comments/pull-job';
+import { ensureInitialAdmin } from './modules/admin/auth-service';
+import { adminRoutes } from './modules/admin/routes';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -50,18 +53,31 @@ export interface StartOptions {
  * Development secrets: when PATIENT_JWT_SECRET / SECRETS_KEY are not configured (never in production,
  * where the config refuses to boot without them) they are generated once and kept in the data directory.
  */
-function devSecrets(config: Config): { patientJwtSecret: string; secretsKey: string } {
-  if (config.patientJwtSecret && config.secretsKey)
-    return { patientJwtSecret: config.patientJwtSecret, secretsKey: config.secretsKey };
+function devSecrets(config: Config): {
+  patientJwtSecret: string;
+  adminJwtSecret: string;
+  secretsKey: string;
+} {
+  if (config.patientJwtSecret && config.adminJwtSecret && config.secretsKey)
+    return {
+      patientJwtSecret: config.patientJwtSecret,
+      adminJwtSecret: config.adminJwtSecret,
+      secretsKey: config.secretsKey,
+    };
   const file = path.resolve(config.dataDir, 'dev-secrets.json');
-  let stored: { patientJwtSecret?: string; secretsKey?: string } = {};
+  let stored: { patientJwtSecret?: string; adminJwtSecret?: string; secretsKey?: string } = {};
   if (existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
   const out = {
     patientJwtSecret:
       config.patientJwtSecret ?? stored.patientJwtSecret ?? randomBytes(32).toString('base64url'),
+    adminJwtSecret: config.adminJwtSecret ?? stored.adminJwtSecret ?? randomBytes(32).toString('base64url'),
     secretsKey: config.secretsKey ?? stored.secretsKey ?? randomBytes(32).toString('hex'),
   };
-  if (out.patientJwtSecret !== stored.patientJwtSecret || out.secretsKey !== stored.secretsKey) {
+  if (
+    out.patientJwtSecret !== stored.patientJwtSecret ||
+    out.adminJwtSecret !== stored.adminJwtSecret ||
+    out.secretsKey !== stored.secretsKey
+  ) {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(out, null, 2), { mode: 0o600 });
   }
@@ -116,6 +132,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     urls: { public: config.publicBaseUrl },
   };
 
+  await ensureInitialAdmin(deps);
+
   let shuttingDown = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -138,8 +156,9 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   });
   for (const router of [
     systemRoutes(deps, database.ping, () => shuttingDown),
-    openApiRoutes(deps),
+    openApiRoutes(deps, secretsConf.patientJwtSecret),
     patientRoutes(deps, secretsConf.patientJwtSecret),
+    adminRoutes(deps, secretsConf.adminJwtSecret),
     notifyRoutes(deps),
   ]) {
     app.use(router.routes()).use(router.allowedMethods());
@@ -159,6 +178,9 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       await sweep(deps);
     });
     await jobs.schedule(QUEUES.housekeeping, '* * * * *');
+    // WeChat Pay order comments: the last 24 h, hourly (the stately queue and the unique key make overlaps harmless).
+    await jobs.work(QUEUES.commentsPull, async () => void (await runCommentsPull(deps)));
+    await jobs.schedule(QUEUES.commentsPull, '17 * * * *');
   }
 
   const server = app.listen(config.port, config.host);

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from '@hp/config';
 import { startPlatform, type Platform } from './app';
 import { DataDirLockedError, openDatabase } from './db/client';
 import { createLogger } from './lib/logger';
+import { DEMO_ADMIN_PASSWORD, DEMO_ADMINS, seedDemoAdmins } from './modules/admin/auth-service';
 import { DEMO_HOSPITALS, DEMO_PATIENTS, seedDemo, startSandbox, type Sandbox } from './sandbox';
 import { loadOrCreateSandboxKeys } from './sandbox/keys';
 
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
           sandbox,
           platform.url,
         );
+        await seedDemoAdmins(platform.deps.db);
         log.info({ pushedBills }, 'demo data ready');
       }
     }
@@ -57,7 +59,9 @@ async function main(): Promise<void> {
     lines.push(
       `  WeChat Pay    ${sandbox.wechat.url}   (simulator; cashier page /sim/cashier/wechatpay/<orderNo>)`,
       `  Alipay        ${sandbox.alipay.url}   (simulator; pay with POST /sim/alipay/orders/<orderNo>/pay)`,
+      `  Bank (聚合)   ${sandbox.bankpay.url}   (simulator; cashier page /sim/cashier/bankpay/<orderNo>)`,
       `  HIS           ${sandbox.his.url}   (simulator; control API /sim/his/...)`,
+      `  admin API     ${platform.url}/admin/api   staff ${DEMO_ADMINS.map((a) => a.username).join(', ')} / password ${DEMO_ADMIN_PASSWORD}`,
       `  demo patients ${DEMO_PATIENTS.map((p) => `${p.hospital}/${p.patientId}`).join(', ')}  — walk-through in README.md`,
     );
   }

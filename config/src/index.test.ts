@@ -53,15 +53,25 @@ describe('config', () => {
     })();
     expect(msg).toMatch(/patientJwtSecret: required in production/);
     expect(msg).toMatch(/secretsKey: required in production/);
+    expect(msg).toMatch(/adminJwtSecret: required in production/);
     expect(msg).toMatch(/databaseUrl: production needs a PostgreSQL server/);
     expect(msg).toMatch(/publicBaseUrl: must be https/);
     const ok = loadConfig({
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://h/db',
       PATIENT_JWT_SECRET: 'x'.repeat(40),
+      ADMIN_JWT_SECRET: 'y'.repeat(40),
       SECRETS_KEY: 'a'.repeat(64),
     });
     expect(ok.sandbox).toBe(false);
+  });
+
+  it('wants the first admin as a pair: username and password', () => {
+    expect(() => loadConfig({ ADMIN_INITIAL_USERNAME: 'root' })).toThrow(
+      /adminInitialPassword: set both ADMIN_INITIAL_USERNAME and ADMIN_INITIAL_PASSWORD/,
+    );
+    const c = loadConfig({ ADMIN_INITIAL_USERNAME: 'root', ADMIN_INITIAL_PASSWORD: 'long-enough-pw' });
+    expect(c.adminInitialUsername).toBe('root');
   });
 
   it('rejects an unknown NODE_ENV', () => {

@@ -33,6 +33,8 @@ const ConfigSchema = z
       wechatpay: z.number().int().min(0),
       his: z.number().int().min(0),
       alipay: z.number().int().min(0),
+      /** The bank aggregator (聚合支付) simulator. */
+      bankpay: z.number().int().min(0),
     }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
@@ -41,6 +43,32 @@ const ConfigSchema = z
      * production; elsewhere generated once and kept in the data directory.
      */
     patientJwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * Secret for admin access tokens (ADMIN_JWT_SECRET, or ADMIN_JWT_SECRET_FILE). Required in production;
+     * elsewhere generated once and kept in the data directory.
+     */
+    adminJwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Admin access-token lifetime in seconds (ADMIN_ACCESS_TOKEN_SECONDS); short: refresh tokens renew it. */
+    adminAccessTokenSeconds: z.coerce.number().int().min(60).max(3600),
+    /** Admin refresh-token lifetime in seconds (ADMIN_REFRESH_TOKEN_SECONDS): one working shift by default. */
+    adminRefreshTokenSeconds: z.coerce
+      .number()
+      .int()
+      .min(300)
+      .max(30 * 86400),
+    /** Failed logins in a row that lock an admin account (ADMIN_LOCKOUT_THRESHOLD). */
+    adminLockoutThreshold: z.coerce.number().int().min(3).max(20),
+    /** How long a locked admin account stays locked, in minutes (ADMIN_LOCKOUT_MINUTES). */
+    adminLockoutMinutes: z.coerce.number().int().min(1).max(1440),
+    /**
+     * The first administrator, created at boot when no admin user exists (ADMIN_INITIAL_USERNAME and
+     * ADMIN_INITIAL_PASSWORD or ADMIN_INITIAL_PASSWORD_FILE). Ignored once any admin user exists.
+     */
+    adminInitialUsername: z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]{3,32}$/, '3-32 letters, digits, _ . -')
+      .optional(),
+    adminInitialPassword: z.string().min(10, 'must be at least 10 characters').optional(),
     /** Patient session lifetime in seconds. */
     patientSessionSeconds: z.coerce.number().int().min(60).max(86400),
     /**
@@ -51,6 +79,16 @@ const ConfigSchema = z
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)')
       .optional(),
+    /** Lifetime of the signed token in a slip's QR code, in seconds (SLIP_TOKEN_SECONDS); default one day. */
+    slipTokenSeconds: z.coerce
+      .number()
+      .int()
+      .min(300)
+      .max(7 * 86400),
+    /** Open API: requests per second each HIS app may make, per bff process (OPEN_API_RATE_PER_SECOND). */
+    openApiRatePerSecond: z.coerce.number().int().min(1).max(100000),
+    /** Open API: burst above the rate (OPEN_API_RATE_BURST). */
+    openApiRateBurst: z.coerce.number().int().min(1).max(100000),
     /** Open API: accepted clock skew of a signed request, in seconds (OPEN_API_WINDOW_SECONDS). */
     openApiWindowSeconds: z.coerce.number().int().min(30).max(3600),
     /** Largest request body accepted anywhere, in bytes (BODY_LIMIT_BYTES). */
@@ -98,6 +136,12 @@ const ConfigSchema = z
           path: ['patientJwtSecret'],
           message: 'required in production (PATIENT_JWT_SECRET or PATIENT_JWT_SECRET_FILE)',
         });
+      if (!c.adminJwtSecret)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['adminJwtSecret'],
+          message: 'required in production (ADMIN_JWT_SECRET or ADMIN_JWT_SECRET_FILE)',
+        });
       if (!c.secretsKey)
         ctx.addIssue({
           code: 'custom',
@@ -119,6 +163,12 @@ const ConfigSchema = z
       if (!c.publicBaseUrl.startsWith('https://'))
         ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
     }
+    if (Boolean(c.adminInitialUsername) !== Boolean(c.adminInitialPassword))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminInitialPassword'],
+        message: 'set both ADMIN_INITIAL_USERNAME and ADMIN_INITIAL_PASSWORD (or neither)',
+      });
   });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -133,10 +183,17 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103 },
+  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104 },
   seedDemo: true,
   patientSessionSeconds: 7200,
+  adminAccessTokenSeconds: 900,
+  adminRefreshTokenSeconds: 12 * 3600,
+  adminLockoutThreshold: 5,
+  adminLockoutMinutes: 15,
   openApiWindowSeconds: 300,
+  slipTokenSeconds: 86400,
+  openApiRatePerSecond: 100,
+  openApiRateBurst: 200,
   bodyLimitBytes: 1024 * 1024,
   orderExpiryMinutes: { NATIVE: 15, JSAPI: 120, H5: 15, MICROPAY: 2 },
   paymentQueryBackoffSeconds: [5, 10, 15, 30, 60, 60, 120, 120, 300],
@@ -159,7 +216,7 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     publicBaseUrl: 'http://127.0.0.1:0',
     logLevel: 'silent',
     seedDemo: false,
-    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0 },
+    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 },
     paymentQueryBackoffSeconds: [0.5, 1],
     micropayPollSeconds: 0.5,
     micropayTimeoutSeconds: 3,
@@ -220,8 +277,18 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     seedDemo: flag(env.SEED_DEMO),
     patientJwtSecret: secretFromEnv(env, 'PATIENT_JWT_SECRET'),
     patientSessionSeconds: env.PATIENT_SESSION_SECONDS,
+    adminJwtSecret: secretFromEnv(env, 'ADMIN_JWT_SECRET'),
+    adminAccessTokenSeconds: env.ADMIN_ACCESS_TOKEN_SECONDS,
+    adminRefreshTokenSeconds: env.ADMIN_REFRESH_TOKEN_SECONDS,
+    adminLockoutThreshold: env.ADMIN_LOCKOUT_THRESHOLD,
+    adminLockoutMinutes: env.ADMIN_LOCKOUT_MINUTES,
+    adminInitialUsername: env.ADMIN_INITIAL_USERNAME,
+    adminInitialPassword: secretFromEnv(env, 'ADMIN_INITIAL_PASSWORD'),
     secretsKey: secretFromEnv(env, 'SECRETS_KEY'),
     openApiWindowSeconds: env.OPEN_API_WINDOW_SECONDS,
+    slipTokenSeconds: env.SLIP_TOKEN_SECONDS,
+    openApiRatePerSecond: env.OPEN_API_RATE_PER_SECOND,
+    openApiRateBurst: env.OPEN_API_RATE_BURST,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     hisPushRetryDelaySeconds: env.HIS_PUSH_RETRY_DELAY_SECONDS,
     micropayPollSeconds: env.MICROPAY_POLL_SECONDS,

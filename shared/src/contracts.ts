@@ -132,6 +132,8 @@ export const RefundViewSchema = z.object({
   orderNo: z.string(),
   amountFen: FenSchema,
   status: z.enum(['PENDING', 'PROCESSING', 'SUCCESS', 'FAILED', 'ABNORMAL']),
+  /** CHANNEL: back through the payment channel; CASH: paid back in cash at the hospital window. */
+  method: z.enum(['CHANNEL', 'CASH']),
   reason: z.string(),
   succeededAt: z.string().nullable(),
   createdAt: z.string(),
@@ -150,6 +152,8 @@ export const HisRefundResultSchema = z.object({
   amountFen: FenSchema,
   refundedTotalFen: FenSchema,
   channel: z.string(),
+  /** CASH: the hospital paid the money back at the window; channelRefundId then carries its receipt number, if any. */
+  method: z.enum(['CHANNEL', 'CASH']),
   channelRefundId: z.string(),
   refundedAt: z.string(),
 });

@@ -52,6 +52,13 @@ export interface TestStack {
     body?: unknown,
     hospital?: string,
   ): Promise<{ status: number; body: any }>;
+  /** Like {@link his}, but returns the raw reply (binary body, headers). */
+  hisRaw(
+    method: string,
+    target: string,
+    body?: unknown,
+    hospital?: string,
+  ): Promise<{ status: number; body: Buffer; headers: Headers }>;
   /** Sandbox login for a HIS patient; returns the bearer token. */
   login(hisPatientId?: string, hospitalCode?: string): Promise<string>;
   stop(): Promise<void>;
@@ -72,7 +79,7 @@ export async function startTestStack(
     : await createTestDatabase();
   const keys = testKeys();
   const sandbox = await startSandbox(
-    { nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0 } },
+    { nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 } },
     keys,
   );
   const configOverrides: Partial<ConfigInput> = {
@@ -146,6 +153,16 @@ export async function startTestStack(
         headers: signedHeaders(appId, secret, method, target, text),
       });
       return { status: res.status, body: (await res.json().catch(() => undefined)) as any };
+    },
+    async hisRaw(method, target, body, hospital = 'H001') {
+      const { appId, secret } = keys.hospitals[hospital]!.his;
+      const text = body === undefined ? '' : JSON.stringify(body);
+      const res = await fetch(`${platform.url}${target}`, {
+        method,
+        body: body === undefined ? undefined : text,
+        headers: signedHeaders(appId, secret, method, target, text),
+      });
+      return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
     },
     async login(hisPatientId = 'P0001', hospitalCode = 'H001') {
       const r = await stack.api('POST', '/api/patient/sandbox-login', {

@@ -240,7 +240,11 @@ export const payments = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('payments_order_idx').on(t.orderId)],
+  (t) => [
+    index('payments_order_idx').on(t.orderId),
+    // Statements, comments and reconciliation find payments by the channel's transaction number.
+    index('payments_channel_trade_no_idx').on(t.channelTradeNo),
+  ],
 );
 
 /**
@@ -402,6 +406,10 @@ export const alerts = pgTable(
     message: text('message').notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     status: text('status').notNull().default('OPEN'),
+    /** Who resolved it (admin user id), when, and why. */
+    resolvedBy: text('resolved_by'),
+    resolvedAt: ts('resolved_at'),
+    resolution: text('resolution'),
     createdAt: createdAt(),
   },
   (t) => [index('alerts_status_created_idx').on(t.status, t.createdAt)],

@@ -35,6 +35,19 @@ const APP_CACHE_MS = 30_000;
  */
 export function requireOpenApiSignature(deps: Deps) {
   const cache = new Map<string, CachedApp>();
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  /** Token bucket per app (per process): only correctly signed calls spend it, so nobody else can drain it. */
+  function take(appId: string): boolean {
+    const now = Date.now();
+    const { openApiRatePerSecond: rate, openApiRateBurst: burst } = deps.config;
+    const b = buckets.get(appId) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    buckets.set(appId, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
   async function loadApp(appId: string): Promise<CachedApp | undefined> {
     const hit = cache.get(appId);
     if (hit && Date.now() - hit.at < APP_CACHE_MS) return hit;
@@ -86,6 +99,13 @@ export function requireOpenApiSignature(deps: Deps) {
         throw new AppError(
           'invalid_signature',
           'signature does not match (see the signing scheme in the open API document)',
+        );
+      }
+      if (!take(appId)) {
+        ctx.set('Retry-After', '1');
+        throw new AppError(
+          'rate_limited',
+          `more than ${deps.config.openApiRatePerSecond} requests per second from this app; slow down`,
         );
       }
       // Only a correctly signed call may spend a nonce.

@@ -10,7 +10,8 @@ declare module 'koa' {
   }
 }
 
-const ISSUER = 'hospital-pay';
+/** The issuer of every token we sign. */
+export const ISSUER = 'hospital-pay';
 const AUDIENCE = 'patient';
 
 /**
@@ -38,26 +39,34 @@ export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSecond
   });
 }
 
+/**
+ * Reads `Authorization: Bearer <jwt>` and verifies it (HS256, our issuer, the given audience). Shared by the
+ * patient and the admin sessions; `messages` say what to do in each.
+ */
+export function verifyBearer(
+  ctx: Context,
+  key: KeyObject,
+  audience: string,
+  messages: { missing: string; expired: string; invalid: string },
+): jwt.JwtPayload {
+  const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+  if (!m) throw unauthorized(messages.missing);
+  try {
+    return jwt.verify(m[1]!, key, { algorithms: ['HS256'], issuer: ISSUER, audience }) as jwt.JwtPayload;
+  } catch (e) {
+    throw unauthorized((e as Error).name === 'TokenExpiredError' ? messages.expired : messages.invalid);
+  }
+}
+
 /** Requires `Authorization: Bearer <patient token>` and puts the principal in `ctx.state.patient`. */
 export function requirePatient(secret: string) {
   const key = hmacKey(secret);
   return async (ctx: Context, next: Next) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-    if (!m) throw unauthorized('patient session required (Authorization: Bearer …)');
-    let claims: jwt.JwtPayload;
-    try {
-      claims = jwt.verify(m[1]!, key, {
-        algorithms: ['HS256'],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-      }) as jwt.JwtPayload;
-    } catch (e) {
-      throw unauthorized(
-        (e as Error).name === 'TokenExpiredError'
-          ? 'session expired, please log in again'
-          : 'invalid session token',
-      );
-    }
+    const claims = verifyBearer(ctx, key, AUDIENCE, {
+      missing: 'patient session required (Authorization: Bearer …)',
+      expired: 'session expired, please log in again',
+      invalid: 'invalid session token',
+    });
     if (!claims.sub || typeof claims.hid !== 'string') throw unauthorized('invalid session token');
     ctx.state.patient = {
       patientId: claims.sub,

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import {
   OpenRefundRequestSchema,
   OpenCodePaymentRequestSchema,
@@ -16,7 +17,8 @@ import type { Deps } from '../deps';
 import { readRawBody } from '../lib/body';
 import { notFound } from '../lib/errors';
 import { validate } from '../lib/validate';
-import { listPayableBills, pushBills } from '../modules/bills/service';
+import { billStatusForHis, cancelBill, listPayableBills, pushBills } from '../modules/bills/service';
+import { qrPng, slipKey, slipQr, slipView } from '../modules/bills/slip';
 import {
   createCodePayment,
   createOrder,
@@ -69,13 +71,34 @@ export function systemRoutes(
   return r;
 }
 
+const CancelBillSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
+
 /** The open API the HIS calls (signed). */
-export function openApiRoutes(deps: Deps): Router {
+export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
+  const slip = slipKey(patientJwtSecret);
   const r = new Router({ prefix: '/open/v1' });
   r.use(requireOpenApiSignature(deps));
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
     ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
   });
+  r.get('/bills/:hisBillNo', async (ctx) => {
+    ctx.body = await billStatusForHis(deps.db, ctx.state.hisApp!.hospitalId, ctx.params.hisBillNo!);
+  });
+  r.post('/bills/:hisBillNo/cancel', validate(CancelBillSchema), async (ctx) => {
+    ctx.body = await cancelBill(deps.db, ctx.state.hisApp!.hospitalId, ctx.params.hisBillNo!);
+  });
+  const qr = async (ctx: Context, target: { hisBillNo: string } | { visitNo: string }) => {
+    const out = await slipQr(deps, slip, ctx.state.hisApp!.hospitalId, target);
+    if (ctx.query.format === 'png') {
+      ctx.type = 'image/png';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await qrPng(out.url);
+    } else {
+      ctx.body = out;
+    }
+  };
+  r.get('/bills/:hisBillNo/qr', (ctx) => qr(ctx, { hisBillNo: ctx.params.hisBillNo! }));
+  r.get('/visits/:visitNo/qr', (ctx) => qr(ctx, { visitNo: ctx.params.visitNo! }));
   r.post(
     '/code-payments',
     idempotent(deps, (ctx) => `his:${ctx.state.hisApp!.appId}`),
@@ -142,6 +165,11 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
       };
     });
   }
+  const slip = slipKey(jwtSecret);
+  // The checkout opened from a slip's QR code: the bills it names (no amount travels in the code).
+  r.get('/slips/:token', async (ctx) => {
+    ctx.body = await slipView(deps, slip, ctx.params.token!);
+  });
   r.get('/patient/bills', auth, async (ctx) => {
     ctx.body = { bills: await listPayableBills(deps.db, ctx.state.patient!.patientId) };
   });

@@ -8,10 +8,12 @@ import { HisSimulator } from './his/simulator';
 import type { SandboxHospitalKeys, SandboxKeys } from './keys';
 import { WechatPaySimulator } from './wechatpay/simulator';
 import { AlipaySimulator } from './alipay/simulator';
+import { BankPaySimulator } from './bankpay/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
 export { AlipaySimulator } from './alipay/simulator';
+export { BankPaySimulator } from './bankpay/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
@@ -19,6 +21,7 @@ export interface SandboxEndpoints {
   wechat: { url: string };
   his: { url: string };
   alipay: { url: string };
+  bankpay: { url: string };
 }
 
 /** Every simulator of the sandbox, started together. */
@@ -27,6 +30,7 @@ export interface Sandbox {
   wechat: WechatPaySimulator;
   his: HisSimulator;
   alipay: AlipaySimulator;
+  bankpay: BankPaySimulator;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,18 @@ export async function startSandbox(
     await Promise.all([wechat.close(), his.close()]);
     throw e;
   }
+  let bankpay: BankPaySimulator;
+  try {
+    bankpay = await new BankPaySimulator({
+      port: config.sandboxPorts.bankpay,
+      bankKeyId: keys.bankpayPlatform.keyId,
+      bankPrivateKeyHex: keys.bankpayPlatform.privateKeyHex,
+      notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
+    }).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close(), alipay.close()]);
+    throw e;
+  }
   const sp = keys.wechatServiceProvider;
   wechat.addMerchant({
     mchId: sp.mchId,
@@ -71,7 +87,7 @@ export async function startSandbox(
     serialNo: sp.serialNo,
     publicPem: sp.publicPem,
     apiV3Key: sp.apiV3Key,
-    apiV2Key: '',
+    apiV2Key: sp.apiV2Key,
     subMchIds: Object.values(keys.hospitals).map((k) => k.wechat.mchId),
   });
   for (const [code, k] of Object.entries(keys.hospitals)) {
@@ -85,14 +101,21 @@ export async function startSandbox(
     });
     his.addHospital({ code, appId: k.his.appId, secret: k.his.secret });
     alipay.addApp({ appId: k.alipay.appId, sellerId: k.alipay.sellerId, publicPem: k.alipay.publicPem });
+    bankpay.addMerchant({
+      appId: k.bankpay.appId,
+      merchantNo: k.bankpay.merchantNo,
+      keyId: k.bankpay.keyId,
+      publicKeyHex: k.bankpay.publicKeyHex,
+    });
   }
   return {
     keys,
     wechat,
     his,
     alipay,
+    bankpay,
     close: async () => {
-      await Promise.all([wechat.close(), his.close(), alipay.close()]);
+      await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
     },
   };
 }
@@ -126,7 +149,7 @@ export async function provisionSandboxHospital(
     const secretsEnc = secrets.seal(
       JSON.stringify(
         partner
-          ? { privateKeyPem: sp.privatePem, apiV3Key: sp.apiV3Key }
+          ? { privateKeyPem: sp.privatePem, apiV3Key: sp.apiV3Key, apiV2Key: sp.apiV2Key }
           : { privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key, apiV2Key: k.wechat.apiV2Key },
       ),
     );
@@ -168,6 +191,34 @@ export async function provisionSandboxHospital(
           secretsEnc: alipaySecrets,
           mchId: k.alipay.sellerId,
           appId: k.alipay.appId,
+        },
+      });
+    // The bank aggregator: our own contract (docs/bank-aggregator-contract.md), SM2 keys as hex.
+    const bankSettings = {
+      keyId: k.bankpay.keyId,
+      bankKeyId: sandbox.keys.bankpayPlatform.keyId,
+      bankPublicKeyHex: sandbox.keys.bankpayPlatform.publicKeyHex,
+      baseUrl: sandbox.bankpay.url,
+    };
+    const bankSecrets = secrets.seal(JSON.stringify({ privateKeyHex: k.bankpay.privateKeyHex }));
+    await tx
+      .insert(merchantAccounts)
+      .values({
+        id: `ma_${h.code.toLowerCase()}_bankpay`,
+        hospitalId: h.id,
+        channel: 'bankpay',
+        mchId: k.bankpay.merchantNo,
+        appId: k.bankpay.appId,
+        settings: bankSettings,
+        secretsEnc: bankSecrets,
+      })
+      .onConflictDoUpdate({
+        target: merchantAccounts.id,
+        set: {
+          settings: bankSettings,
+          secretsEnc: bankSecrets,
+          mchId: k.bankpay.merchantNo,
+          appId: k.bankpay.appId,
         },
       });
     const secretEnc = secrets.seal(k.his.secret);

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { sm2 } from 'sm-crypto-v2';
 
 /** An RSA key pair in PEM (PKCS#8 private, SPKI public). */
 export interface PemPair {
@@ -17,6 +18,17 @@ export function rsaPair(): PemPair {
   return { privatePem: privateKey, publicPem: publicKey };
 }
 
+/** An SM2 key pair as hex: private 64 characters, public uncompressed (`04` + x + y, 130 characters). */
+export interface Sm2HexPair {
+  privateKeyHex: string;
+  publicKeyHex: string;
+}
+
+export function sm2Pair(): Sm2HexPair {
+  const { privateKey, publicKey } = sm2.generateKeyPairHex();
+  return { privateKeyHex: privateKey, publicKeyHex: publicKey };
+}
+
 /** Keys of one sandbox hospital: its WeChat merchant and its HIS app. */
 export interface SandboxHospitalKeys {
   /** apiV2Key signs the v2 XML APIs (payment code); exactly 32 characters like the real one. */
@@ -24,6 +36,8 @@ export interface SandboxHospitalKeys {
   his: { appId: string; secret: string };
   /** Alipay: the app (app_id, app key pair) and the merchant's seller id (PID). */
   alipay: { appId: string; sellerId: string } & PemPair;
+  /** Bank aggregator: the API client id, the 15-digit merchant number, and our SM2 key under its key id. */
+  bankpay: { appId: string; merchantNo: string; keyId: string } & Sm2HexPair;
 }
 
 /** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
@@ -31,8 +45,17 @@ export interface SandboxKeys {
   wechatPlatform: { keyId: string } & PemPair;
   /** The Alipay gateway's own key pair (signs replies and notifications). */
   alipayPlatform: PemPair;
+  /** The bank aggregator's own SM2 key (signs replies, notifications and statement digests). */
+  bankpayPlatform: { keyId: string } & Sm2HexPair;
   /** A WeChat Pay service provider that acts for hospitals in partner mode (sp_mchid). */
-  wechatServiceProvider: { mchId: string; appId: string; serialNo: string; apiV3Key: string } & PemPair;
+  wechatServiceProvider: {
+    mchId: string;
+    appId: string;
+    serialNo: string;
+    apiV3Key: string;
+    /** The provider's API v2 key: signs its sub-merchants' payment codes and comment pulls. */
+    apiV2Key: string;
+  } & PemPair;
   hospitals: Record<string, SandboxHospitalKeys>;
 }
 
@@ -60,6 +83,13 @@ export function hospitalKeys(index: number): SandboxHospitalKeys {
       sellerId: `208800${String(index).padStart(10, '0')}`,
       ...rsaPair(),
     },
+    bankpay: {
+      appId: `hpsandbox${String(index).padStart(3, '0')}`,
+      // Sandbox merchant numbers start with 999 so they are recognisable in any log.
+      merchantNo: `999${String(index).padStart(12, '0')}`,
+      keyId: `SBX${randomBytes(6).toString('hex').toUpperCase()}`,
+      ...sm2Pair(),
+    },
   };
 }
 
@@ -72,9 +102,11 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
       appId: `wxsandboxsp${randomBytes(3).toString('hex')}`,
       serialNo: randomBytes(20).toString('hex').toUpperCase(),
       apiV3Key: alnum(32),
+      apiV2Key: alnum(32),
       ...rsaPair(),
     },
     alipayPlatform: rsaPair(),
+    bankpayPlatform: { keyId: `BANKSBX${randomBytes(6).toString('hex').toUpperCase()}`, ...sm2Pair() },
     wechatPlatform: {
       keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       ...rsaPair(),
@@ -90,8 +122,10 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
     const keys = JSON.parse(readFileSync(file, 'utf8')) as SandboxKeys;
     // Regenerated when a newer release needs keys an older file lacks.
     if (
-      keys.wechatServiceProvider &&
+      keys.wechatServiceProvider?.apiV2Key &&
       keys.alipayPlatform &&
+      keys.bankpayPlatform &&
+      hospitalCodes.every((c) => keys.hospitals[c]?.bankpay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.alipay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)
     )

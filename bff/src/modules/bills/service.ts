@@ -1,7 +1,7 @@
 import type { OpenBill, PatientBill, PushBillsResult } from '@hp/shared';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { bills, patients } from '../../db/schema';
+import { bills, orders, patients } from '../../db/schema';
 import { AppError } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 
@@ -131,4 +131,75 @@ export async function listPayableBills(db: Db, patientId: string): Promise<Patie
     items: r.items as PatientBill['items'],
     createdAt: r.createdAt.toISOString(),
   }));
+}
+
+/**
+ * Cancels an unpaid bill at the HIS's request (the doctor withdrew the prescription). Idempotent: a bill
+ * already cancelled stays so. A paid bill or one held by a live order is refused, and nothing changes.
+ */
+export async function cancelBill(
+  db: Db,
+  hospitalId: string,
+  hisBillNo: string,
+): Promise<{ hisBillNo: string; billId: string; status: 'CANCELLED' }> {
+  return db.transaction(async (tx) => {
+    const [b] = await tx
+      .select()
+      .from(bills)
+      .where(and(eq(bills.hospitalId, hospitalId), eq(bills.hisBillNo, hisBillNo)))
+      .for('update');
+    if (!b) throw new AppError('not_found', `bill ${hisBillNo} not found`);
+    if (b.status === 'CANCELLED') return { hisBillNo, billId: b.id, status: 'CANCELLED' as const };
+    if (b.status !== 'UNPAID')
+      throw new AppError(
+        'bill_not_payable',
+        `bill ${hisBillNo} is ${b.status.toLowerCase()} and cannot be cancelled; refund it instead`,
+      );
+    if (b.lockedOrderId)
+      throw new AppError(
+        'bill_locked',
+        `bill ${hisBillNo} is being paid (order in progress) and cannot be cancelled now`,
+      );
+    const done = await tx
+      .update(bills)
+      .set({ status: 'CANCELLED', updatedAt: sql`now()` })
+      .where(and(eq(bills.id, b.id), eq(bills.status, 'UNPAID'), isNull(bills.lockedOrderId)))
+      .returning({ id: bills.id });
+    if (!done.length) throw new AppError('bill_locked', `bill ${hisBillNo} changed meanwhile; try again`);
+    return { hisBillNo, billId: b.id, status: 'CANCELLED' as const };
+  });
+}
+
+/** A bill's payment status for the HIS: its state, and the order that paid it or is paying it. */
+export async function billStatusForHis(db: Db, hospitalId: string, hisBillNo: string) {
+  const [b] = await db
+    .select()
+    .from(bills)
+    .where(and(eq(bills.hospitalId, hospitalId), eq(bills.hisBillNo, hisBillNo)));
+  if (!b) throw new AppError('not_found', `bill ${hisBillNo} not found`);
+  const orderId = b.paidOrderId ?? b.lockedOrderId;
+  let order = null;
+  if (orderId) {
+    const [o] = await db
+      .select({
+        orderNo: orders.orderNo,
+        status: orders.status,
+        channel: orders.channel,
+        amountFen: orders.amountFen,
+        refundedFen: orders.refundedFen,
+        paidAt: orders.paidAt,
+      })
+      .from(orders)
+      .where(eq(orders.id, orderId));
+    if (o) order = { ...o, paidAt: o.paidAt?.toISOString() ?? null };
+  }
+  return {
+    hisBillNo: b.hisBillNo,
+    billId: b.id,
+    status: b.status,
+    version: b.version,
+    amountFen: b.amountFen,
+    /** PAID: the order that paid it; UNPAID with an order: the live order paying it now. */
+    order,
+  };
 }

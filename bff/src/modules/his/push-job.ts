@@ -51,6 +51,7 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
       amountFen: refund.amountFen,
       refundedTotalFen: order.refundedFen,
       channel: order.channel,
+      method: refund.method === 'CASH' ? 'CASH' : 'CHANNEL',
       channelRefundId: refund.channelRefundId ?? '',
       refundedAt: (refund.succeededAt ?? refund.updatedAt).toISOString(),
     };

@@ -16,6 +16,9 @@ export const TRANSITIONS = {
   /** A refund we had closed as failed that the channel carried out after all. */
   late_refund_partial: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'PARTIALLY_REFUNDED' },
   late_refund_full: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'REFUNDED' },
+  /** The hospital paid money back in cash at the window (manual cash refund, recorded by an admin). */
+  cash_refund_partial: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'PARTIALLY_REFUNDED' },
+  cash_refund_full: { from: ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'], to: 'REFUNDED' },
   /** A refund that failed puts the order back where it was: three events, one per place. */
   refund_aborted_to_paid: { from: ['REFUNDING'], to: 'PAID' },
   refund_aborted_to_settled: { from: ['REFUNDING'], to: 'SETTLED' },

@@ -37,10 +37,35 @@ export function toRefundView(r: RefundRow, orderNo: string): RefundView {
     orderNo,
     amountFen: r.amountFen,
     status: r.status as RefundView['status'],
+    method: r.method === 'CASH' ? 'CASH' : 'CHANNEL',
     reason: r.reason,
     succeededAt: r.succeededAt?.toISOString() ?? null,
     createdAt: r.createdAt.toISOString(),
   };
+}
+
+/**
+ * The guard every refund passes under the order's row lock: refundable state, no refund in flight, a
+ * successful payment, and an amount (default: the whole remainder) within what is still refundable.
+ */
+async function checkRefundable(tx: Tx, order: OrderRow, asked: number | undefined) {
+  if (order.status === 'REFUNDING')
+    throw new AppError('refund_in_progress', 'a refund of this order is in progress; try again when it ends');
+  if (!REFUNDABLE.includes(order.status))
+    throw new AppError('order_not_refundable', `order is ${order.status.toLowerCase()}`);
+  const [payment] = await tx
+    .select()
+    .from(payments)
+    .where(and(eq(payments.orderId, order.id), eq(payments.status, 'SUCCESS')));
+  if (!payment) throw new AppError('order_not_refundable', 'order has no successful payment');
+  const refundable = order.amountFen - order.refundedFen;
+  const amountFen = asked ?? refundable;
+  if (amountFen <= 0 || amountFen > refundable)
+    throw new AppError(
+      'refund_exceeds_paid',
+      `refund of ${amountFen} fen exceeds the ${refundable} fen still refundable`,
+    );
+  return { payment, amountFen };
 }
 
 /** Records the channel's word that a refund went through. */
@@ -119,26 +144,7 @@ export async function requestRefund(deps: Deps, req: RefundRequest): Promise<Ref
         return { replay: existing };
       }
     }
-    if (found.status === 'REFUNDING')
-      throw new AppError(
-        'refund_in_progress',
-        'a refund of this order is in progress; try again when it ends',
-      );
-    if (!REFUNDABLE.includes(found.status))
-      throw new AppError('order_not_refundable', `order is ${found.status.toLowerCase()}`);
-    const [payment] = await tx
-      .select()
-      .from(payments)
-      .where(and(eq(payments.orderId, found.id), eq(payments.status, 'SUCCESS')));
-    if (!payment) throw new AppError('order_not_refundable', 'order has no successful payment');
-    const refundable = found.amountFen - found.refundedFen;
-    const amountFen = req.amountFen ?? refundable;
-    if (amountFen <= 0 || amountFen > refundable) {
-      throw new AppError(
-        'refund_exceeds_paid',
-        `refund of ${amountFen} fen exceeds the ${refundable} fen still refundable`,
-      );
-    }
+    const { payment, amountFen } = await checkRefundable(tx, found, req.amountFen);
     const now = clock.now();
     const [refund] = await tx
       .insert(refunds)
@@ -406,4 +412,66 @@ export async function getRefundForHis(
     .where(and(eq(refunds.hospitalId, hospitalId), eq(refunds.hisRefundNo, hisRefundNo)));
   if (!row) throw notFound('refund');
   return toRefundView(row.r, row.orderNo);
+}
+
+export interface CashRefundRequest {
+  hospitalId: string;
+  orderId: string;
+  amountFen: number;
+  reason: string;
+  /** The window's receipt or voucher number, kept with the refund. */
+  receiptNo?: string;
+  /** `admin:<userId>`. */
+  requestedBy: string;
+}
+
+/**
+ * Records a manual cash refund: the hospital paid the money back at the window. No channel is called. Under
+ * the order's row lock the order must be refundable with no channel refund in flight, and the refunded sum
+ * can never pass the paid sum; the refund is recorded as SUCCESS, the order moves to PARTIALLY_REFUNDED or
+ * REFUNDED, and the HIS is told — all in one transaction.
+ */
+export async function recordCashRefund(deps: Deps, req: CashRefundRequest): Promise<RefundView> {
+  const { clock } = deps;
+  return deps.db.transaction(async (tx) => {
+    const order = await lockOrderById(tx, req.orderId);
+    if (!order || order.hospitalId !== req.hospitalId) throw notFound('order');
+    const { payment } = await checkRefundable(tx, order, req.amountFen);
+    const now = clock.now();
+    const [refund] = await tx
+      .insert(refunds)
+      .values({
+        id: newId('rfd', now.getTime()),
+        refundNo: newOrderNo(now, 'C'),
+        hospitalId: order.hospitalId,
+        orderId: order.id,
+        paymentId: payment.id,
+        amountFen: req.amountFen,
+        status: 'SUCCESS',
+        method: 'CASH',
+        reason: req.reason,
+        requestedBy: req.requestedBy,
+        channelRefundId: req.receiptNo ?? null,
+        succeededAt: now,
+      })
+      .returning();
+    const [u] = await tx
+      .update(orders)
+      .set({ refundedFen: sql`${orders.refundedFen} + ${req.amountFen}`, updatedAt: sql`now()` })
+      .where(eq(orders.id, order.id))
+      .returning({ refundedFen: orders.refundedFen });
+    const moved = await transition(
+      tx,
+      order.id,
+      u!.refundedFen >= order.amountFen ? 'cash_refund_full' : 'cash_refund_partial',
+      {
+        actor: req.requestedBy,
+        reason: req.reason,
+        data: { refundId: refund!.id, amountFen: req.amountFen, receiptNo: req.receiptNo ?? null },
+      },
+    );
+    if (!moved) throw new AppError('refund_in_progress', 'the order changed meanwhile; try again');
+    await enqueueHisPush(deps, tx, order, { kind: 'refund', refundId: refund!.id });
+    return toRefundView(refund!, order.orderNo);
+  });
 }
