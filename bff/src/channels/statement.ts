@@ -1,5 +1,5 @@
 import { yuanToFen } from '@hp/shared';
-import type { StatementLine, StatementOutput, StatementTotals } from './types';
+import type { OutboundRecorder, StatementLine, StatementOutput, StatementTotals } from './types';
 
 /**
  * What the statement parsers share: the error they throw, totals from lines, and the edge conversions
@@ -71,10 +71,26 @@ export function feeCell(s: string, what: string): number {
   return yuanCell(m[1]!, what);
 }
 
-/** The output for a statement that failed to parse or verify. */
-export function statementFailure(e: unknown): StatementOutput {
-  if (e instanceof StatementError) return { result: 'FAIL', errorCode: e.code, errorMessage: e.message };
-  throw e;
+/**
+ * The output for a statement that failed to parse or verify, recorded in the interface log as a failed
+ * `statement_parse` of the file at `url` (the download itself was logged as a success). Anything else rethrows.
+ */
+export function statementFailure(
+  e: unknown,
+  log?: { record: OutboundRecorder; party: string; url: string },
+): StatementOutput {
+  if (!(e instanceof StatementError)) throw e;
+  log?.record({
+    party: log.party,
+    operation: 'statement_parse',
+    method: 'GET',
+    url: log.url,
+    latencyMs: 0,
+    result: 'FAIL',
+    errorCode: e.code,
+    errorMessage: e.message,
+  });
+  return { result: 'FAIL', errorCode: e.code, errorMessage: e.message };
 }
 
 /** `YYYY-MM-DD` and a real calendar day. */

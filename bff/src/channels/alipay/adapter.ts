@@ -19,7 +19,7 @@ import type {
   RefundOutput,
 } from '../types';
 import { NotificationRejected } from '../types';
-import { isBillDate, StatementError, statementFailure } from '../statement';
+import { isBillDate, statementFailure } from '../statement';
 import { extractTradeBill, parseAlipayTradeBill } from './trade-bill';
 
 /** Settings of one Alipay app (face-to-face payment, 当面付). */
@@ -392,18 +392,11 @@ export class AlipayChannel implements PaymentChannel {
       const parsed = parseAlipayTradeBill(text, { sellerId: this.opts.sellerId });
       return { result: 'SUCCESS', ...parsed, rawFile: file.data, fileName };
     } catch (e) {
-      if (e instanceof StatementError)
-        this.record({
-          party: this.name,
-          operation: 'statement_parse',
-          method: 'GET',
-          url: `${url.origin}${url.pathname}`,
-          latencyMs: 0,
-          result: 'FAIL',
-          errorCode: e.code,
-          errorMessage: e.message,
-        });
-      return statementFailure(e);
+      return statementFailure(e, {
+        record: this.record,
+        party: this.name,
+        url: `${url.origin}${url.pathname}`,
+      });
     }
   }
 

@@ -22,7 +22,7 @@ import type {
   QueryPaymentOutput,
 } from '../types';
 import { NotificationRejected } from '../types';
-import { isBillDate, StatementError, statementFailure } from '../statement';
+import { isBillDate, statementFailure } from '../statement';
 import { parseTradeBill, verifyBillHash } from './trade-bill';
 
 /**
@@ -824,18 +824,7 @@ export class WechatPayV3Channel implements PaymentChannel {
         fileName: `wechatpay_${mchId}_${billDate}_ALL.csv`,
       };
     } catch (e) {
-      if (e instanceof StatementError)
-        this.record({
-          party: this.name,
-          operation: 'statement_parse',
-          method: 'GET',
-          url: 'v3/billdownload/file',
-          latencyMs: 0,
-          result: 'FAIL',
-          errorCode: e.code,
-          errorMessage: e.message,
-        });
-      return statementFailure(e);
+      return statementFailure(e, { record: this.record, party: this.name, url: 'v3/billdownload/file' });
     }
   }
 
