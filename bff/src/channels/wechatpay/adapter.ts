@@ -1,3 +1,4 @@
+import { Agent as HttpsAgent } from 'node:https';
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { z } from 'zod';
@@ -55,11 +56,20 @@ export const WechatPayOptionsSchema = z.object({
   /** APIv3 key: exactly 32 ASCII characters; decrypts notifications. */
   apiV3Key: z.string().length(32, 'the APIv3 key is exactly 32 characters'),
   /**
-   * API v2 key (exactly 32 characters): signs the v2 XML APIs used for payment codes (micropay, reverse).
-   * Without it the account cannot take payment codes. [U] Production reverse also needs the merchant API
-   * certificate for mutual TLS; the sandbox speaks plain HTTP.
+   * API v2 key (exactly 32 characters): signs the v2 XML APIs used for payment codes (micropay, reverse) and
+   * order comments. Without it the account cannot take payment codes.
    */
   apiV2Key: z.string().length(32, 'the API v2 key is exactly 32 characters').optional(),
+  /**
+   * Merchant API certificate (`apiclient_cert.pem`) and its key (`apiclient_key.pem`): WeChat's `secapi`
+   * calls (reverse) and the comments download demand them as a TLS client certificate. Over https an
+   * account with a v2 key but without them declares no payment codes: a payment code that cannot be
+   * reversed after a timeout is not safe to take. The plain-http sandbox needs neither.
+   */
+  apiClientCertPem: z.string().includes('CERTIFICATE', { message: 'must be a PEM certificate' }).optional(),
+  apiClientKeyPem: z.string().includes('PRIVATE KEY', { message: 'must be a PEM private key' }).optional(),
+  /** Extra CA (PEM) the channel's server certificate is checked against: tests and private gateways only. */
+  tlsCaPem: z.string().includes('CERTIFICATE', { message: 'must be a PEM certificate' }).optional(),
   /** WeChat Pay public key id (`PUB_KEY_ID_…`) or platform certificate serial. */
   platformKeyId: z.string().min(1),
   /** WeChat Pay public key (or platform certificate's public key), PEM. */
@@ -311,6 +321,8 @@ export class WechatPayV3Channel implements PaymentChannel {
   /** Parsed once: parsing a PEM costs as much as the signature itself. */
   private readonly privateKey: KeyObject;
   private readonly platformPublicKey: KeyObject;
+  /** The v2 key is present and, over https, so is the client certificate secapi calls present. */
+  private readonly v2Secure: boolean;
 
   constructor(
     options: WechatPayOptions,
@@ -320,13 +332,20 @@ export class WechatPayV3Channel implements PaymentChannel {
     if (this.opts.mode === 'partner' && (!this.opts.spMchId || !this.opts.spAppId)) {
       throw new Error('WeChat Pay partner mode needs spMchId and spAppId');
     }
+    if (Boolean(this.opts.apiClientCertPem) !== Boolean(this.opts.apiClientKeyPem)) {
+      throw new Error('WeChat Pay: the merchant API certificate and its key come together');
+    }
+    const https = this.opts.baseUrl.startsWith('https://');
+    // Payment codes need the v2 key (the service provider's in partner mode, with sub_mch_id on each call)
+    // and, over https, the client certificate that reverse presents; without them MICROPAY is declared
+    // absent, not faked.
+    const v2Secure = Boolean(this.opts.apiV2Key) && (!https || Boolean(this.opts.apiClientCertPem));
+    this.v2Secure = v2Secure;
     this.capabilities = {
-      // Payment codes need the v2 key (the service provider's in partner mode, with sub_mch_id on each call);
-      // without it MICROPAY is declared absent, not faked.
-      tradeTypes: this.opts.apiV2Key ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] : ['NATIVE', 'JSAPI', 'H5'],
+      tradeTypes: v2Secure ? ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] : ['NATIVE', 'JSAPI', 'H5'],
       close: true,
       refund: true,
-      reverse: Boolean(this.opts.apiV2Key),
+      reverse: v2Secure,
       notifications: true,
       statement: true,
     };
@@ -340,6 +359,19 @@ export class WechatPayV3Channel implements PaymentChannel {
       privateKey: this.opts.privateKeyPem,
       certs: { [this.opts.platformKeyId]: this.opts.platformPublicKeyPem },
       secret: this.opts.apiV2Key,
+      // Presented only on calls made with `security: true` over https (the SDK builds the agent then).
+      ...(this.opts.apiClientCertPem
+        ? {
+            merchant: {
+              cert: this.opts.apiClientCertPem,
+              key: this.opts.apiClientKeyPem,
+              ...(this.opts.tlsCaPem ? { ca: this.opts.tlsCaPem } : {}),
+            },
+          }
+        : {}),
+      ...(this.opts.tlsCaPem
+        ? { httpsAgent: new HttpsAgent({ ca: this.opts.tlsCaPem, keepAlive: true }) }
+        : {}),
       baseURL: this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
       timeout: this.opts.timeoutMs,
     } as ConstructorParameters<typeof Decorator>[0]);
@@ -528,12 +560,14 @@ export class WechatPayV3Channel implements PaymentChannel {
     orderNo: string,
     path: string,
     data: Record<string, string | number>,
+    /** A `secapi` call: presents the merchant API certificate (mutual TLS) over https. */
+    secure = false,
   ) {
     const started = Date.now();
     const url = `${this.opts.baseUrl.replace(/\/$/, '')}/${path.replace(/^v2\//, '')}`;
     const body = { ...this.v2MerchantFields(), ...data };
     try {
-      const res = (await this.client.request(path, 'POST', body)) as {
+      const res = (await this.client.request(path, 'POST', body, secure ? { security: true } : {})) as {
         status: number;
         data: Record<string, string>;
       };
@@ -579,11 +613,12 @@ export class WechatPayV3Channel implements PaymentChannel {
   }
 
   private async micropay(input: CreatePaymentInput): Promise<CreatePaymentOutput> {
-    if (!this.opts.apiV2Key)
+    if (!this.v2Secure)
       return {
         result: 'FAIL',
         errorCode: 'UNSUPPORTED',
-        errorMessage: 'this merchant account has no API v2 key for payment codes',
+        errorMessage:
+          'this merchant account has no API v2 key (or no merchant API certificate) for payment codes',
       };
     if (!input.authCode)
       return { result: 'FAIL', errorCode: 'PARAM_ERROR', errorMessage: 'a payment code is required' };
@@ -630,9 +665,19 @@ export class WechatPayV3Channel implements PaymentChannel {
   async reversePayment(
     orderNo: string,
   ): Promise<{ result: ChannelResult; recall?: boolean; errorCode?: string; errorMessage?: string }> {
-    if (!this.opts.apiV2Key)
-      return { result: 'FAIL', errorCode: 'UNSUPPORTED', errorMessage: 'no API v2 key' };
-    const res = await this.callV2('reverse', orderNo, 'v2/secapi/pay/reverse', { out_trade_no: orderNo });
+    if (!this.v2Secure)
+      return {
+        result: 'FAIL',
+        errorCode: 'UNSUPPORTED',
+        errorMessage: 'no API v2 key or no merchant API certificate',
+      };
+    const res = await this.callV2(
+      'reverse',
+      orderNo,
+      'v2/secapi/pay/reverse',
+      { out_trade_no: orderNo },
+      true,
+    );
     if (res.ok) return { result: 'SUCCESS', recall: res.data.recall === 'Y' };
     if (res.reply?.recall === 'Y')
       return { result: 'PENDING', recall: true, errorCode: res.errorCode, errorMessage: res.errorMessage };
@@ -873,9 +918,9 @@ export class WechatPayV3Channel implements PaymentChannel {
     }
   }
 
-  /** Whether this account can pull order comments (a v2 API: it needs the API v2 key). */
+  /** Whether this account can pull order comments (a v2 API: the v2 key, and over https the client certificate). */
   get canPullComments(): boolean {
-    return Boolean(this.opts.apiV2Key);
+    return this.v2Secure;
   }
 
   /**
@@ -884,16 +929,16 @@ export class WechatPayV3Channel implements PaymentChannel {
    * next offset on the first line, then one `` `time,`transaction_id,`stars,`content `` line per comment — so
    * the call bypasses the SDK's XML reply handling (its request signing is kept). That text carries no
    * signature; a failure is XML with return_code/return_msg.
-   * [U] Production needs mutual TLS with the merchant API certificate, like reverse; the sandbox is plain HTTP.
+   * Over https it presents the merchant API certificate (mutual TLS), like reverse; the sandbox is plain HTTP.
    * [U] comment_time is printed `yyyy-MM-dd HH:mm:ss` (Beijing); `yyyyMMddHHmmss` is accepted too.
    * [U] partner mode passes sub_mch_id (and sub_appid when set); the window is Beijing time, end exclusive.
    */
   async pullComments(window: CommentWindow): Promise<CommentPage> {
-    if (!this.opts.apiV2Key)
+    if (!this.v2Secure)
       return {
         result: 'FAIL',
         errorCode: 'UNSUPPORTED',
-        errorMessage: 'this merchant account has no API v2 key',
+        errorMessage: 'this merchant account has no API v2 key (or no merchant API certificate)',
       };
     const limit = Math.min(COMMENTS_MAX_LIMIT, Math.max(1, Math.floor(window.limit ?? COMMENTS_MAX_LIMIT)));
     const offset = Math.max(0, Math.floor(window.offset ?? 0));
@@ -926,7 +971,8 @@ export class WechatPayV3Channel implements PaymentChannel {
         data: body,
         responseType: 'text',
         transformResponse: [(d: unknown) => d], // plain text on success: keep it raw
-      });
+        security: true, // mutual TLS over https
+      } as Parameters<typeof this.client.v2.request>[0]);
       status = res.status;
       text = Buffer.isBuffer(res.data) ? res.data.toString('utf8') : String(res.data ?? '');
     } catch (err) {
