@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { BILL_STATUSES, CHANNELS, ORDER_STATUSES, TRADE_TYPES } from './statuses';
+import { ERROR_CODES, type ErrorCode } from './errors';
+import {
+  BILL_MODES,
+  BILL_STATUSES,
+  CARD_TYPES,
+  CHANNELS,
+  INVOICE_CONTENT_TYPES,
+  ORDER_STATUSES,
+  TRADE_TYPES,
+} from './statuses';
 
 /** Amount in fen on the wire: a non-negative safe integer. */
 export const FenSchema = z.number().int().nonnegative().max(10_000_000_000);
@@ -57,6 +66,47 @@ export const PushBillsResultSchema = z.object({
 });
 export type PushBillsResult = z.infer<typeof PushBillsResultSchema>;
 
+/** `GET /open/v1/bills/{hisBillNo}`: a bill's state for the HIS, and the order that paid it or is paying it. */
+export const OpenBillStatusSchema = z.object({
+  hisBillNo: z.string(),
+  billId: z.string(),
+  status: z.enum(BILL_STATUSES),
+  /** Goes up by one each time the HIS replaces the unpaid bill. */
+  version: z.number().int(),
+  amountFen: FenSchema,
+  /** PAID: the order that paid the bill; UNPAID with an order: the live order paying it now; else null. */
+  order: z
+    .object({
+      orderNo: z.string(),
+      status: z.enum(ORDER_STATUSES),
+      channel: z.string(),
+      amountFen: FenSchema,
+      refundedFen: FenSchema,
+      paidAt: z.string().nullable(),
+    })
+    .nullable(),
+});
+export type OpenBillStatus = z.infer<typeof OpenBillStatusSchema>;
+
+/** `POST /open/v1/bills/{hisBillNo}/cancel`: the bill is cancelled (repeating the call answers the same). */
+export const OpenCancelBillResultSchema = z.object({
+  hisBillNo: z.string(),
+  billId: z.string(),
+  status: z.literal('CANCELLED'),
+});
+export type OpenCancelBillResult = z.infer<typeof OpenCancelBillResultSchema>;
+
+/** `GET /open/v1/bills/{hisBillNo}/qr`, `GET /open/v1/visits/{visitNo}/qr`: what to print on the slip. */
+export const SlipQrSchema = z.object({
+  /** The H5 checkout with a signed token naming the patient and the bill or visit (never an amount). */
+  url: z.string(),
+  expiresAt: z.string(),
+  /** What the code is for, as the HIS named it. */
+  hisBillNo: z.string().optional(),
+  visitNo: z.string().optional(),
+});
+export type SlipQr = z.infer<typeof SlipQrSchema>;
+
 /** A bill as a patient sees it. */
 export const PatientBillSchema = z.object({
   id: z.string(),
@@ -73,6 +123,132 @@ export const PatientBillSchema = z.object({
   createdAt: z.string(),
 });
 export type PatientBill = z.infer<typeof PatientBillSchema>;
+
+/** `GET /api/patient/bills`: the patient's payable bills. */
+export const PatientBillsResponseSchema = z.object({
+  bills: z.array(PatientBillSchema),
+  /** push: the HIS pushes bills to us; pull: we asked the HIS for them just now. */
+  billMode: z.enum(BILL_MODES),
+  /** Pull mode: the HIS did not answer, so these are the bills we already held (possibly out of date). */
+  hisUnavailable: z.boolean(),
+});
+export type PatientBillsResponse = z.infer<typeof PatientBillsResponseSchema>;
+
+/** One line of a prescription or bill detail, as the HIS details it. */
+export const PrescriptionItemSchema = z.object({
+  name: z.string(),
+  spec: z.string().nullable(),
+  quantity: z.number(),
+  unit: z.string().nullable(),
+  unitPriceFen: FenSchema,
+  amountFen: FenSchema,
+  /** The department that carries the item out (执行科室), when the HIS names one. */
+  department: z.string().nullable(),
+});
+export type PrescriptionItem = z.infer<typeof PrescriptionItemSchema>;
+
+/** `GET /api/bills/:billId/detail`: our bill, detailed by the HIS (prescription, items with unit prices). */
+export const BillDetailSchema = z.object({
+  billId: z.string(),
+  hisBillNo: z.string(),
+  status: z.enum(BILL_STATUSES),
+  /** What we hold and charge; the items are the HIS's detail of it. */
+  amountFen: FenSchema,
+  title: z.string(),
+  visitNo: z.string().nullable(),
+  department: z.string().nullable(),
+  doctor: z.string().nullable(),
+  diagnosis: z.string().nullable(),
+  prescribedAt: z.string().nullable(),
+  items: z.array(PrescriptionItemSchema),
+});
+export type BillDetail = z.infer<typeof BillDetailSchema>;
+
+/** GB 11643 check character of an 18-character resident ID number (mod 11-2). */
+export function isValidIdNo(idNo: string): boolean {
+  if (!/^\d{17}[\dX]$/.test(idNo)) return false;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(idNo[i]) * weights[i]!;
+  return '10X98765432'[sum % 11] === idNo[17];
+}
+
+/**
+ * `POST /api/patient/cards`: bind a patient of the hospital to the logged-in account, by hospital card number
+ * or ID number, with the holder's name (the HIS checks it).
+ */
+export const BindCardRequestSchema = z
+  .object({
+    name: z.string().trim().min(1).max(50),
+    cardNo: z
+      .string()
+      .regex(/^[0-9A-Za-z]{4,32}$/, 'a card number is 4–32 letters or digits')
+      .optional(),
+    idNo: z
+      .string()
+      .transform((v) => v.toUpperCase())
+      .refine(isValidIdNo, 'not a valid 18-character ID number')
+      .optional(),
+  })
+  .strict()
+  .refine((b) => (b.cardNo === undefined) !== (b.idNo === undefined), {
+    message: 'give either cardNo or idNo',
+    path: ['cardNo'],
+  });
+export type BindCardRequest = z.infer<typeof BindCardRequestSchema>;
+
+/** A card bound to the logged-in account: the holder's own or a family member's. Numbers are masked. */
+export const PatientCardSchema = z.object({
+  id: z.string(),
+  hospitalId: z.string(),
+  /** Our patient id of the card's holder. */
+  patientId: z.string(),
+  patientName: z.string(),
+  cardType: z.enum(CARD_TYPES),
+  cardNoMasked: z.string(),
+  /** The card is the session's own patient. */
+  current: z.boolean(),
+  createdAt: z.string(),
+});
+export type PatientCard = z.infer<typeof PatientCardSchema>;
+
+/** An e-invoice (电子票据) of a paid order; the file is fetched from the HIS on demand. */
+export const InvoiceViewSchema = z.object({
+  invoiceCode: z.string(),
+  invoiceNo: z.string(),
+  amountFen: FenSchema,
+  issuedAt: z.string(),
+  contentType: z.enum(INVOICE_CONTENT_TYPES),
+  /** Path of the file under the patient API. */
+  fileUrl: z.string(),
+});
+export type InvoiceView = z.infer<typeof InvoiceViewSchema>;
+
+/** `GET /api/orders/:id/invoices`. */
+export const OrderInvoicesResponseSchema = z.object({
+  invoices: z.array(InvoiceViewSchema),
+  /** The HIS did not answer: these are the invoices we already knew of. */
+  hisUnavailable: z.boolean(),
+});
+export type OrderInvoicesResponse = z.infer<typeof OrderInvoicesResponseSchema>;
+
+/** `GET /api/slips/{token}`: what the checkout shows after a slip scan. */
+export const SlipViewSchema = z.object({
+  hospital: z.string(),
+  /** The patient's name, masked. */
+  patient: z.string(),
+  bills: z.array(PatientBillSchema),
+});
+export type SlipView = z.infer<typeof SlipViewSchema>;
+
+/** A patient session: the bearer token for `/api` and when it expires. */
+export const PatientSessionSchema = z.object({
+  token: z.string(),
+  patient: z.object({ id: z.string(), name: z.string() }),
+  /** Seconds until the token expires. */
+  expiresIn: z.number().int(),
+});
+export type PatientSession = z.infer<typeof PatientSessionSchema>;
 
 /** `POST /api/orders`: bill ids only — the server computes the amount. */
 export const CreateOrderRequestSchema = z
@@ -172,3 +348,20 @@ export const HisPaymentResultSchema = z.object({
   paidAt: z.string(),
 });
 export type HisPaymentResult = z.infer<typeof HisPaymentResultSchema>;
+
+/** The JSON body of an error reply whose code is one of `codes` (see {@link ErrorBody}). */
+export function errorBodySchema(codes: readonly ErrorCode[]) {
+  return z.object({
+    error: z.object({
+      code: z.enum(codes as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      /** The id to quote when asking us about this request. */
+      requestId: z.string().optional(),
+      /** An order the request did create although it failed (poll it). */
+      orderId: z.string().optional(),
+    }),
+  });
+}
+
+/** The JSON body of every error reply: `{ error: { code, message, requestId } }`. */
+export const ErrorBodySchema = errorBodySchema(ERROR_CODES);

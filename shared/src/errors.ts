@@ -23,9 +23,17 @@ export const ERROR_STATUS = {
   order_not_refundable: 409,
   refund_in_progress: 409,
   refund_exceeds_paid: 409,
+  /** The HIS says the name given does not match the card's (or ID number's) holder. */
+  name_mismatch: 422,
+  /** This account has already bound this patient's card. */
+  card_already_bound: 409,
   rate_limited: 429,
   channel_error: 502,
   channel_unavailable: 503,
+  /** The hospital information system answered something we cannot use (refused, malformed). */
+  his_error: 502,
+  /** The hospital information system did not answer (down, timeout, 5xx). */
+  his_unavailable: 503,
   service_unavailable: 503,
   internal_error: 500,
 } as const;

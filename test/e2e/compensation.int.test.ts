@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { alerts, bills, hisPushes, orderEvents, orders } from '../../bff/src/db/schema';
+import { hisPushRetrySchedule, runHisPush } from '../../bff/src/modules/his/push-job';
 import { runPaymentQuery } from '../../bff/src/modules/payments/query-job';
+import { loadConfig } from '@hp/config';
 import { movableClock, startTestStack, waitFor, type TestStack } from '../support/platform';
 
 async function newOrder(s: TestStack, token: string, amountFen = 2345) {
@@ -87,6 +89,72 @@ describe('compensation: crash between "channel paid" and "notification applied"'
     );
     expect(row.paidAt).not.toBeNull();
     expect([...s.sandbox.his.results.values()].some((r) => r.body.orderNo === o.orderNo)).toBe(true);
+  });
+});
+
+describe('compensation: the HIS is down for two hours', () => {
+  let s: TestStack;
+  const clock = movableClock();
+  beforeAll(async () => {
+    // The production schedule; no worker runs, the test delivers each retry when it falls due.
+    s = await startTestStack(
+      { hisPushRetryDelaySeconds: 30, hisPushRetryLimit: 11 },
+      { clock, workers: false },
+    );
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('the default retry schedule spans about a day before a push is given up', () => {
+    const { giveUpAfterSeconds } = hisPushRetrySchedule(loadConfig({}, { nodeEnv: 'development' }));
+    expect(giveUpAfterSeconds.min).toBeGreaterThanOrEqual(12 * 3600);
+    expect(giveUpAfterSeconds.max).toBeLessThanOrEqual(48 * 3600);
+  });
+
+  it('survives two hours of downtime on the fastest retry schedule, then is delivered exactly once', async () => {
+    const token = await s.login();
+    const o = await newOrder(s, token);
+    s.sandbox.wechat.pay(o.orderNo);
+    const push = await waitFor(
+      async () => (await s.platform.deps.db.select().from(hisPushes).where(eq(hisPushes.orderId, o.id)))[0],
+      15_000,
+      'HIS push recorded',
+    );
+    const { waits } = hisPushRetrySchedule(s.platform.deps.config);
+    const downUntil = clock.now().getTime() + 2 * 3600_000;
+    const deliver = (retryCount: number) =>
+      runHisPush(s.platform.deps, {
+        id: `driven-${retryCount}`,
+        data: { eventId: push.eventId },
+        retryCount,
+        retryLimit: waits.length,
+      });
+    let n = 0;
+    const failedAt: number[] = [];
+    for (; n <= waits.length; n++) {
+      s.sandbox.his.setFaults({ down: clock.now().getTime() < downUntil });
+      const ok = await deliver(n).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      failedAt.push(Math.round((clock.now().getTime() - (downUntil - 2 * 3600_000)) / 1000));
+      // The earliest moment pg-boss may run the next retry: the worst case for getting through.
+      clock.advance(waits[n]!.minSeconds * 1000);
+    }
+    expect(failedAt).toEqual([0, 30, 90, 210, 450, 930, 1890, 3810]);
+    expect(n).toBe(8); // the ninth attempt, 7650 s after the first, after the HIS came back
+    const row = await orderOf(s, o.id);
+    expect(row).toMatchObject({ status: 'SETTLED', hisSyncStatus: 'ACKED', oneSided: false });
+    const [after] = await s.platform.deps.db.select().from(hisPushes).where(eq(hisPushes.orderId, o.id));
+    expect(after).toMatchObject({ status: 'ACKED', attempts: 9 });
+    // A re-run (a lease that expired mid-push) sends nothing; a repeated push is not counted twice by the HIS.
+    const sent = s.sandbox.his.attempts.filter((a) => a.eventId === push.eventId).length;
+    await deliver(n + 1);
+    expect(s.sandbox.his.attempts.filter((a) => a.eventId === push.eventId)).toHaveLength(sent);
+    expect([...s.sandbox.his.results.values()].filter((r) => r.eventId === push.eventId)).toHaveLength(1);
+    expect(await s.platform.deps.db.select().from(alerts).where(eq(alerts.orderId, o.id))).toEqual([]);
   });
 });
 

@@ -30,7 +30,7 @@ function hmacKey(secret: string): KeyObject {
 
 /** Issues a patient session token (HS256, short-lived). */
 export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSeconds: number): string {
-  return jwt.sign({ hid: p.hospitalId, oid: p.openId }, hmacKey(secret), {
+  return jwt.sign({ hid: p.hospitalId, oid: p.openId, acc: p.accountId }, hmacKey(secret), {
     algorithm: 'HS256',
     subject: p.patientId,
     issuer: ISSUER,
@@ -72,6 +72,7 @@ export function requirePatient(secret: string) {
       patientId: claims.sub,
       hospitalId: claims.hid,
       openId: typeof claims.oid === 'string' ? claims.oid : undefined,
+      accountId: typeof claims.acc === 'string' ? claims.acc : undefined,
     };
     await next();
   };

@@ -1,4 +1,12 @@
-import type { OpenBill, PatientBill, PushBillsResult } from '@hp/shared';
+import type {
+  BillStatus,
+  OpenBill,
+  OpenBillStatus,
+  OpenCancelBillResult,
+  OrderStatus,
+  PatientBill,
+  PushBillsResult,
+} from '@hp/shared';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { bills, orders, patients } from '../../db/schema';
@@ -141,7 +149,7 @@ export async function cancelBill(
   db: Db,
   hospitalId: string,
   hisBillNo: string,
-): Promise<{ hisBillNo: string; billId: string; status: 'CANCELLED' }> {
+): Promise<OpenCancelBillResult> {
   return db.transaction(async (tx) => {
     const [b] = await tx
       .select()
@@ -171,14 +179,18 @@ export async function cancelBill(
 }
 
 /** A bill's payment status for the HIS: its state, and the order that paid it or is paying it. */
-export async function billStatusForHis(db: Db, hospitalId: string, hisBillNo: string) {
+export async function billStatusForHis(
+  db: Db,
+  hospitalId: string,
+  hisBillNo: string,
+): Promise<OpenBillStatus> {
   const [b] = await db
     .select()
     .from(bills)
     .where(and(eq(bills.hospitalId, hospitalId), eq(bills.hisBillNo, hisBillNo)));
   if (!b) throw new AppError('not_found', `bill ${hisBillNo} not found`);
   const orderId = b.paidOrderId ?? b.lockedOrderId;
-  let order = null;
+  let order: OpenBillStatus['order'] = null;
   if (orderId) {
     const [o] = await db
       .select({
@@ -191,12 +203,12 @@ export async function billStatusForHis(db: Db, hospitalId: string, hisBillNo: st
       })
       .from(orders)
       .where(eq(orders.id, orderId));
-    if (o) order = { ...o, paidAt: o.paidAt?.toISOString() ?? null };
+    if (o) order = { ...o, status: o.status as OrderStatus, paidAt: o.paidAt?.toISOString() ?? null };
   }
   return {
     hisBillNo: b.hisBillNo,
     billId: b.id,
-    status: b.status,
+    status: b.status as BillStatus,
     version: b.version,
     amountFen: b.amountFen,
     /** PAID: the order that paid it; UNPAID with an order: the live order paying it now. */

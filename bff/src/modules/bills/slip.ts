@@ -1,5 +1,5 @@
 import { createHmac, type KeyObject, createSecretKey } from 'node:crypto';
-import type { PatientBill } from '@hp/shared';
+import type { SlipQr, SlipView } from '@hp/shared';
 import { and, eq } from 'drizzle-orm';
 import jwt from 'jsonwebtoken';
 import QRCode from 'qrcode';
@@ -53,14 +53,6 @@ export function verifySlipToken(key: KeyObject, token: string): SlipClaims {
   }
 }
 
-export interface SlipQr {
-  url: string;
-  expiresAt: string;
-  /** What the code is for, as the HIS named it. */
-  hisBillNo?: string;
-  visitNo?: string;
-}
-
 /** A QR for one bill (by HIS bill number) or for a visit; refuses bills that cannot be paid any more. */
 export async function slipQr(
   deps: Deps,
@@ -106,11 +98,7 @@ export function qrPng(url: string): Promise<Buffer> {
 }
 
 /** What the checkout shows after a scan: the hospital, the patient (masked) and the payable bills. */
-export async function slipView(
-  deps: Deps,
-  key: KeyObject,
-  token: string,
-): Promise<{ hospital: string; patient: string; bills: PatientBill[] }> {
+export async function slipView(deps: Deps, key: KeyObject, token: string): Promise<SlipView> {
   const c = verifySlipToken(key, token);
   const [row] = await deps.db
     .select({ hospital: hospitals.name, patient: patients.name })

@@ -15,6 +15,30 @@ export interface HisPushJob {
  * pg-boss retries on a doubling curve; after the last retry the order is flagged as a one-sided entry
  * (单边账) with a critical alert, so finance can settle it by hand or refund it.
  */
+/**
+ * When the retries of a result push fall due. pg-boss (retryBackoff) waits `d·2^n·(1 + random)` seconds
+ * after the n-th failure (n from 0), d = HIS_PUSH_RETRY_DELAY_SECONDS: each wait lies in [d·2^n, d·2^(n+1)].
+ * With the defaults (30 s, 11 retries) the last retry falls 17–34 h after the first attempt (about a day),
+ * and the push is flagged as a one-sided entry only after it.
+ */
+export function hisPushRetrySchedule(config: {
+  hisPushRetryDelaySeconds: number;
+  hisPushRetryLimit: number;
+}) {
+  const waits = Array.from({ length: config.hisPushRetryLimit }, (_, n) => ({
+    minSeconds: config.hisPushRetryDelaySeconds * 2 ** Math.min(16, n),
+    maxSeconds: config.hisPushRetryDelaySeconds * 2 ** Math.min(16, n + 1),
+  }));
+  return {
+    waits,
+    /** Earliest and latest time of the last retry, counted from the first attempt. */
+    giveUpAfterSeconds: {
+      min: waits.reduce((a, w) => a + w.minSeconds, 0),
+      max: waits.reduce((a, w) => a + w.maxSeconds, 0),
+    },
+  };
+}
+
 export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promise<void> {
   const { db } = deps;
   const [push] = await db.select().from(hisPushes).where(eq(hisPushes.eventId, job.data.eventId));

@@ -23,6 +23,8 @@ export interface PatientPrincipal {
   patientId: string;
   hospitalId: string;
   openId?: string;
+  /** The account holding the session (patient_accounts): whose bound cards are listed. */
+  accountId?: string;
 }
 
 export function toOrderView(o: OrderRow, billIds: string[], payment?: PaymentRow): OrderView {

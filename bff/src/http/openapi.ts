@@ -1,0 +1,986 @@
+import Router from '@koa/router';
+import type { Config } from '@hp/config';
+import {
+  CreateOrderRequestSchema,
+  ERROR_CODES,
+  ERROR_STATUS,
+  ErrorBodySchema,
+  OpenBillStatusSchema,
+  OpenCancelBillResultSchema,
+  OpenCodePaymentRequestSchema,
+  OpenRefundRequestSchema,
+  OrderViewSchema,
+  PatientBillsResponseSchema,
+  BillDetailSchema,
+  BindCardRequestSchema,
+  INVOICE_CONTENT_TYPES,
+  OrderInvoicesResponseSchema,
+  PatientCardSchema,
+  PatientSessionSchema,
+  PushBillsRequestSchema,
+  PushBillsResultSchema,
+  RefundViewSchema,
+  SlipQrSchema,
+  SlipViewSchema,
+  errorBodySchema,
+  type ErrorCode,
+} from '@hp/shared';
+import { z } from 'zod';
+import { HisLedgerPushSchema, LedgerRecordSchema, MAX_LEDGER_LINES } from '../modules/recon/intake';
+import { LEDGER_BODY_LIMIT_BYTES } from './auth-open-api';
+import { renderDocsPage } from './openapi-docs';
+import { CancelBillSchema, SandboxLoginSchema } from './routes';
+
+/**
+ * The OpenAPI 3.1 document of the open API (`/open/v1`, called by the HIS, HMAC-signed) and the patient API
+ * (`/api`, bearer JWT), generated from the zod schemas the routes validate with. Served at
+ * `GET /open/v1/openapi.json` and rendered at `GET /open/docs`.
+ *
+ * Adding a route means adding one entry to {@link OPERATIONS}; `openapi.test.ts` walks the routers and fails,
+ * naming the route, when a route has no entry (or an entry no route).
+ */
+
+/** How an operation is authenticated. */
+export type AuthKind =
+  /** `X-App-Id`, `X-Timestamp`, `X-Nonce`, `X-Signature` (the signing guide). */
+  | 'his-signature'
+  /** `Authorization: Bearer <patient session token>`. */
+  | 'patient-bearer'
+  /** Nothing (or a credential in the path, like a slip token). */
+  | 'none';
+
+/** A zod schema and its name under `components.schemas`. */
+export interface NamedSchema {
+  name: string;
+  schema: z.ZodType;
+}
+
+const named = (name: string, schema: z.ZodType): NamedSchema => ({ name, schema });
+
+export const TAGS = {
+  his: 'HIS open API',
+  patient: 'Patient API',
+  docs: 'Documentation',
+} as const;
+
+/** One documented route. */
+export interface OperationSpec {
+  operationId: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** The path exactly as registered on the router, prefix included, Koa style: `/open/v1/bills/:hisBillNo`. */
+  path: string;
+  tag: (typeof TAGS)[keyof typeof TAGS];
+  summary: string;
+  /** Markdown. */
+  description?: string;
+  auth: AuthKind;
+  /** A description for each path parameter. */
+  params?: Record<string, string>;
+  /** Query parameters (every field a parameter). */
+  query?: z.ZodObject;
+  /** The JSON request body. */
+  request?: NamedSchema;
+  response: {
+    status: 200 | 201 | 204;
+    description: string;
+    /** The JSON body; absent when there is none (204) or the answer is a file only (`binary`). */
+    body?: NamedSchema;
+    /** Another representation chosen by a query parameter, e.g. a PNG; or the file a download answers. */
+    binary?: { mediaType: string | string[]; description: string };
+  };
+  /** The domain errors of this operation; those of its authentication, body and headers are added. */
+  errors: ErrorCode[];
+  /** Accepts `Idempotency-Key`. */
+  idempotencyKey?: boolean;
+  /** Registered only when the sandbox runs (demo and tests). */
+  sandboxOnly?: boolean;
+}
+
+const QrQuerySchema = z.object({
+  format: z.enum(['png']).optional().describe('`png`: the QR code as a printable PNG instead of JSON'),
+});
+
+const OpenApiDocumentSchema = z.record(z.string(), z.unknown()).describe('an OpenAPI 3.1 document');
+
+/** Every documented route. Keep in step with `routes.ts` (the test says what is missing). */
+export const OPERATIONS: readonly OperationSpec[] = [
+  {
+    operationId: 'getOpenApiDocument',
+    method: 'GET',
+    path: '/open/v1/openapi.json',
+    tag: TAGS.docs,
+    summary: 'This document',
+    description: 'Unsigned. A rendered version is at `/open/docs`.',
+    auth: 'none',
+    response: {
+      status: 200,
+      description: 'the OpenAPI document',
+      body: named('OpenApiDocument', OpenApiDocumentSchema),
+    },
+    errors: [],
+  },
+  // --- the open API (HIS) ---
+  {
+    operationId: 'pushBills',
+    method: 'POST',
+    path: '/open/v1/bills',
+    tag: TAGS.his,
+    summary: 'Push bills',
+    description:
+      'Stores bills idempotently by `hisBillNo`: `created`, `unchanged`, or `replaced` for a changed unpaid bill ' +
+      '(its `version` goes up). Changing a paid bill (`bill_not_payable`) or one being paid (`bill_locked`) is ' +
+      'refused, and then nothing of the batch is stored. The amount is in fen; `items`, when given, must add up ' +
+      'to it.',
+    auth: 'his-signature',
+    request: named('PushBillsRequest', PushBillsRequestSchema),
+    response: {
+      status: 200,
+      description: 'one result per bill, in order',
+      body: named('PushBillsResult', PushBillsResultSchema),
+    },
+    errors: ['bill_not_payable', 'bill_locked'],
+  },
+  {
+    operationId: 'getBillStatus',
+    method: 'GET',
+    path: '/open/v1/bills/:hisBillNo',
+    tag: TAGS.his,
+    summary: "A bill's payment status",
+    description:
+      'The bill’s state (`UNPAID`, `PAID`, `CANCELLED`), its version and amount, and the order that paid it or ' +
+      'is paying it now.',
+    auth: 'his-signature',
+    params: { hisBillNo: 'the HIS bill number' },
+    response: { status: 200, description: 'the bill', body: named('OpenBillStatus', OpenBillStatusSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'cancelBill',
+    method: 'POST',
+    path: '/open/v1/bills/:hisBillNo/cancel',
+    tag: TAGS.his,
+    summary: 'Cancel an unpaid bill',
+    description:
+      'Repeatable. A paid bill is refused (`bill_not_payable` — refund it instead), as is one being paid ' +
+      '(`bill_locked`); then nothing changes.',
+    auth: 'his-signature',
+    params: { hisBillNo: 'the HIS bill number' },
+    request: named('OpenCancelBillRequest', CancelBillSchema),
+    response: {
+      status: 200,
+      description: 'the bill is cancelled',
+      body: named('OpenCancelBillResult', OpenCancelBillResultSchema),
+    },
+    errors: ['not_found', 'bill_not_payable', 'bill_locked'],
+  },
+  {
+    operationId: 'getBillQr',
+    method: 'GET',
+    path: '/open/v1/bills/:hisBillNo/qr',
+    tag: TAGS.his,
+    summary: 'Slip QR code for one bill',
+    description:
+      'The URL of the H5 checkout with a signed token (valid a day) naming the patient and the bill — never an ' +
+      'amount. Add `?format=png` for a printable PNG (sign the target with its query).',
+    auth: 'his-signature',
+    params: { hisBillNo: 'the HIS bill number' },
+    query: QrQuerySchema,
+    response: {
+      status: 200,
+      description: 'the QR content',
+      body: named('SlipQr', SlipQrSchema),
+      binary: { mediaType: 'image/png', description: 'with `format=png`: the QR code as a PNG' },
+    },
+    errors: ['not_found', 'bill_not_payable'],
+  },
+  {
+    operationId: 'getVisitQr',
+    method: 'GET',
+    path: '/open/v1/visits/:visitNo/qr',
+    tag: TAGS.his,
+    summary: 'Slip QR code for every unpaid bill of a visit',
+    description:
+      'Like `getBillQr`, for all unpaid bills of one visit (they must belong to one patient: else `conflict`).',
+    auth: 'his-signature',
+    params: { visitNo: 'the HIS visit number' },
+    query: QrQuerySchema,
+    response: {
+      status: 200,
+      description: 'the QR content',
+      body: named('SlipQr', SlipQrSchema),
+      binary: { mediaType: 'image/png', description: 'with `format=png`: the QR code as a PNG' },
+    },
+    errors: ['not_found', 'conflict'],
+  },
+  {
+    operationId: 'createCodePayment',
+    method: 'POST',
+    path: '/open/v1/code-payments',
+    tag: TAGS.his,
+    summary: 'Take a payment code scanned at the window (付款码)',
+    description:
+      'The amount comes from the bills. The answer is `PAID`, or `PAYING` while the patient confirms on the ' +
+      'phone: poll `getOrder`. A payment not confirmed in time is reversed and the order ends `CLOSED`.',
+    auth: 'his-signature',
+    request: named('OpenCodePaymentRequest', OpenCodePaymentRequestSchema),
+    response: { status: 201, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    errors: [
+      'not_found',
+      'bad_request',
+      'bill_not_payable',
+      'bill_locked',
+      'channel_error',
+      'channel_unavailable',
+    ],
+    idempotencyKey: true,
+  },
+  {
+    operationId: 'getOrder',
+    method: 'GET',
+    path: '/open/v1/orders/:orderNo',
+    tag: TAGS.his,
+    summary: 'An order by its number',
+    auth: 'his-signature',
+    params: { orderNo: 'our order number' },
+    response: { status: 200, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'requestRefund',
+    method: 'POST',
+    path: '/open/v1/refunds',
+    tag: TAGS.his,
+    summary: 'Refund a paid order',
+    description:
+      'The whole remainder when `amountFen` is absent. Idempotent by `hisRefundNo`; the refunded sum never ' +
+      'exceeds the paid sum, and one refund per payment is in flight at a time.',
+    auth: 'his-signature',
+    request: named('OpenRefundRequest', OpenRefundRequestSchema),
+    response: { status: 200, description: 'the refund', body: named('RefundView', RefundViewSchema) },
+    errors: [
+      'not_found',
+      'conflict',
+      'order_not_refundable',
+      'refund_in_progress',
+      'refund_exceeds_paid',
+      'channel_error',
+      'channel_unavailable',
+    ],
+    idempotencyKey: true,
+  },
+  {
+    operationId: 'getRefund',
+    method: 'GET',
+    path: '/open/v1/refunds/:hisRefundNo',
+    tag: TAGS.his,
+    summary: 'A refund by the HIS refund number',
+    auth: 'his-signature',
+    params: { hisRefundNo: 'the HIS refund number' },
+    response: { status: 200, description: 'the refund', body: named('RefundView', RefundViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'pushLedger',
+    method: 'PUT',
+    path: '/open/v1/ledgers/:date',
+    tag: TAGS.his,
+    summary: "Push the HIS's ledger for a day (for reconciliation)",
+    description:
+      'Every payment and refund the HIS booked that day: online ones (`wechatpay`, `alipay`, `bankpay`) with our ' +
+      '`orderNo` (and `refundNo` for refunds) as in our result pushes, offline ones (`CASH`, `MISPOS` with the ' +
+      "terminal's reference number, `KIOSK`, `PREPAID`, `OTHER`) with the HIS's own numbers only. A later push for " +
+      `the same day replaces the earlier one. At most ${MAX_LEDGER_LINES} records (${LEDGER_BODY_LIMIT_BYTES / 1048576} MiB) per push. ` +
+      'Online payments with no successful payment here are flagged as one-sided entries at once.',
+    auth: 'his-signature',
+    params: { date: 'the business day, YYYY-MM-DD (Beijing time)' },
+    request: named('HisLedgerPush', HisLedgerPushSchema),
+    response: {
+      status: 200,
+      description: 'the stored ledger',
+      body: named('HisLedgerRecord', LedgerRecordSchema),
+    },
+    errors: ['bad_request', 'payload_too_large'],
+  },
+  {
+    operationId: 'getReconFile',
+    method: 'GET',
+    path: '/open/v1/recon/:date/file',
+    tag: TAGS.his,
+    summary: "The platform's reconciliation file for a day",
+    description:
+      'UTF-8 CSV, one line per successful payment and refund of the day: `kind,order_no,refund_no,his_refund_no,' +
+      'his_bill_nos,channel,channel_no,amount_fen,amount_yuan,occurred_at,recon` (`recon`: what reconciliation ' +
+      'found, blank while the day is not reconciled), and a last line `#total,<payments>,<payment fen>,<refunds>,<refund fen>`.',
+    auth: 'his-signature',
+    params: { date: 'the business day, YYYY-MM-DD (Beijing time)' },
+    response: {
+      status: 200,
+      description: 'the file',
+      binary: { mediaType: 'text/csv', description: 'the CSV file' },
+    },
+    errors: ['bad_request'],
+  },
+  // --- the patient API ---
+  {
+    operationId: 'sandboxLogin',
+    method: 'POST',
+    path: '/api/patient/sandbox-login',
+    tag: TAGS.patient,
+    summary: 'Log in as a patient (sandbox only)',
+    description: 'Demo and tests only: a session for a patient the HIS has pushed bills for.',
+    auth: 'none',
+    request: named('SandboxLoginRequest', SandboxLoginSchema),
+    response: {
+      status: 200,
+      description: 'the session',
+      body: named('PatientSession', PatientSessionSchema),
+    },
+    errors: ['not_found'],
+    sandboxOnly: true,
+  },
+  {
+    operationId: 'getSlip',
+    method: 'GET',
+    path: '/api/slips/:token',
+    tag: TAGS.patient,
+    summary: 'The bills behind a slip QR code',
+    description:
+      'The checkout opened from a slip’s QR code: the hospital, the patient (masked) and the bills.',
+    auth: 'none',
+    params: { token: 'the `t` parameter of the QR URL' },
+    response: {
+      status: 200,
+      description: 'what the checkout shows',
+      body: named('SlipView', SlipViewSchema),
+    },
+    errors: ['unauthorized', 'not_found'],
+  },
+  {
+    operationId: 'listPatientBills',
+    method: 'GET',
+    path: '/api/patient/bills',
+    tag: TAGS.patient,
+    summary: "The patient's payable bills",
+    description:
+      'Push mode: the bills the HIS pushed. Pull mode (a hospital whose HIS does not push): the HIS is asked ' +
+      'for the patient’s pending bills first, and they are stored as if pushed; when it does not answer, the ' +
+      'bills already held are listed with `hisUnavailable: true` — the list never fails for the HIS.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'oldest first',
+      body: named('PatientBillsResponse', PatientBillsResponseSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'getBillDetail',
+    method: 'GET',
+    path: '/api/bills/:billId/detail',
+    tag: TAGS.patient,
+    summary: 'A bill detailed by the HIS',
+    description:
+      'The prescription behind one of the patient’s bills: items with spec, quantity, unit price and amount, ' +
+      'department, doctor, diagnosis. Asked of the HIS each time. Another patient’s bill is `not_found`.',
+    auth: 'patient-bearer',
+    params: { billId: 'the bill id (`bill_…`)' },
+    response: { status: 200, description: 'the detail', body: named('BillDetail', BillDetailSchema) },
+    errors: ['not_found', 'his_error', 'his_unavailable'],
+  },
+  {
+    operationId: 'listPatientCards',
+    method: 'GET',
+    path: '/api/patient/cards',
+    tag: TAGS.patient,
+    summary: 'The cards bound to the account',
+    description: 'The holder’s own card and family members’, oldest first; names and numbers masked.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the cards',
+      body: named('PatientCardList', z.object({ cards: z.array(PatientCardSchema) })),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'bindPatientCard',
+    method: 'POST',
+    path: '/api/patient/cards',
+    tag: TAGS.patient,
+    summary: 'Bind a card to the account',
+    description:
+      'By hospital card number (`cardNo`) or resident ID number (`idNo`), with the holder’s name: the HIS ' +
+      'looks the patient up and checks the name. A family member’s card may be bound to several accounts, ' +
+      'but to one account once (`card_already_bound`). A refusal writes nothing.',
+    auth: 'patient-bearer',
+    request: named('BindCardRequest', BindCardRequestSchema),
+    response: { status: 201, description: 'the card bound', body: named('PatientCard', PatientCardSchema) },
+    errors: ['not_found', 'name_mismatch', 'card_already_bound', 'his_error', 'his_unavailable'],
+  },
+  {
+    operationId: 'unbindPatientCard',
+    method: 'DELETE',
+    path: '/api/patient/cards/:id',
+    tag: TAGS.patient,
+    summary: 'Unbind a card',
+    auth: 'patient-bearer',
+    params: { id: 'the card id (`card_…`)' },
+    response: { status: 204, description: 'unbound' },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'createOrder',
+    method: 'POST',
+    path: '/api/orders',
+    tag: TAGS.patient,
+    summary: 'Pay bills',
+    description:
+      'Bill ids only: the server computes the amount (an `amountFen` field is refused). `NATIVE` answers a QR ' +
+      'content in `codeUrl`. On `channel_unavailable` the error names the `orderId` created: poll it.',
+    auth: 'patient-bearer',
+    request: named('CreateOrderRequest', CreateOrderRequestSchema),
+    response: { status: 201, description: 'the order, PAYING', body: named('OrderView', OrderViewSchema) },
+    errors: [
+      'not_found',
+      'bad_request',
+      'bill_not_payable',
+      'bill_locked',
+      'channel_error',
+      'channel_unavailable',
+    ],
+    idempotencyKey: true,
+  },
+  {
+    operationId: 'getPatientOrder',
+    method: 'GET',
+    path: '/api/orders/:id',
+    tag: TAGS.patient,
+    summary: 'One of the patient’s orders',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: { status: 200, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'listOrderInvoices',
+    method: 'GET',
+    path: '/api/orders/:id/invoices',
+    tag: TAGS.patient,
+    summary: 'The e-invoices of a paid order',
+    description:
+      'Asked of the HIS for a paid order (empty until it issued one). When the HIS does not answer, the ' +
+      'invoices already known are listed with `hisUnavailable: true`.',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the invoices',
+      body: named('OrderInvoicesResponse', OrderInvoicesResponseSchema),
+    },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'getOrderInvoiceFile',
+    method: 'GET',
+    path: '/api/orders/:id/invoices/:invoiceNo/file',
+    tag: TAGS.patient,
+    summary: 'The file of an e-invoice',
+    description: 'Fetched from the HIS now: a PDF or a PNG, shown inline.',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)', invoiceNo: 'the invoice number (`invoiceNo` of the list)' },
+    response: {
+      status: 200,
+      description: 'the file',
+      binary: { mediaType: [...INVOICE_CONTENT_TYPES], description: 'PDF or PNG, as the HIS issued it' },
+    },
+    errors: ['not_found', 'his_error', 'his_unavailable'],
+  },
+];
+
+/** What each error code means, for the document and the docs page. */
+export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  bad_request: 'the request cannot be served as it is (the message says why)',
+  validation_failed: 'the body or query does not match the schema; the message is `path: problem`',
+  payload_too_large: 'the body is larger than the limit',
+  unsupported_media_type: 'a body was sent with a content-type other than application/json',
+  unauthorized: 'missing or invalid credentials (signature headers, bearer token, QR token)',
+  invalid_signature: 'X-Signature does not match the request (see the signing guide)',
+  timestamp_out_of_window: 'X-Timestamp is too far from our clock',
+  nonce_replayed: 'X-Nonce was already used',
+  invalid_credentials: 'wrong user name or password (admin API)',
+  forbidden: 'authenticated, but not allowed to do this',
+  account_locked: 'too many failed logins (admin API)',
+  account_disabled: 'the account is disabled (admin API)',
+  not_found: 'no such bill, order, refund, patient or route',
+  conflict: 'the request conflicts with the current state, or the same Idempotency-Key with another request',
+  bill_not_payable: 'the bill is paid or cancelled',
+  bill_locked: 'the bill is being paid by a live order',
+  order_not_payable: 'the order can no longer be paid',
+  order_not_refundable: 'the order is not in a refundable state',
+  refund_in_progress: 'another refund of this order is in flight; try again when it ends',
+  refund_exceeds_paid: 'the refund would pass the paid sum',
+  name_mismatch: 'the name does not match the holder of the card or ID number (the HIS checked it)',
+  card_already_bound: 'this account has already bound this patient’s card',
+  rate_limited: 'too many calls from this app; wait for Retry-After seconds',
+  channel_error: 'the payment channel refused the request',
+  channel_unavailable: 'the payment channel did not answer; the outcome is checked automatically',
+  his_error: 'the hospital information system refused the request or answered something unreadable',
+  his_unavailable: 'the hospital information system did not answer; retry later',
+  service_unavailable: 'a dependency (the database) is unavailable; retry later',
+  internal_error: 'an unexpected error (quote the requestId)',
+};
+
+/** One worked example of the signing guide. Fixed values: a test recomputes them with the bff's signer. */
+export interface SigningExample {
+  appId: string;
+  secret: string;
+  method: string;
+  pathAndQuery: string;
+  timestamp: string;
+  nonce: string;
+  body: string;
+  bodySha256: string;
+  stringToSign: string;
+  signature: string;
+}
+
+/** The machine-readable signing guide (`x-signing-guide`); `info.description` holds the same in prose. */
+export interface SigningGuide {
+  headers: Record<string, string>;
+  stringToSign: string;
+  signature: string;
+  rules: string[];
+  examples: SigningExample[];
+}
+
+/** The same vector as the README ("For HIS vendors") and `modules/his/signature.test.ts`. */
+const SIGNING_EXAMPLES: SigningExample[] = [
+  {
+    appId: 'his_example',
+    secret: 'demo-secret-please-change',
+    method: 'POST',
+    pathAndQuery: '/open/v1/bills',
+    timestamp: '1790000000',
+    nonce: '0123456789abcdef',
+    body: '{"bills":[]}',
+    bodySha256: 'a13b28a6796911d08d2d852f75942c102bd598cb3815f6d9acef4e9c2b341223',
+    stringToSign:
+      'POST\n/open/v1/bills\n1790000000\n0123456789abcdef\na13b28a6796911d08d2d852f75942c102bd598cb3815f6d9acef4e9c2b341223\n',
+    signature: 'vchrkWlbFxrMKhKfxeaF7ZYHMlEvVPRcaIb3VX3kZAw=',
+  },
+  {
+    appId: 'his_example',
+    secret: 'demo-secret-please-change',
+    method: 'GET',
+    pathAndQuery: '/open/v1/bills/HB20260101001/qr?format=png',
+    timestamp: '1790000000',
+    nonce: '0123456789abcdef',
+    body: '',
+    bodySha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    stringToSign:
+      'GET\n/open/v1/bills/HB20260101001/qr?format=png\n1790000000\n0123456789abcdef\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n',
+    signature: 'QEHos+DdCGu8WYlNlw8bAcklMsknh5KdK5tNL1U+PAs=',
+  },
+];
+
+type DocConfig = Pick<
+  Config,
+  'sandbox' | 'openApiWindowSeconds' | 'openApiRatePerSecond' | 'openApiRateBurst'
+>;
+
+function signingGuide(c: DocConfig): SigningGuide {
+  return {
+    headers: {
+      'X-App-Id': 'your app id',
+      'X-Timestamp': `unix seconds, within ${c.openApiWindowSeconds} s of our clock`,
+      'X-Nonce': '16–64 characters of [0-9A-Za-z_-], never reused',
+      'X-Signature': 'base64( HMAC-SHA256( secret, stringToSign ) )',
+    },
+    stringToSign:
+      'METHOD + "\\n" + PATH_AND_QUERY + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" + hex(SHA-256(body)) + "\\n"',
+    signature: 'base64(HMAC-SHA256(key = app secret as UTF-8, message = stringToSign as UTF-8))',
+    rules: [
+      'METHOD is upper case (`GET`, `POST`).',
+      'PATH_AND_QUERY is the request target exactly as sent on the request line: the path, and `?` with the ' +
+        'query string when there is one, percent-encoded as sent; no scheme or host.',
+      'TIMESTAMP and NONCE are the values of the X-Timestamp and X-Nonce headers.',
+      'The body hash is lowercase hex SHA-256 of the exact body bytes sent (UTF-8); a call without a body ' +
+        'hashes the empty string. Send `Content-Type: application/json` with a body.',
+      'Every line, the last one too, ends with a single `\\n`.',
+      `A timestamp more than ${c.openApiWindowSeconds} s from our clock is refused (\`timestamp_out_of_window\`), ` +
+        'a nonce used before is refused (`nonce_replayed`), a wrong signature is `invalid_signature`; all 401.',
+      `Each app may make ${c.openApiRatePerSecond} signed calls a second (bursts of ${c.openApiRateBurst}); ` +
+        'beyond that the answer is 429 `rate_limited` with `Retry-After`.',
+      'Our result pushes to `POST {callbackBaseUrl}/his/v1/results` are signed the same way with the same ' +
+        'secret: verify them before you trust them.',
+    ],
+    examples: SIGNING_EXAMPLES,
+  };
+}
+
+function signingGuideMarkdown(g: SigningGuide): string {
+  const lines = [
+    '## Signing guide',
+    '',
+    'Every call to an operation secured by `hisSignature` (the `/open/v1` operations) carries four headers:',
+    '',
+    ...Object.entries(g.headers).map(([h, v]) => `- \`${h}\`: ${v}`),
+    '',
+    'The string to sign:',
+    '',
+    '```',
+    g.stringToSign,
+    '```',
+    '',
+    ...g.rules.map((r) => `- ${r}`),
+    '',
+  ];
+  for (const [i, e] of g.examples.entries()) {
+    lines.push(
+      `### Worked example ${i + 1}: ${e.method} ${e.pathAndQuery}`,
+      '',
+      '```',
+      `app id        ${e.appId}`,
+      `secret        ${e.secret}`,
+      `method        ${e.method}`,
+      `path & query  ${e.pathAndQuery}`,
+      `timestamp     ${e.timestamp}`,
+      `nonce         ${e.nonce}`,
+      `body          ${e.body === '' ? '(empty)' : e.body}`,
+      `body SHA-256  ${e.bodySha256}`,
+      '```',
+      '',
+      'String to sign (each line ends with `\\n`):',
+      '',
+      '```',
+      e.stringToSign.replace(/\n$/, ''),
+      '```',
+      '',
+      'Headers:',
+      '',
+      '```',
+      `X-App-Id: ${e.appId}`,
+      `X-Timestamp: ${e.timestamp}`,
+      `X-Nonce: ${e.nonce}`,
+      `X-Signature: ${e.signature}`,
+      '```',
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+/** A JSON Schema (2020-12) object. */
+export type JsonSchema = Record<string, unknown>;
+
+function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  delete out.$schema;
+  return out;
+}
+
+/** Common errors by what an operation does: the domain errors come from its entry. */
+function allErrors(op: OperationSpec): ErrorCode[] {
+  const codes = new Set<ErrorCode>();
+  if (op.auth === 'his-signature')
+    for (const c of [
+      'unauthorized',
+      'invalid_signature',
+      'timestamp_out_of_window',
+      'nonce_replayed',
+      'rate_limited',
+      'payload_too_large',
+    ] as const)
+      codes.add(c);
+  if (op.auth === 'patient-bearer') codes.add('unauthorized');
+  if (op.request)
+    for (const c of [
+      'bad_request',
+      'validation_failed',
+      'unsupported_media_type',
+      'payload_too_large',
+    ] as const)
+      codes.add(c);
+  if (op.idempotencyKey) for (const c of ['bad_request', 'conflict'] as const) codes.add(c);
+  for (const c of op.errors) codes.add(c);
+  if (op.operationId !== 'getOpenApiDocument') codes.add('service_unavailable');
+  codes.add('internal_error');
+  return ERROR_CODES.filter((c) => codes.has(c));
+}
+
+/** `/open/v1/bills/:hisBillNo` → `/open/v1/bills/{hisBillNo}`. */
+export function openApiPath(koaPath: string): string {
+  return koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+function pathParamNames(koaPath: string): string[] {
+  return [...koaPath.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+}
+
+/** The operations a server with this configuration registers. */
+export function documentedOperations(c: Pick<Config, 'sandbox'>): OperationSpec[] {
+  return OPERATIONS.filter((op) => c.sandbox || !op.sandboxOnly);
+}
+
+/** A minimal OpenAPI 3.1 document type: what we generate and what the docs page reads. */
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  servers: { url: string; description?: string }[];
+  tags: { name: string; description?: string }[];
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: {
+    schemas: Record<string, JsonSchema>;
+    parameters: Record<string, OpenApiParameter>;
+    securitySchemes: Record<string, Record<string, unknown>>;
+  };
+  'x-signing-guide': SigningGuide;
+  'x-error-codes': { code: ErrorCode; status: number; description: string }[];
+}
+
+/** A parameter (path, query or header). */
+export interface OpenApiParameter {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  required: boolean;
+  description?: string;
+  schema: JsonSchema;
+}
+
+/** An operation of the document. */
+export interface OpenApiOperation {
+  operationId: string;
+  tags: string[];
+  summary: string;
+  description?: string;
+  security: Record<string, string[]>[];
+  parameters: (OpenApiParameter | { $ref: string })[];
+  requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
+  responses: Record<
+    string,
+    {
+      description: string;
+      headers?: Record<string, { description: string; schema: JsonSchema }>;
+      content?: Record<string, { schema: JsonSchema }>;
+    }
+  >;
+  'x-error-codes': ErrorCode[];
+  'x-sandbox-only'?: boolean;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Builds the document for a server with this configuration (sandbox-only operations only in the sandbox). */
+export function buildOpenApiDocument(c: DocConfig): OpenApiDocument {
+  const guide = signingGuide(c);
+  const schemas: Record<string, JsonSchema> = {};
+  const owners = new Map<string, z.ZodType>();
+  const component = (n: NamedSchema, io: 'input' | 'output') => {
+    const owner = owners.get(n.name);
+    if (owner && owner !== n.schema)
+      throw new Error(`two schemas are named ${n.name} in the OpenAPI document`);
+    owners.set(n.name, n.schema);
+    schemas[n.name] ??= toJsonSchema(n.schema, io);
+    return ref(n.name);
+  };
+  component(named('ErrorBody', ErrorBodySchema), 'output');
+
+  const paths: OpenApiDocument['paths'] = {};
+  for (const op of documentedOperations(c)) {
+    const parameters: OpenApiOperation['parameters'] = pathParamNames(op.path).map((name) => ({
+      name,
+      in: 'path' as const,
+      required: true,
+      description: op.params?.[name],
+      schema: { type: 'string' },
+    }));
+    if (op.query) {
+      const q = toJsonSchema(op.query, 'input') as {
+        properties?: Record<string, JsonSchema>;
+        required?: string[];
+      };
+      for (const [name, schema] of Object.entries(q.properties ?? {})) {
+        const { description, ...rest } = schema as JsonSchema & { description?: string };
+        parameters.push({
+          name,
+          in: 'query',
+          required: q.required?.includes(name) ?? false,
+          description,
+          schema: rest,
+        });
+      }
+    }
+    if (op.auth === 'his-signature')
+      for (const h of ['XAppId', 'XTimestamp', 'XNonce', 'XSignature'])
+        parameters.push({ $ref: `#/components/parameters/${h}` });
+    if (op.idempotencyKey) parameters.push({ $ref: '#/components/parameters/IdempotencyKey' });
+
+    const ok: OpenApiOperation['responses'][string] = { description: op.response.description };
+    if (op.response.body)
+      ok.content = { 'application/json': { schema: component(op.response.body, 'output') } };
+    if (op.response.binary) {
+      ok.description += `; ${op.response.binary.description}`;
+      ok.content ??= {};
+      for (const mediaType of [op.response.binary.mediaType].flat())
+        ok.content[mediaType] = { schema: { type: 'string', contentMediaType: mediaType } };
+    }
+    if (op.idempotencyKey)
+      ok.headers = {
+        'Idempotent-Replayed': {
+          description:
+            '`true` when this is the stored answer to an earlier request with the same Idempotency-Key',
+          schema: { type: 'string', enum: ['true'] },
+        },
+      };
+    const responses: OpenApiOperation['responses'] = { [String(op.response.status)]: ok };
+    const codes = allErrors(op);
+    const byStatus = new Map<number, ErrorCode[]>();
+    for (const code of codes)
+      byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+    for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+      responses[String(status)] = {
+        description: list.map((code) => `\`${code}\`: ${ERROR_DESCRIPTIONS[code]}`).join('; '),
+        ...(list.includes('rate_limited')
+          ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'string' } } } }
+          : {}),
+        content: { 'application/json': { schema: toJsonSchema(errorBodySchema(list), 'output') } },
+      };
+    }
+
+    const security: OpenApiOperation['security'] =
+      op.auth === 'his-signature'
+        ? [{ hisSignature: [] }]
+        : op.auth === 'patient-bearer'
+          ? [{ patientBearer: [] }]
+          : [];
+    const operation: OpenApiOperation = {
+      operationId: op.operationId,
+      tags: [op.tag],
+      summary: op.summary,
+      ...(op.description ? { description: op.description } : {}),
+      security,
+      parameters,
+      ...(op.request
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: component(op.request, 'input') } },
+            },
+          }
+        : {}),
+      responses,
+      'x-error-codes': codes,
+      ...(op.sandboxOnly ? { 'x-sandbox-only': true } : {}),
+    };
+    const p = openApiPath(op.path);
+    paths[p] ??= {};
+    paths[p][op.method.toLowerCase()] = operation;
+  }
+
+  const header = (name: string, description: string, schema: JsonSchema): OpenApiParameter => ({
+    name,
+    in: 'header',
+    required: true,
+    description,
+    schema,
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Hospital unified payment platform — open API (HIS) and patient API',
+      version: '1.0.0',
+      description: [
+        'The **open API** (`/open/v1`) is called by the hospital information system (HIS): it pushes bills, ' +
+          'prints slip QR codes, takes payment codes at the window, reads payment status and asks for refunds. ' +
+          'Every call is signed with the app secret (the signing guide below; also `x-signing-guide`).',
+        '',
+        'The **patient API** (`/api`) serves the patient checkout (mini-program, H5): bearer token of a patient ' +
+          'session.',
+        '',
+        'Amounts are integer fen. Errors are `{ "error": { "code", "message", "requestId" } }`; the codes are ' +
+          'listed in `x-error-codes`, and each operation names the codes it may answer.',
+        '',
+        signingGuideMarkdown(guide),
+      ].join('\n'),
+    },
+    servers: [{ url: '/', description: 'the server that serves this document' }],
+    tags: [
+      { name: TAGS.his, description: 'Called by the HIS; HMAC-signed (see the signing guide).' },
+      { name: TAGS.patient, description: 'Called by the patient checkout; bearer token.' },
+      { name: TAGS.docs, description: 'This document.' },
+    ],
+    paths,
+    components: {
+      schemas,
+      parameters: {
+        XAppId: header('X-App-Id', 'your app id', { type: 'string', minLength: 1 }),
+        XTimestamp: header('X-Timestamp', guide.headers['X-Timestamp']!, {
+          type: 'string',
+          pattern: '^\\d{9,11}$',
+        }),
+        XNonce: header('X-Nonce', guide.headers['X-Nonce']!, {
+          type: 'string',
+          pattern: '^[0-9A-Za-z_-]{16,64}$',
+        }),
+        XSignature: header(
+          'X-Signature',
+          'base64(HMAC-SHA256(secret, stringToSign)); see the signing guide',
+          {
+            type: 'string',
+          },
+        ),
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description:
+            'A repeat with the same key and request gets the stored answer (`Idempotent-Replayed: true`); the ' +
+            'same key with another request is refused with 409 `conflict`.',
+          schema: { type: 'string', pattern: '^[\\x21-\\x7e]{8,64}$' },
+        },
+      },
+      securitySchemes: {
+        hisSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Signature',
+          description:
+            'HMAC-SHA256 request signature, sent with X-App-Id, X-Timestamp and X-Nonce: see the signing guide ' +
+            '(info.description, x-signing-guide).',
+        },
+        patientBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A patient session token.',
+        },
+      },
+    },
+    'x-signing-guide': guide,
+    'x-error-codes': ERROR_CODES.map((code) => ({
+      code,
+      status: ERROR_STATUS[code],
+      description: ERROR_DESCRIPTIONS[code],
+    })),
+  };
+}
+
+/**
+ * `GET /open/v1/openapi.json` and `GET /open/docs`, unsigned. Mount before the open-API router so its
+ * signature middleware never sees these two.
+ */
+export function openApiDocumentRoutes(c: DocConfig): Router {
+  const doc = buildOpenApiDocument(c);
+  const json = JSON.stringify(doc);
+  const html = renderDocsPage(doc);
+  const r = new Router();
+  r.get('/open/v1/openapi.json', (ctx) => {
+    ctx.type = 'application/json';
+    ctx.body = json;
+  });
+  r.get('/open/docs', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = html;
+  });
+  return r;
+}
