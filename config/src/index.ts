@@ -120,6 +120,12 @@ const ConfigSchema = z
     outboundTimeoutMs: z.coerce.number().int().min(100).max(60000),
     /** Graceful shutdown: how long to wait for in-flight requests and jobs (SHUTDOWN_TIMEOUT_MS). */
     shutdownTimeoutMs: z.coerce.number().int().min(0),
+    /** Reconciliation: days a possible cut-off difference waits for its counterpart before it is an alert (RECON_HOLD_DAYS). */
+    reconHoldDays: z.coerce.number().int().min(0).max(30),
+    /** Reconciliation: daily run time, Beijing `HH:MM`, after the channels publish their statements (RECON_DAILY_AT). */
+    reconDailyAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'),
+    /** Real-time one-sided entries: minutes a paid order may wait for the HIS acknowledgement before an alert (HIS_ACK_ALERT_MINUTES). */
+    hisAckAlertMinutes: z.coerce.number().int().min(1).max(1440),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -205,6 +211,10 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   jobPollingIntervalSeconds: 2,
   outboundTimeoutMs: 10000,
   shutdownTimeoutMs: 10000,
+  reconHoldDays: 1,
+  // WeChat Pay publishes T+1 statements from 10:00 (Alipay about the same); the run retries what is not in yet.
+  reconDailyAt: '10:30',
+  hisAckAlertMinutes: 10,
 };
 
 /** Defaults per environment; environment variables and overrides win. */
@@ -297,6 +307,9 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     jobPollingIntervalSeconds: env.JOB_POLLING_INTERVAL_SECONDS,
     outboundTimeoutMs: env.OUTBOUND_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    reconHoldDays: env.RECON_HOLD_DAYS,
+    reconDailyAt: env.RECON_DAILY_AT,
+    hisAckAlertMinutes: env.HIS_ACK_ALERT_MINUTES,
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
     out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>

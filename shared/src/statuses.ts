@@ -35,3 +35,15 @@ export type ChannelName = (typeof CHANNELS)[number];
 /** How the channel collects: QR (Native), JSAPI / mini-program, H5, payment code. */
 export const TRADE_TYPES = ['NATIVE', 'JSAPI', 'H5', 'MICROPAY'] as const;
 export type TradeType = (typeof TRADE_TYPES)[number];
+
+/** How a hospital's HIS hands us bills: it pushes them (open API), or we pull them when the patient looks. */
+export const BILL_MODES = ['push', 'pull'] as const;
+export type BillMode = (typeof BILL_MODES)[number];
+
+/** Kinds of card a HIS identifies a patient by: its own card (就诊卡), a medical-insurance card, an ID card. */
+export const CARD_TYPES = ['HOSPITAL_CARD', 'MEDICARE_CARD', 'ID_CARD'] as const;
+export type CardType = (typeof CARD_TYPES)[number];
+
+/** Formats of an e-invoice file (电子票据) we pass on to patients; nothing else is served. */
+export const INVOICE_CONTENT_TYPES = ['application/pdf', 'image/png'] as const;
+export type InvoiceContentType = (typeof INVOICE_CONTENT_TYPES)[number];

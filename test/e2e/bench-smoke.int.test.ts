@@ -35,4 +35,22 @@ describe('benchmarks (CI size)', () => {
     },
     120_000,
   );
+
+  it('bench:recon finds every injected difference in a small generated day, and nothing else', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'test/bench/recon.ts', '--transactions', '20000', '--inject', '5'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '', TZ: 'Asia/Shanghai' },
+        timeout: 120_000,
+      },
+    );
+    expect(r.stderr).not.toMatch(/Error/);
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    expect(line).toMatch(
+      /^bench:recon transactions=\d+ seconds=\d+\.\d+ peak_rss_mb=\d+ injected=35 found=35 extra=0$/,
+    );
+  }, 120_000);
 });

@@ -70,7 +70,7 @@ export interface TestStack {
  */
 export async function startTestStack(
   overrides: Partial<ConfigInput> = {},
-  opts: { clock?: Clock; pglite?: boolean } = {},
+  opts: { clock?: Clock; pglite?: boolean; workers?: boolean } = {},
 ): Promise<TestStack> {
   // PGlite (the demo's embedded database) in a temp directory, or a fresh PostgreSQL database.
   const pgliteDir = opts.pglite ? mkdtempSync(path.join(os.tmpdir(), 'hp-pglite-')) : undefined;
@@ -101,7 +101,8 @@ export async function startTestStack(
     sandbox.his.setPlatformUrl(p.url);
     return p;
   };
-  const platform = await start();
+  // workers: false — no job runs by itself; the test drives the job functions (with a movable clock).
+  const platform = await start({ workers: opts.workers });
   for (const h of DEMO_HOSPITALS)
     await provisionSandboxHospital(platform.deps.db, platform.deps.secrets, sandbox, h);
   for (const p of DEMO_PATIENTS) {

@@ -61,8 +61,16 @@ export const hisApps = pgTable('his_apps', {
     .references(() => hospitals.id),
   name: text('name').notNull(),
   secretEnc: text('secret_enc').notNull(),
-  /** Where the reference HIS client pushes results; null when the HIS pulls only. */
+  /**
+   * Where the reference HIS client calls the HIS: result pushes, and pending bills, patient lookup,
+   * prescriptions and invoices. Null when the HIS pulls only.
+   */
   callbackBaseUrl: text('callback_base_url'),
+  /**
+   * `push`: the HIS pushes bills through the open API. `pull`: the HIS does not push; the patient's bill
+   * list asks it for the patient's pending bills first and stores them as if pushed.
+   */
+  billMode: text('bill_mode').notNull().default('push'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: createdAt(),
 });
@@ -112,6 +120,51 @@ export const patients = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [uniqueIndex('patients_hospital_his_uq').on(t.hospitalId, t.hisPatientId)],
+);
+
+/**
+ * Who holds a patient session. Today the sandbox login (`provider` sandbox, `subject`
+ * `<hospitalId>:<hisPatientId>`); WeChat login adds `wechat` with `<appId>:<openid>`. An account holds any
+ * number of cards (patient_cards): the holder's own and family members'.
+ */
+export const patientAccounts = pgTable(
+  'patient_accounts',
+  {
+    id: text('id').primaryKey(),
+    provider: text('provider').notNull(),
+    subject: text('subject').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('patient_accounts_provider_subject_uq').on(t.provider, t.subject)],
+);
+
+/**
+ * A hospital patient bound to an account after the HIS matched card (or ID) number and name. The same
+ * patient may be bound to several accounts (family), but to one account only once. The full card or ID
+ * number is never stored: only its masked form, to show.
+ */
+export const patientCards = pgTable(
+  'patient_cards',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => patientAccounts.id),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
+    patientId: text('patient_id')
+      .notNull()
+      .references(() => patients.id),
+    /** HOSPITAL_CARD, MEDICARE_CARD or ID_CARD. */
+    cardType: text('card_type').notNull(),
+    cardNoMasked: text('card_no_masked').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('patient_cards_account_patient_uq').on(t.accountId, t.patientId),
+    index('patient_cards_patient_idx').on(t.patientId),
+  ],
 );
 
 /** What the HIS says a patient owes. `lockedOrderId` is set while a live order holds the bill. */
@@ -244,6 +297,8 @@ export const payments = pgTable(
     index('payments_order_idx').on(t.orderId),
     // Statements, comments and reconciliation find payments by the channel's transaction number.
     index('payments_channel_trade_no_idx').on(t.channelTradeNo),
+    // Reconciliation reads a hospital's payments of one day.
+    index('payments_hospital_paid_at_idx').on(t.hospitalId, t.paidAt),
   ],
 );
 
@@ -283,6 +338,7 @@ export const refunds = pgTable(
   },
   (t) => [
     index('refunds_order_idx').on(t.orderId),
+    index('refunds_hospital_succeeded_at_idx').on(t.hospitalId, t.succeededAt),
     uniqueIndex('refunds_hospital_his_no_uq').on(t.hospitalId, t.hisRefundNo),
     uniqueIndex('refunds_one_in_flight_uq')
       .on(t.paymentId)
@@ -392,6 +448,32 @@ export const hisPushes = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [index('his_pushes_order_idx').on(t.orderId)],
+);
+
+/**
+ * E-invoices (电子票据) the HIS issued for a paid order: metadata cached so the patient's list works while the
+ * HIS is down; the file itself is fetched from the HIS on demand.
+ */
+export const invoices = pgTable(
+  'invoices',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id')
+      .notNull()
+      .references(() => hospitals.id),
+    orderId: text('order_id')
+      .notNull()
+      .references(() => orders.id),
+    invoiceCode: text('invoice_code').notNull(),
+    invoiceNo: text('invoice_no').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    issuedAt: ts('issued_at').notNull(),
+    /** application/pdf or image/png. */
+    contentType: text('content_type').notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('invoices_order_no_uq').on(t.orderId, t.invoiceNo)],
 );
 
 /** Staff alerts: conflicts, one-sided entries. Shown in the admin; resolved with a reason. */
@@ -526,3 +608,5 @@ export const adminAuditLogs = pgTable(
     index('admin_audit_logs_target_idx').on(t.targetType, t.targetId),
   ],
 );
+
+export * from './schema-recon';

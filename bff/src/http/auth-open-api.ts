@@ -27,6 +27,9 @@ interface CachedApp {
 
 const APP_CACHE_MS = 30_000;
 
+/** Body limit of `PUT /open/v1/ledgers/:date`. */
+export const LEDGER_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /**
  * Authenticates a signed open-API call (scheme in modules/his/signature.ts): known and enabled app,
  * timestamp within the window, HMAC over method, target, timestamp, nonce and body hash, and a nonce never
@@ -92,7 +95,12 @@ export function requireOpenApiSignature(deps: Deps) {
           `X-Timestamp must be unix seconds within ${deps.config.openApiWindowSeconds} s of our clock`,
         );
       }
-      ctx.rawBody = await readRawBody(ctx, deps.config.bodyLimitBytes);
+      // A day's HIS ledger (up to MAX_LEDGER_LINES records) is the one large body the HIS sends.
+      const limit =
+        ctx.method === 'PUT' && /^\/open\/v1\/ledgers\/[^/]+$/.test(ctx.path)
+          ? LEDGER_BODY_LIMIT_BYTES
+          : deps.config.bodyLimitBytes;
+      ctx.rawBody = await readRawBody(ctx, limit);
       if (
         !verifySignature(app.secret, signature, ctx.method, ctx.originalUrl, timestamp, nonce, ctx.rawBody)
       ) {

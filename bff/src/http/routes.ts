@@ -9,15 +9,23 @@ import {
   PushBillsRequestSchema,
   type CreateOrderRequest,
   type PushBillsRequest,
+  BindCardRequestSchema,
+  type BindCardRequest,
 } from '@hp/shared';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { hospitals, patients } from '../db/schema';
 import type { Deps } from '../deps';
 import { readRawBody } from '../lib/body';
-import { notFound } from '../lib/errors';
+import { AppError, notFound } from '../lib/errors';
+import { isBusinessDate } from '../modules/recon/dates';
+import { HisLedgerPushSchema, recordHisLedger } from '../modules/recon/intake';
+import { platformReconFile } from '../modules/recon/platform-file';
 import { validate } from '../lib/validate';
-import { billStatusForHis, cancelBill, listPayableBills, pushBills } from '../modules/bills/service';
+import { billStatusForHis, cancelBill, pushBills } from '../modules/bills/service';
+import { billDetailForPatient, listBillsForPatient } from '../modules/bills/pull';
+import { invoiceFileForPatient, listInvoicesForPatient } from '../modules/invoices/service';
+import { bindCard, ensureAccount, listCards, unbindCard } from '../modules/patients/service';
 import { qrPng, slipKey, slipQr, slipView } from '../modules/bills/slip';
 import {
   createCodePayment,
@@ -71,7 +79,8 @@ export function systemRoutes(
   return r;
 }
 
-const CancelBillSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
+/** `POST /open/v1/bills/:hisBillNo/cancel` (also read by the OpenAPI document, http/openapi.ts). */
+export const CancelBillSchema = z.object({ reason: z.string().trim().min(1).max(200) }).strict();
 
 /** The open API the HIS calls (signed). */
 export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
@@ -132,10 +141,26 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
   r.get('/refunds/:hisRefundNo', async (ctx) => {
     ctx.body = await getRefundForHis(deps, ctx.state.hisApp!.hospitalId, ctx.params.hisRefundNo!);
   });
+  r.put('/ledgers/:date', validate(HisLedgerPushSchema), async (ctx) => {
+    const date = ctx.params.date!;
+    if (!isBusinessDate(date)) throw new AppError('bad_request', 'the date in the path must be YYYY-MM-DD');
+    ctx.body = await recordHisLedger(deps, {
+      hospitalId: ctx.state.hisApp!.hospitalId,
+      date,
+      source: 'PUSH',
+      lines: (ctx.input as z.infer<typeof HisLedgerPushSchema>).lines,
+    });
+  });
+  r.get('/recon/:date/file', async (ctx) => {
+    ctx.type = 'text/csv; charset=utf-8';
+    ctx.set('Content-Disposition', `attachment; filename="recon-${ctx.params.date}.csv"`);
+    ctx.body = await platformReconFile(deps.db, ctx.state.hisApp!.hospitalId, ctx.params.date!);
+  });
   return r;
 }
 
-const SandboxLoginSchema = z
+/** `POST /api/patient/sandbox-login` (also read by the OpenAPI document, http/openapi.ts). */
+export const SandboxLoginSchema = z
   .object({ hospitalCode: z.string().min(1).max(32), hisPatientId: z.string().min(1).max(64) })
   .strict();
 
@@ -153,9 +178,11 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
         .innerJoin(hospitals, eq(hospitals.id, patients.hospitalId))
         .where(and(eq(hospitals.code, input.hospitalCode), eq(patients.hisPatientId, input.hisPatientId)));
       if (!row) throw notFound('patient');
+      // One account per sandbox patient; it can bind family members' cards (POST /api/patient/cards).
+      const accountId = await ensureAccount(deps.db, 'sandbox', `${row.hospitalId}:${input.hisPatientId}`);
       const token = issuePatientToken(
         jwtSecret,
-        { patientId: row.id, hospitalId: row.hospitalId },
+        { patientId: row.id, hospitalId: row.hospitalId, accountId },
         deps.config.patientSessionSeconds,
       );
       ctx.body = {
@@ -171,7 +198,21 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
     ctx.body = await slipView(deps, slip, ctx.params.token!);
   });
   r.get('/patient/bills', auth, async (ctx) => {
-    ctx.body = { bills: await listPayableBills(deps.db, ctx.state.patient!.patientId) };
+    ctx.body = await listBillsForPatient(deps, ctx.state.patient!);
+  });
+  r.get('/patient/cards', auth, async (ctx) => {
+    ctx.body = { cards: await listCards(deps, ctx.state.patient!) };
+  });
+  r.post('/patient/cards', auth, validate(BindCardRequestSchema), async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await bindCard(deps, ctx.state.patient!, ctx.input as BindCardRequest);
+  });
+  r.delete('/patient/cards/:id', auth, async (ctx) => {
+    await unbindCard(deps, ctx.state.patient!, ctx.params.id!);
+    ctx.status = 204;
+  });
+  r.get('/bills/:billId/detail', auth, async (ctx) => {
+    ctx.body = await billDetailForPatient(deps, ctx.state.patient!, ctx.params.billId!);
   });
   r.post(
     '/orders',
@@ -185,6 +226,17 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   );
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
+  });
+  r.get('/orders/:id/invoices', auth, async (ctx) => {
+    ctx.body = await listInvoicesForPatient(deps, ctx.state.patient!, ctx.params.id!);
+  });
+  r.get('/orders/:id/invoices/:invoiceNo/file', auth, async (ctx) => {
+    const f = await invoiceFileForPatient(deps, ctx.state.patient!, ctx.params.id!, ctx.params.invoiceNo!);
+    ctx.type = f.contentType;
+    ctx.set('Content-Disposition', `inline; filename="${f.fileName}"`);
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.body = f.file;
   });
   return r;
 }

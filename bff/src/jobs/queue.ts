@@ -15,6 +15,8 @@ export const QUEUES = {
   housekeeping: 'housekeeping',
   /** Hourly: pull the last day's WeChat Pay order comments (订单评价) of every account with a v2 key. */
   commentsPull: 'comments-pull',
+  /** Daily, after the channels publish: download statements, run the three-way reconciliation (retries itself). */
+  reconDaily: 'recon-daily',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -25,6 +27,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'his-push': 120,
   housekeeping: 300,
   'comments-pull': 900,
+  'recon-daily': 1800,
 };
 
 /**
@@ -33,6 +36,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
  */
 const QUEUE_POLICY: Partial<Record<QueueName, PgBoss.QueuePolicy>> = {
   'comments-pull': 'stately',
+  'recon-daily': 'stately',
 };
 
 export interface SendOptions {

@@ -1,10 +1,10 @@
 import type { Config } from '@hp/config';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { bills, hisApps, hospitals, merchantAccounts } from '../db/schema';
 import type { SecretBox } from '../lib/secret-box';
 import { assertSandboxAllowed } from './harness';
-import { HisSimulator } from './his/simulator';
+import { HisSimulator, type SimBillInput, type SimPatient } from './his/simulator';
 import type { SandboxHospitalKeys, SandboxKeys } from './keys';
 import { WechatPaySimulator } from './wechatpay/simulator';
 import { AlipaySimulator } from './alipay/simulator';
@@ -99,7 +99,12 @@ export async function startSandbox(
       apiV3Key: k.wechat.apiV3Key,
       apiV2Key: k.wechat.apiV2Key,
     });
-    his.addHospital({ code, appId: k.his.appId, secret: k.his.secret });
+    his.addHospital({
+      code,
+      appId: k.his.appId,
+      secret: k.his.secret,
+      name: DEMO_HOSPITALS.find((h) => h.code === code)?.name,
+    });
     alipay.addApp({ appId: k.alipay.appId, sellerId: k.alipay.sellerId, publicPem: k.alipay.publicPem });
     bankpay.addMerchant({
       appId: k.bankpay.appId,
@@ -236,16 +241,140 @@ export async function provisionSandboxHospital(
   return { hospitalId: h.id, merchantAccountId, keys: k };
 }
 
-/** Demo patients (sandbox data, not real people). */
-export const DEMO_PATIENTS = [
-  { hospital: 'H001', patientId: 'P0001', name: '张三' },
-  { hospital: 'H001', patientId: 'P0002', name: '李四' },
-  { hospital: 'H002', patientId: 'P1001', name: '王五' },
+/**
+ * Demo patients (sandbox data, not real people): hospital card numbers and ID numbers are made up (the ID
+ * numbers only carry a valid check character). P0003 is 张三's child, for binding a family member's card.
+ */
+export const DEMO_PATIENTS: SimPatient[] = [
+  {
+    hospital: 'H001',
+    patientId: 'P0001',
+    name: '张三',
+    cardNo: '2026000101',
+    cardType: 'HOSPITAL_CARD',
+    idNo: '110101199003070011',
+  },
+  {
+    hospital: 'H001',
+    patientId: 'P0002',
+    name: '李四',
+    cardNo: '2026000102',
+    cardType: 'HOSPITAL_CARD',
+    idNo: '110101198511120025',
+  },
+  {
+    hospital: 'H001',
+    patientId: 'P0003',
+    name: '张小明',
+    cardNo: '2026000103',
+    cardType: 'HOSPITAL_CARD',
+    idNo: '110101201506180044',
+  },
+  {
+    hospital: 'H002',
+    patientId: 'P1001',
+    name: '王五',
+    cardNo: 'M3301000001',
+    cardType: 'MEDICARE_CARD',
+    idNo: '310104197805200030',
+  },
+];
+
+/** The demo's bills with their prescription detail. Fixed HIS bill numbers: the HIS simulator forgets on restart. */
+const DEMO_BILLS: (SimBillInput & { push: boolean })[] = [
+  {
+    hospital: 'H001',
+    patientId: 'P0001',
+    hisBillNo: 'DEMO-H001-0001',
+    title: '门诊西药费',
+    department: '呼吸内科',
+    doctor: '陈医生',
+    diagnosis: '急性支气管炎',
+    visitNo: 'V20261123001',
+    amountFen: 12850,
+    items: [
+      {
+        name: '阿莫西林胶囊',
+        spec: '0.25g×24粒',
+        quantity: 2,
+        unit: '盒',
+        unitPriceFen: 2800,
+        amountFen: 5600,
+        department: '门诊西药房',
+      },
+      {
+        name: '复方甘草口服溶液',
+        spec: '100ml',
+        quantity: 1,
+        unit: '瓶',
+        unitPriceFen: 7250,
+        amountFen: 7250,
+        department: '门诊西药房',
+      },
+    ],
+    push: true,
+  },
+  {
+    hospital: 'H001',
+    patientId: 'P0001',
+    hisBillNo: 'DEMO-H001-0002',
+    title: '血常规检查',
+    department: '检验科',
+    doctor: '陈医生',
+    diagnosis: '急性支气管炎',
+    visitNo: 'V20261123001',
+    amountFen: 2500,
+    items: [{ name: '血细胞分析（五分类）', quantity: 1, unit: '次', amountFen: 2500, department: '检验科' }],
+    push: true,
+  },
+  {
+    hospital: 'H001',
+    patientId: 'P0002',
+    hisBillNo: 'DEMO-H001-0003',
+    title: '挂号费',
+    department: '骨科',
+    doctor: '刘医生',
+    visitNo: 'V20261123002',
+    amountFen: 1500,
+    items: [],
+    push: true,
+  },
+  {
+    hospital: 'H002',
+    patientId: 'P1001',
+    hisBillNo: 'DEMO-H002-0001',
+    title: 'CT 检查费',
+    department: '放射科',
+    doctor: '赵医生',
+    diagnosis: '胸痛待查',
+    visitNo: 'V20261123101',
+    amountFen: 32000,
+    items: [{ name: '胸部 CT 平扫', quantity: 1, unit: '次', amountFen: 32000, department: '放射科' }],
+    push: true,
+  },
+  {
+    // H002 runs in pull mode in the demo: this bill only the HIS has, until the patient looks.
+    hospital: 'H002',
+    patientId: 'P1001',
+    hisBillNo: 'DEMO-H002-0002',
+    title: '门诊中药费',
+    department: '中医科',
+    doctor: '孙医生',
+    diagnosis: '胸痛待查',
+    visitNo: 'V20261123101',
+    amountFen: 8640,
+    items: [
+      { name: '丹参', spec: '10g', quantity: 12, unit: '袋', unitPriceFen: 420, amountFen: 5040 },
+      { name: '川芎', spec: '10g', quantity: 12, unit: '袋', unitPriceFen: 300, amountFen: 3600 },
+    ],
+    push: false,
+  },
 ];
 
 /**
- * Seeds the demo: both hospitals, their patients in the HIS simulator, and — when no bill exists yet —
- * pending bills pushed by the HIS simulator through the real signed open API.
+ * Seeds the demo: both hospitals (H002 pulls bills from its HIS), the HIS simulator's patients, visits and
+ * prescriptions (every boot: the simulator keeps nothing), a cash payment at the window in its ledger, and —
+ * when no bill exists yet — the pending bills pushed through the real signed open API.
  */
 export async function seedDemo(
   db: Db,
@@ -254,57 +383,27 @@ export async function seedDemo(
   platformUrl: string,
 ): Promise<{ pushedBills: number }> {
   for (const h of DEMO_HOSPITALS) await provisionSandboxHospital(db, secrets, sandbox, h);
+  await db.update(hisApps).set({ billMode: 'pull' }).where(eq(hisApps.hospitalId, 'hosp_h002'));
   sandbox.his.setPlatformUrl(platformUrl);
   for (const p of DEMO_PATIENTS) sandbox.his.addPatient(p);
+  const cash = sandbox.his.createBill({
+    hospital: 'H001',
+    patientId: 'P0002',
+    hisBillNo: 'DEMO-H001-W001',
+    title: '门诊诊查费',
+    department: '骨科',
+    doctor: '刘医生',
+    visitNo: 'V20261123002',
+    amountFen: 2000,
+  });
+  sandbox.his.payAtWindow('H001', cash.hisBillNo, { channel: 'cash' });
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(bills)) as [{ n: number }];
-  if (n > 0) return { pushedBills: 0 };
-  const demoBills = [
-    {
-      hospital: 'H001',
-      patientId: 'P0001',
-      title: '门诊西药费',
-      department: '呼吸内科',
-      doctor: '陈医生',
-      visitNo: 'V20261123001',
-      amountFen: 12850,
-      items: [
-        { name: '阿莫西林胶囊 0.25g×24粒', quantity: 2, unit: '盒', amountFen: 5600 },
-        { name: '复方甘草口服溶液 100ml', quantity: 1, unit: '瓶', amountFen: 7250 },
-      ],
-    },
-    {
-      hospital: 'H001',
-      patientId: 'P0001',
-      title: '血常规检查',
-      department: '检验科',
-      doctor: '陈医生',
-      visitNo: 'V20261123001',
-      amountFen: 2500,
-      items: [{ name: '血细胞分析（五分类）', quantity: 1, unit: '次', amountFen: 2500 }],
-    },
-    {
-      hospital: 'H001',
-      patientId: 'P0002',
-      title: '挂号费',
-      department: '骨科',
-      doctor: '刘医生',
-      visitNo: 'V20261123002',
-      amountFen: 1500,
-      items: [],
-    },
-    {
-      hospital: 'H002',
-      patientId: 'P1001',
-      title: 'CT 检查费',
-      department: '放射科',
-      doctor: '赵医生',
-      visitNo: 'V20261123101',
-      amountFen: 32000,
-      items: [{ name: '胸部 CT 平扫', quantity: 1, unit: '次', amountFen: 32000 }],
-    },
-  ];
   let pushed = 0;
-  for (const b of demoBills) {
+  for (const { push, ...b } of DEMO_BILLS) {
+    if (!push || n > 0) {
+      sandbox.his.createBill(b);
+      continue;
+    }
     const r = await sandbox.his.pushBill(b);
     if (r.status !== 200)
       throw new Error(`demo seed: the open API refused a bill (${r.status} ${JSON.stringify(r.body)})`);

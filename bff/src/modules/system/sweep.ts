@@ -74,10 +74,28 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
       }),
     );
   }
+  // Real-time one-sided entries: paid here, the HIS has not acknowledged within the configured minutes.
+  const unacked = await rows<{ id: string; hospital_id: string; order_no: string; amount_fen: string }>(sql`
+    SELECT o.id, o.hospital_id, o.order_no, o.amount_fen FROM orders o
+    WHERE o.status = 'PAID' AND o.his_sync_status <> 'ACKED'
+      AND o.paid_at < now() - make_interval(mins => ${config.hisAckAlertMinutes})
+      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.order_id = o.id AND a.kind = 'his_ack_overdue')
+    LIMIT 100`);
+  for (const o of unacked) {
+    await db.transaction((tx) =>
+      raiseAlert(tx, {
+        hospitalId: o.hospital_id,
+        kind: 'his_ack_overdue',
+        severity: 'warning',
+        orderId: o.id,
+        message: `订单 ${o.order_no} 已支付 ${Number(o.amount_fen)} 分，HIS ${config.hisAckAlertMinutes} 分钟内未确认（疑似单边账，推送仍在重试）`,
+      }),
+    );
+  }
   return {
     paymentQueries: orphanOrders.length,
     refundQueries: orphanRefunds.length,
     hisPushes: orphanPushes.length,
-    alerts: unresolved.length,
+    alerts: unresolved.length + unacked.length,
   };
 }

@@ -1,0 +1,188 @@
+import {
+  bigint,
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * Reconciliation (对账): what the channels' statements say, what the HIS ledger says, and the differences
+ * the matching engine found against our own payments and refunds. Dates are business days in Beijing time,
+ * `YYYY-MM-DD` text (a statement's bill date, a ledger's day).
+ */
+const fen = (name: string) => bigint(name, { mode: 'number' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** One channel statement for one merchant account and day: downloaded or uploaded, its own totals checked. */
+export const reconStatements = pgTable(
+  'recon_statements',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    merchantAccountId: text('merchant_account_id').notNull(),
+    channel: text('channel').notNull(),
+    billDate: text('bill_date').notNull(),
+    /** IMPORTED: lines loaded. NO_TRADE: the channel has no statement (no trade that day). PENDING: not
+     * published yet, asked again later. FAILED: refused (reason kept) — a manual upload can replace it. */
+    status: text('status').notNull(),
+    /** DOWNLOAD (scheduled job) or UPLOAD (an admin's file). */
+    source: text('source').notNull(),
+    fileName: text('file_name'),
+    fileSha256: text('file_sha256'),
+    fileBytes: integer('file_bytes'),
+    lineCount: integer('line_count').notNull().default(0),
+    paymentCount: integer('payment_count').notNull().default(0),
+    paymentFen: fen('payment_fen').notNull().default(0),
+    refundCount: integer('refund_count').notNull().default(0),
+    refundFen: fen('refund_fen').notNull().default(0),
+    feeFen: fen('fee_fen').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    importedBy: text('imported_by'),
+    importedAt: ts('imported_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('recon_statements_account_date_uq').on(t.merchantAccountId, t.billDate),
+    index('recon_statements_hospital_date_idx').on(t.hospitalId, t.billDate),
+  ],
+);
+
+/** The lines of an imported statement (replaced as a whole when the statement is imported again). */
+export const reconStatementLines = pgTable(
+  'recon_statement_lines',
+  {
+    statementId: text('statement_id').notNull(),
+    hospitalId: text('hospital_id').notNull(),
+    billDate: text('bill_date').notNull(),
+    channel: text('channel').notNull(),
+    kind: text('kind').notNull(),
+    /** out_trade_no (our order number). */
+    orderNo: text('order_no').notNull(),
+    /** REFUND lines: out_refund_no (our refund number). */
+    refundNo: text('refund_no'),
+    channelTradeNo: text('channel_trade_no'),
+    channelRefundId: text('channel_refund_id'),
+    amountFen: fen('amount_fen').notNull(),
+    feeFen: fen('fee_fen').notNull(),
+    occurredAt: ts('occurred_at').notNull(),
+  },
+  (t) => [
+    index('recon_statement_lines_stmt_idx').on(t.statementId),
+    index('recon_statement_lines_day_idx').on(t.hospitalId, t.billDate),
+    index('recon_statement_lines_order_idx').on(t.orderNo),
+    index('recon_statement_lines_refund_idx').on(t.refundNo),
+  ],
+);
+
+/** The HIS's ledger for one day (pushed through the open API or pulled); a later push replaces it. */
+export const hisLedgers = pgTable(
+  'his_ledgers',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    ledgerDate: text('ledger_date').notNull(),
+    source: text('source').notNull(),
+    version: integer('version').notNull().default(1),
+    lineCount: integer('line_count').notNull(),
+    totals: jsonb('totals')
+      .$type<Record<string, { count: number; paymentFen: number; refundFen: number }>>()
+      .notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('his_ledgers_hospital_date_uq').on(t.hospitalId, t.ledgerDate)],
+);
+
+/**
+ * One HIS ledger record. Online channels carry our order number (and refund number for refunds); offline
+ * ones (CASH window, MISPOS bank terminal, KIOSK self-service, PREPAID card) carry the HIS's own numbers
+ * and, for MISPOS, the terminal's reference number that the acquiring bank's terminal statement prints.
+ */
+export const hisLedgerLines = pgTable(
+  'his_ledger_lines',
+  {
+    ledgerId: text('ledger_id').notNull(),
+    hospitalId: text('hospital_id').notNull(),
+    ledgerDate: text('ledger_date').notNull(),
+    kind: text('kind').notNull(),
+    channel: text('channel').notNull(),
+    hisTradeNo: text('his_trade_no').notNull(),
+    orderNo: text('order_no'),
+    refundNo: text('refund_no'),
+    terminalRef: text('terminal_ref'),
+    amountFen: fen('amount_fen').notNull(),
+    occurredAt: ts('occurred_at').notNull(),
+  },
+  (t) => [
+    index('his_ledger_lines_ledger_idx').on(t.ledgerId),
+    index('his_ledger_lines_day_idx').on(t.hospitalId, t.ledgerDate),
+    index('his_ledger_lines_order_idx').on(t.orderNo),
+    index('his_ledger_lines_refund_idx').on(t.refundNo),
+  ],
+);
+
+/** One run of the matching engine for a hospital and business day (a re-run adds a row). */
+export const reconRuns = pgTable(
+  'recon_runs',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    businessDate: text('business_date').notNull(),
+    status: text('status').notNull(),
+    /** Per channel: counts and sums on each side, matched and different, fees, statement/ledger presence. */
+    summary: jsonb('summary').$type<Record<string, unknown>>().notNull().default({}),
+    triggeredBy: text('triggered_by').notNull(),
+    errorMessage: text('error_message'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [index('recon_runs_hospital_date_idx').on(t.hospitalId, t.businessDate, t.startedAt)],
+);
+
+/**
+ * A difference (差异) between the channel, the platform and the HIS for one payment or refund. HOLDING: may
+ * resolve itself the next day (a cross-midnight payment); OPEN: needs a person; RESOLVED: matched later,
+ * refunded or explained (who, when, why). Unique per day, record and outcome, so a re-run keeps the workflow.
+ */
+export const reconItems = pgTable(
+  'recon_items',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    businessDate: text('business_date').notNull(),
+    channel: text('channel').notNull(),
+    kind: text('kind').notNull(),
+    /** out_trade_no for payments, out_refund_no for refunds (the HIS's own number for HIS-only offline lines). */
+    keyNo: text('key_no').notNull(),
+    orderNo: text('order_no'),
+    outcome: text('outcome').notNull(),
+    channelFen: fen('channel_fen'),
+    platformFen: fen('platform_fen'),
+    hisFen: fen('his_fen'),
+    channelFeeFen: fen('channel_fee_fen'),
+    expectedFeeFen: fen('expected_fee_fen'),
+    orderId: text('order_id'),
+    status: text('status').notNull(),
+    holdUntil: text('hold_until'),
+    resolution: text('resolution'),
+    resolvedBy: text('resolved_by'),
+    resolvedAt: ts('resolved_at'),
+    note: text('note'),
+    firstRunId: text('first_run_id').notNull(),
+    lastRunId: text('last_run_id').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('recon_items_key_uq').on(t.hospitalId, t.businessDate, t.kind, t.keyNo, t.outcome),
+    index('recon_items_status_idx').on(t.hospitalId, t.status, t.businessDate),
+    index('recon_items_key_idx').on(t.keyNo),
+  ],
+);
