@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start`: the sandbox demo. Installs dependencies on a fresh clone, then runs the bff with every
-// simulator on the embedded database (PGlite in ./data) and demo data. Ctrl-C stops it gracefully.
+// `npm start`: the sandbox demo. Installs dependencies on a fresh clone, builds the admin pages when needed,
+// then runs the bff with every simulator on the embedded database (PGlite in ./data) and demo data. Ctrl-C
+// stops it gracefully.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,16 @@ if (!existsSync(tsx)) {
   console.log('First start: installing dependencies (npm install)…');
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+// The admin pages (/admin): built with vite when bff/admin-ui/dist is missing or older than its sources
+// (a few seconds). A failed build does not stop the demo: /admin then says how to build them.
+{
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-admin.mjs'), '--if-stale'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) console.warn('admin pages: not built; the bff runs without them (npm run build:admin)');
 }
 
 const env = { TZ: 'Asia/Shanghai', NODE_ENV: 'development', SANDBOX: '1', ...process.env };

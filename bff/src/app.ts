@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { runDailyRecon, type DailyReconJob } from './modules/recon/daily-job';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import type { Deps } from './deps';
 import { createMetrics } from './http/metrics';
 import { errorHandler, requestContext } from './http/middleware';
 import { notifyRoutes, openApiRoutes, patientRoutes, systemRoutes } from './http/routes';
+import { openApiDocumentRoutes } from './http/openapi';
 import { QUEUES, startJobQueue } from './jobs/queue';
 import { systemClock, type Clock } from './lib/clock';
 import { createLogger, type Logger } from './lib/logger';
@@ -24,6 +26,7 @@ import { sweep } from './modules/system/sweep';
 import { runCommentsPull } from './modules/comments/pull-job';
 import { ensureInitialAdmin } from './modules/admin/auth-service';
 import { adminRoutes } from './modules/admin/routes';
+import { adminUi } from './http/admin-ui';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -154,8 +157,12 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     ctx.state.bodyLimit = config.bodyLimitBytes;
     await next();
   });
+  // The admin pages (static bundle, SPA fallback) at /admin; /admin/api falls through to its router.
+  app.use(adminUi());
   for (const router of [
     systemRoutes(deps, database.ping, () => shuttingDown),
+    // Before the open API: the document and its docs page are unsigned.
+    openApiDocumentRoutes(config),
     openApiRoutes(deps, secretsConf.patientJwtSecret),
     patientRoutes(deps, secretsConf.patientJwtSecret),
     adminRoutes(deps, secretsConf.adminJwtSecret),
@@ -181,6 +188,14 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     // WeChat Pay order comments: the last 24 h, hourly (the stately queue and the unique key make overlaps harmless).
     await jobs.work(QUEUES.commentsPull, async () => void (await runCommentsPull(deps)));
     await jobs.schedule(QUEUES.commentsPull, '17 * * * *');
+    // Reconciliation of yesterday, after the channels publish; it retries itself while statements are missing.
+    await jobs.work<DailyReconJob>(QUEUES.reconDaily, async (job) => {
+      await runDailyRecon(deps, job.data ?? {}, (data, after) =>
+        jobs.send(QUEUES.reconDaily, data, { startAfterSeconds: after }),
+      );
+    });
+    const [hh, mm] = config.reconDailyAt.split(':').map(Number);
+    await jobs.schedule(QUEUES.reconDaily, `${mm} ${hh} * * *`);
   }
 
   const server = app.listen(config.port, config.host);

@@ -385,6 +385,36 @@ describe('admin back office API', () => {
     expect((await orderRow(o.id)).refundedFen).toBe(0);
   });
 
+  it('settings: hospitals, HIS apps and merchant accounts without any secret; dashboard series', async () => {
+    const h = await s.api('GET', '/admin/api/hospitals', { token: tokens.cashier });
+    expect(h.status).toBe(200);
+    expect(h.body.items.map((x: { code: string }) => x.code)).toEqual(['H001', 'H002']);
+    const apps = await s.api('GET', '/admin/api/settings/his-apps', { token: tokens.it_ops });
+    expect(apps.status).toBe(200);
+    expect(apps.body.items.length).toBeGreaterThanOrEqual(2);
+    expect(apps.body.items[0]).not.toHaveProperty('secretEnc');
+    const accounts = await s.api('GET', '/admin/api/settings/merchant-accounts', { token: tokens.auditor });
+    expect(accounts.status).toBe(200);
+    const wechat = accounts.body.items.find((a: { id: string }) => a.id === 'ma_h001_wechatpay');
+    expect(wechat).toMatchObject({ channel: 'wechatpay', hospitalId: 'hosp_h001' });
+    expect(wechat.settings.platformPublicKeyPem).toMatch(/^PUBLIC KEY · SHA-256 [0-9a-f]{16}…$/);
+    const text = JSON.stringify([apps.body, accounts.body]);
+    expect(text).not.toMatch(/secret|PRIVATE|BEGIN |apiV3Key|privateKey/i);
+    expect(
+      (await s.api('GET', '/admin/api/settings/merchant-accounts', { token: tokens.cashier })).status,
+    ).toBe(403);
+
+    const d = await s.api('GET', '/admin/api/dashboard', { token: tokens.finance });
+    expect(d.status).toBe(200);
+    expect(d.body.daily).toHaveLength(14);
+    const today = d.body.daily[13];
+    expect(today.amountFen).toBe(d.body.totalIncomeFen);
+    expect(d.body.hourly.reduce((a: number, r: { amountFen: number }) => a + r.amountFen, 0)).toBe(
+      d.body.totalIncomeFen,
+    );
+    expect(d.body.refundsToday.count).toBeGreaterThan(0);
+  });
+
   function order0Account(_o: { id: string }) {
     return 'ma_h001_wechatpay';
   }

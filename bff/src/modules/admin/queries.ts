@@ -455,7 +455,10 @@ export async function searchAlerts(db: Db, admin: AdminPrincipal, q: z.infer<typ
 
 // ---------------------------------------------------------------- dashboard
 
-/** Today's figures (China day): income per channel, success rate, orders needing attention. */
+/**
+ * Today's figures (China day): income per channel, success rate, orders needing attention, refunds; and two
+ * series for the charts: today by hour and the last 14 days.
+ */
 export async function dashboard(db: Db, admin: AdminPrincipal, now: Date, askedHospital?: string) {
   const hospitalId = scopeHospital(admin, askedHospital);
   const dayStart = new Date(
@@ -463,7 +466,20 @@ export async function dashboard(db: Db, admin: AdminPrincipal, now: Date, askedH
   );
   const h = hospitalId ? eq(orders.hospitalId, hospitalId) : undefined;
   const paidStates = ['PAID', 'SETTLED', 'REFUNDING', 'PARTIALLY_REFUNDED', 'REFUNDED'];
-  const [income, byStatus, attention, openAlerts] = await Promise.all([
+  const seriesDays = 14;
+  const seriesStart = new Date(dayStart.getTime() - (seriesDays - 1) * 86400_000);
+  // China time as text keys (hour of today, day of the series); orders live at most a day before they are
+  // paid, so the indexed created_at bound only narrows the scan.
+  const chinaHour = sql<number>`extract(hour from (${orders.paidAt} AT TIME ZONE 'UTC') + interval '8 hours')::int`;
+  const chinaDay = sql<string>`to_char((${orders.paidAt} AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-DD')`;
+  const paidSince = (from: Date) =>
+    and(
+      h,
+      gte(orders.createdAt, new Date(from.getTime() - 86400_000)),
+      gte(orders.paidAt, from),
+      inArray(orders.status, paidStates),
+    );
+  const [income, byStatus, attention, openAlerts, hourlyRows, dailyRows, refundRows] = await Promise.all([
     db
       .select({
         channel: orders.channel,
@@ -492,6 +508,39 @@ export async function dashboard(db: Db, admin: AdminPrincipal, now: Date, askedH
       .select({ n: count() })
       .from(alerts)
       .where(and(eq(alerts.status, 'OPEN'), hospitalId ? eq(alerts.hospitalId, hospitalId) : undefined)),
+    db
+      .select({
+        hour: chinaHour.mapWith(Number),
+        channel: orders.channel,
+        orders: count(),
+        amountFen: sql<number>`coalesce(sum(${orders.amountFen}), 0)::bigint`.mapWith(Number),
+      })
+      .from(orders)
+      .where(paidSince(dayStart))
+      .groupBy(chinaHour, orders.channel),
+    db
+      .select({
+        day: chinaDay,
+        orders: count(),
+        amountFen: sql<number>`coalesce(sum(${orders.amountFen}), 0)::bigint`.mapWith(Number),
+        refundedFen: sql<number>`coalesce(sum(${orders.refundedFen}), 0)::bigint`.mapWith(Number),
+      })
+      .from(orders)
+      .where(paidSince(seriesStart))
+      .groupBy(chinaDay),
+    db
+      .select({
+        n: count(),
+        amountFen: sql<number>`coalesce(sum(${refunds.amountFen}), 0)::bigint`.mapWith(Number),
+      })
+      .from(refunds)
+      .where(
+        and(
+          hospitalId ? eq(refunds.hospitalId, hospitalId) : undefined,
+          eq(refunds.status, 'SUCCESS'),
+          gte(refunds.succeededAt, dayStart),
+        ),
+      ),
   ]);
   const created = byStatus.reduce((a, r) => a + r.n, 0);
   const succeeded = byStatus.filter((r) => paidStates.includes(r.status)).reduce((a, r) => a + r.n, 0);
@@ -506,6 +555,15 @@ export async function dashboard(db: Db, admin: AdminPrincipal, now: Date, askedH
     successRate: finished ? succeeded / finished : null,
     byStatus,
     attention: { ...attention[0]!, openAlerts: openAlerts[0]?.n ?? 0 },
+    refundsToday: { count: refundRows[0]?.n ?? 0, amountFen: refundRows[0]?.amountFen ?? 0 },
+    /** Today by China hour (0–23, only hours with income) and channel: paid orders and their amount. */
+    hourly: hourlyRows.sort((a, b) => a.hour - b.hour || a.channel.localeCompare(b.channel)),
+    /** The last 14 China days, oldest first, every day present: paid orders, amount, refunded since. */
+    daily: Array.from({ length: seriesDays }, (_, i) => {
+      const day = new Date(seriesStart.getTime() + i * 86400_000 + 8 * 3600_000).toISOString().slice(0, 10);
+      const r = dailyRows.find((d) => d.day === day);
+      return { day, orders: r?.orders ?? 0, amountFen: r?.amountFen ?? 0, refundedFen: r?.refundedFen ?? 0 };
+    }),
   };
 }
 

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { RECON_ADMIN_ROUTES } from '../recon/admin-routes';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
@@ -18,6 +19,7 @@ import {
 } from './auth-service';
 import type { Permission } from './permissions';
 import { listComments } from '../comments/service';
+import { listHisApps, listHospitals, listMerchantAccounts } from './settings';
 import {
   AbnormalSchema,
   AlertSearchSchema,
@@ -141,6 +143,13 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
       });
       return { ok: true };
     },
+  },
+  // Hospitals the admin may see (names for the pages' hospital pickers and columns).
+  {
+    method: 'GET',
+    path: '/hospitals',
+    permission: null,
+    handler: (deps, ctx) => listHospitals(deps.db, admin(ctx)),
   },
   // ---- dashboard
   {
@@ -309,6 +318,19 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
       return resolveAlert(deps, actor(ctx), id, input.resolution);
     },
   },
+  // ---- settings (read-only; secrets are never returned)
+  {
+    method: 'GET',
+    path: '/settings/his-apps',
+    permission: 'settings.view',
+    handler: (deps, ctx) => listHisApps(deps.db, admin(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/settings/merchant-accounts',
+    permission: 'settings.view',
+    handler: (deps, ctx) => listMerchantAccounts(deps.db, admin(ctx)),
+  },
   // ---- users and roles
   {
     method: 'GET',
@@ -370,6 +392,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     permission: 'roles.manage',
     handler: (deps, ctx) => deleteRole(deps, actor(ctx), param(ctx, 'id')),
   },
+  // ---- reconciliation (modules/recon)
+  ...RECON_ADMIN_ROUTES,
 ];
 
 function meView(a: AdminPrincipal) {

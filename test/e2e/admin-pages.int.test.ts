@@ -1,0 +1,402 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { and, eq } from 'drizzle-orm';
+import Koa from 'koa';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { adminUsers, alerts, orderComments, orders, refunds } from '../../bff/src/db/schema';
+import { adminUi } from '../../bff/src/http/admin-ui';
+import { createAdminUser } from '../../bff/src/modules/admin/auth-service';
+import { startTestStack, waitFor, type TestStack } from '../support/platform';
+
+/**
+ * The admin pages in a real browser: Debian's Chromium driven by playwright-core against the built bundle
+ * (bff/admin-ui/dist, built here when missing or stale) served by a real bff on a fresh database.
+ */
+const ROOT = path.resolve(__dirname, '../..');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+const PASSWORD = 'Passw0rd-pages';
+const USERS = {
+  root: 'super_admin',
+  fin: 'finance',
+  cash: 'cashier',
+  ops: 'it_ops',
+  aud: 'auditor',
+} as const;
+
+jest.setTimeout(60_000);
+
+describe('admin pages in Chromium', () => {
+  let s: TestStack;
+  let browser: Browser;
+  let base: string;
+  let order: { id: string; orderNo: string };
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    // 1. The bundle: built once, only when missing or older than its sources.
+    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-admin.mjs'), '--if-stale'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    if (build.status !== 0)
+      throw new Error(`building the admin pages failed:\n${build.stdout}\n${build.stderr}`);
+    // 2. The browser: a missing or broken Chromium fails every test here, loudly.
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; the admin page tests need it (apt-get install -y chromium — .ci/run does this)`,
+      );
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    } catch (e) {
+      throw new Error(`Chromium at ${CHROMIUM} could not be launched: ${(e as Error).message}`);
+    }
+    // 3. The stack, staff of every role, and one paid order.
+    s = await startTestStack({ adminLockoutThreshold: 5, adminLockoutMinutes: 15 });
+    base = s.platform.url;
+    for (const [username, roleCode] of Object.entries(USERS))
+      await createAdminUser(s.platform.deps.db, {
+        username,
+        displayName: `测试${roleCode}`,
+        password: PASSWORD,
+        roleCode,
+      });
+    const patient = await s.login('P0001');
+    const { billId } = await s.pushBill({ amountFen: 5000, patientId: 'P0001' });
+    const r = await s.api('POST', '/api/orders', {
+      token: patient,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
+    expect(r.status).toBe(201);
+    order = { id: r.body.id, orderNo: r.body.orderNo };
+    s.sandbox.wechat.pay(order.orderNo);
+    await waitFor(
+      async () =>
+        (await s.platform.deps.db.select().from(orders).where(eq(orders.id, order.id)))[0]?.status ===
+        'SETTLED',
+      15_000,
+      'order SETTLED',
+    );
+    // An abnormal request for the logs: an unsigned open-API call.
+    expect((await s.api('POST', '/open/v1/bills', { body: { bills: [] } })).status).toBe(401);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await s?.stop();
+  });
+
+  async function newPage(): Promise<Page> {
+    const ctx = await browser.newContext({
+      viewport: { width: 1440, height: 900 },
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+    });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+    return page;
+  }
+
+  async function loginAs(username: keyof typeof USERS | string, password = PASSWORD): Promise<Page> {
+    const page = await newPage();
+    await page.goto(`${base}/admin/login`);
+    await page.fill('#username', username);
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+    await page.waitForURL((u) => !u.pathname.endsWith('/login'));
+    return page;
+  }
+
+  const rows = (page: Page) => page.locator('.ant-table-tbody tr.ant-table-row');
+
+  it('serves the bundle at /admin with SPA fallback, leaves /admin/api alone, and explains a missing build', async () => {
+    const index = await fetch(`${base}/admin/orders/whatever`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await index.text();
+    expect(html).toContain('/admin/assets/');
+    expect(html).not.toMatch(/https?:\/\//); // no CDN: everything is bundled
+    const asset = /src="(\/admin\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const js = await fetch(`${base}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toMatch(/immutable/);
+    expect((await fetch(`${base}/admin/assets/missing-abc.js`)).status).toBe(404);
+    expect((await fetch(`${base}/admin/..%2f..%2fpackage.json`)).status).toBe(404);
+    const api = await fetch(`${base}/admin/api/auth/me`);
+    expect(api.status).toBe(401);
+    expect((await api.json()).error.code).toBe('unauthorized');
+
+    // Without a build the bff runs on and says how to build.
+    const app = new Koa().use(adminUi(path.join(ROOT, 'no-such-dist')));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/`);
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('npm run build:admin');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('login: wrong passwords, then the lockout message after five; even the right password is refused', async () => {
+    await createAdminUser(s.platform.deps.db, {
+      username: 'locky',
+      displayName: '锁定测试',
+      password: PASSWORD,
+      roleCode: 'cashier',
+    });
+    const page = await newPage();
+    await page.goto(`${base}/admin/`);
+    await page.waitForURL(/\/admin\/login$/);
+    await expectText(page, 'body', '医院统一支付平台');
+    const attempt = async (password: string) => {
+      await page.fill('#username', 'locky');
+      await page.fill('#password', password);
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/admin/api/auth/login')),
+        page.click('button[type=submit]'),
+      ]);
+    };
+    for (let i = 1; i <= 4; i++) {
+      await attempt(`wrong-${i}`);
+      await expectText(page, '[data-testid=login-error]', '用户名或密码错误');
+    }
+    await attempt('wrong-5');
+    await expectText(page, '[data-testid=login-error]', '账户已锁定');
+    await attempt(PASSWORD);
+    await expectText(page, '[data-testid=login-error]', '账户已锁定');
+    await page.screenshot({ path: '/tmp/admin-login-locked.png' });
+    expect(page.url()).toMatch(/\/admin\/login$/);
+  });
+
+  it('dashboard: numbers and echarts canvases', async () => {
+    const page = await loginAs('root');
+    await page.waitForURL(/\/admin\/dashboard$/);
+    await expectText(page, '[data-testid=stat-income]', '¥50.00');
+    await expectText(page, '[data-testid=stat-orders]', '100.0%');
+    await page.waitForSelector('.hp-chart canvas');
+    expect(await page.locator('.hp-chart canvas').count()).toBeGreaterThanOrEqual(3);
+    await page.waitForTimeout(600); // chart animations
+    await page.screenshot({ path: '/tmp/admin-dashboard.png', fullPage: true });
+  });
+
+  it('orders: search by number and by patient, detail with timeline, payments and HIS push', async () => {
+    const page = await loginAs('fin');
+    await page.goto(`${base}/admin/orders`);
+    await page.fill('#no', order.orderNo);
+    await page.click('button[type=submit]');
+    await waitFor(async () => (await rows(page).count()) === 1, 10_000, 'one row');
+    await expectText(page, '.ant-table-tbody', order.orderNo);
+    await expectText(page, '.ant-table-tbody', '已入账');
+    await page.screenshot({ path: '/tmp/admin-orders.png', fullPage: true });
+
+    await page.fill('#no', '');
+    await page.fill('#patient', 'P0001');
+    await page.click('button[type=submit]');
+    await expectText(page, '.ant-table-tbody', order.orderNo);
+
+    await page.click(`[data-testid=order-no]:has-text("${order.orderNo}")`);
+    const timeline = page.locator('[data-testid=order-timeline]');
+    await expectText(page, '[data-testid=order-timeline]', '支付成功');
+    await expectText(page, '[data-testid=order-timeline]', 'HIS 已入账');
+    expect(await timeline.locator('.ant-timeline-item').count()).toBeGreaterThanOrEqual(3);
+    await expectText(page, '[data-testid=order-detail]', '支付记录');
+    await expectText(page, '[data-testid=order-detail]', '已确认'); // the HIS push, acknowledged
+    await page.waitForTimeout(500); // the drawer's slide-in
+    await page.screenshot({ path: '/tmp/admin-order-detail.png', fullPage: true });
+  });
+
+  it('a partial refund through the page succeeds and shows in the refunds list', async () => {
+    const page = await loginAs('fin');
+    await page.goto(`${base}/admin/orders/${order.id}`);
+    await page.click('[data-testid=btn-refund]');
+    await page.fill('[data-testid=refund-amount]', '12.34');
+    await page.fill('[data-testid=refund-reason]', '部分退费（页面测试）');
+    await page.click('.ant-modal-footer button.ant-btn-dangerous');
+    await expectText(page, '.ant-message', '退款已提交');
+    await waitFor(
+      async () => {
+        const [r] = await s.platform.deps.db.select().from(refunds).where(eq(refunds.orderId, order.id));
+        return r?.status === 'SUCCESS' && r.amountFen === 1234;
+      },
+      15_000,
+      'refund SUCCESS',
+    );
+    await page.click('button:has-text("刷新")');
+    await expectText(page, '[data-testid=order-refundable]', '¥37.66');
+    await expectText(page, '[data-testid=order-refunds]', '退款成功');
+
+    await page.goto(`${base}/admin/refunds`);
+    await expectText(page, '.ant-table-tbody', '¥12.34');
+    await expectText(page, '.ant-table-tbody', order.orderNo);
+    await expectText(page, '.ant-table-tbody', '部分退费（页面测试）');
+  });
+
+  it('refund buttons follow permissions: cashier has cash refund only, auditor neither', async () => {
+    const cashier = await loginAs('cash');
+    await cashier.goto(`${base}/admin/orders/${order.id}`);
+    await cashier.waitForSelector('[data-testid=order-timeline]');
+    expect(await cashier.locator('[data-testid=btn-cash-refund]').count()).toBe(1);
+    expect(await cashier.locator('[data-testid=btn-refund]').count()).toBe(0);
+    expect(await cashier.locator('.ant-menu').innerText()).not.toContain('用户管理');
+
+    const auditor = await loginAs('aud');
+    await auditor.goto(`${base}/admin/orders/${order.id}`);
+    await auditor.waitForSelector('[data-testid=order-timeline]');
+    expect(await auditor.locator('[data-testid=btn-refund]').count()).toBe(0);
+    expect(await auditor.locator('[data-testid=btn-cash-refund]').count()).toBe(0);
+  });
+
+  it('patient names: unmasked with pii.view (finance), masked without (auditor)', async () => {
+    const nameIn = async (username: string) => {
+      const page = await loginAs(username);
+      await page.goto(`${base}/admin/orders?no=${order.orderNo}`);
+      await waitFor(async () => (await rows(page).count()) === 1, 10_000, 'row');
+      return page.locator('[data-testid=patient-name]').first().innerText();
+    };
+    expect(await nameIn('fin')).toBe('张三');
+    expect(await nameIn('aud')).toBe('张*');
+  });
+
+  it('users page creates a user who can then log in', async () => {
+    const page = await loginAs('root');
+    await page.goto(`${base}/admin/users`);
+    await expectText(page, '.ant-table-tbody', 'fin');
+    await page.click('[data-testid=btn-new-user]');
+    await page.fill('#new-username', 'window7');
+    await page.fill('#new-display-name', '七号窗口');
+    await page.click('.ant-modal .ant-select');
+    await page.click('.ant-select-item-option:has-text("收费窗口")');
+    await page.fill('#new-password', 'Window-pass-77');
+    await page.click('.ant-modal-footer .ant-btn-primary');
+    await page.waitForSelector('.ant-modal', { state: 'detached' }).catch(async () => {
+      throw new Error(`the new-user dialog stayed open: ${await page.locator('.ant-modal').innerText()}`);
+    });
+    await expectText(page, '.ant-table-tbody', 'window7');
+    await page.screenshot({ path: '/tmp/admin-users.png' });
+    const [u] = await s.platform.deps.db.select().from(adminUsers).where(eq(adminUsers.username, 'window7'));
+    expect(u?.displayName).toBe('七号窗口');
+    const again = await loginAs('window7', 'Window-pass-77');
+    await again.waitForURL(/\/admin\/dashboard$/);
+  });
+
+  it('log pages show rows; alerts can be resolved; comments are listed; settings show no secrets', async () => {
+    await s.platform.deps.db.insert(alerts).values({
+      hospitalId: 'hosp_h001',
+      kind: 'one_sided_entry',
+      severity: 'critical',
+      orderId: order.id,
+      message: '页面测试告警：HIS 未确认',
+    });
+    await s.platform.deps.db.insert(orderComments).values({
+      hospitalId: 'hosp_h001',
+      merchantAccountId: 'ma_h001_wechatpay',
+      channel: 'wechatpay',
+      channelTradeNo: 'T-PAGES-1',
+      orderId: order.id,
+      stars: 4,
+      content: '缴费很方便（页面测试）',
+      commentedAt: new Date(),
+    });
+    const page = await loginAs('root');
+    for (const [path, testId, text] of [
+      ['/logs/outbound', 'log-outbound', order.orderNo],
+      ['/logs/open-api', 'log-open-api', '/open/v1/bills'],
+      ['/logs/abnormal', 'log-abnormal', '开放接口拒绝'],
+      ['/logs/logins?username=locky', 'log-logins', '账户锁定'],
+      ['/logs/audit', 'log-audit', '原路退款'],
+      ['/comments', 'comments', '缴费很方便（页面测试）'],
+    ] as const) {
+      await page.goto(`${base}/admin${path}`);
+      await expectText(page, `[data-testid=${testId}] .ant-table-tbody`, text);
+      expect(await rows(page).count()).toBeGreaterThan(0);
+    }
+
+    await page.goto(`${base}/admin/alerts`);
+    await expectText(page, '.ant-table-tbody', '页面测试告警');
+    await page.click('[data-testid=btn-resolve]');
+    await page.fill('[data-testid=resolution]', '已与 HIS 核对补录');
+    await page.click('.ant-modal-footer .ant-btn-primary');
+    await expectText(page, '.ant-table-tbody', '已与 HIS 核对补录');
+    const [a] = await s.platform.deps.db
+      .select()
+      .from(alerts)
+      .where(and(eq(alerts.orderId, order.id), eq(alerts.kind, 'one_sided_entry')));
+    expect(a?.status).toBe('RESOLVED');
+
+    await page.goto(`${base}/admin/settings`);
+    await page.click('.ant-tabs-tab:has-text("商户号")');
+    await expectText(page, '[data-testid=settings]', 'ma_h001_wechatpay');
+    await page.locator('.ant-tabs-tabpane-active .ant-table-row-expand-icon').first().click();
+    await expectText(page, '[data-testid=settings]', 'SHA-256');
+    const content = await page.content();
+    expect(content).not.toMatch(/PRIVATE KEY|BEGIN PUBLIC KEY/);
+  });
+
+  it('monitoring mode renders big numbers and refreshes itself', async () => {
+    const page = await loginAs('root');
+    let calls = 0;
+    page.on('request', (r) => {
+      if (r.url().includes('/admin/api/dashboard')) calls++;
+    });
+    await page.goto(`${base}/admin/monitor?interval=2`);
+    await expectText(page, '[data-testid=monitor-income]', '¥50.00');
+    await page.waitForSelector('[data-testid=monitor] .hp-chart canvas');
+    await waitFor(async () => calls >= 3, 15_000, 'three dashboard loads');
+    await expectText(page, '[data-testid=monitor-updated]', '次刷新');
+    expect(await page.locator('[data-testid=monitor-updated]').innerText()).not.toContain('第 1 次');
+    await page.screenshot({ path: '/tmp/admin-monitor.png' });
+  });
+
+  it('refreshes an invalid access token once with the refresh token; logout ends the session', async () => {
+    const page = await loginAs('fin');
+    const before = await page.evaluate(() => JSON.parse(localStorage.getItem('hp.admin.session')!));
+    await page.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('hp.admin.session')!);
+      localStorage.setItem('hp.admin.session', JSON.stringify({ ...s, accessToken: 'broken.token.value' }));
+    });
+    await page.goto(`${base}/admin/orders`);
+    await expectText(page, '.ant-table-tbody', order.orderNo);
+    const after = await page.evaluate(() => JSON.parse(localStorage.getItem('hp.admin.session')!));
+    expect(after.accessToken).not.toBe('broken.token.value');
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+
+    await page.click('button:has-text("退出")');
+    await page.waitForURL(/\/admin\/login$/);
+    expect(await page.evaluate(() => localStorage.getItem('hp.admin.session'))).toBeNull();
+    const reuse = await s.api('POST', '/admin/api/auth/refresh', {
+      body: { refreshToken: after.refreshToken },
+    });
+    expect(reuse.status).toBe(401);
+  });
+});
+
+/** Waits until the element's text contains `text` (and says what it saw when it does not). */
+async function expectText(page: Page, selector: string, text: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await page.locator(selector).filter({ hasText: text }).first().waitFor({ timeout: timeoutMs });
+  } catch {
+    const seen = await page
+      .locator(selector)
+      .first()
+      .innerText({ timeout: 1000 })
+      .catch(() => '(element not found)');
+    throw new Error(
+      `expected ${selector} to contain ${JSON.stringify(text)}; it shows: ${seen.slice(0, 500)}`,
+    );
+  }
+}
