@@ -27,6 +27,10 @@ export const reconStatements = pgTable(
     merchantAccountId: text('merchant_account_id').notNull(),
     channel: text('channel').notNull(),
     billDate: text('bill_date').notNull(),
+    /** TRADE (the trade bill every matching reads), FUNDFLOW (WeChat's fund-flow bill: settlements to the
+     * bank, fees), TERMINAL (an acquiring bank's MISPOS terminal statement; `merchantAccountId` is then
+     * `mispos:<acquirer merchant number>`). */
+    billType: text('bill_type').notNull().default('TRADE'),
     /** IMPORTED: lines loaded. NO_TRADE: the channel has no statement (no trade that day). PENDING: not
      * published yet, asked again later. FAILED: refused (reason kept) — a manual upload can replace it. */
     status: text('status').notNull(),
@@ -50,7 +54,7 @@ export const reconStatements = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('recon_statements_account_date_uq').on(t.merchantAccountId, t.billDate),
+    uniqueIndex('recon_statements_account_date_type_uq').on(t.merchantAccountId, t.billDate, t.billType),
     index('recon_statements_hospital_date_idx').on(t.hospitalId, t.billDate),
   ],
 );
@@ -184,5 +188,88 @@ export const reconItems = pgTable(
     uniqueIndex('recon_items_key_uq').on(t.hospitalId, t.businessDate, t.kind, t.keyNo, t.outcome),
     index('recon_items_status_idx').on(t.hospitalId, t.status, t.businessDate),
     index('recon_items_key_idx').on(t.keyNo),
+  ],
+);
+
+/**
+ * The lines of a fund-flow bill (资金账单): every movement of the merchant's balance — trade income, refunds
+ * out, fees, and the settlement to the hospital's bank account (the "bank arrival" of the daily report).
+ */
+export const reconFundFlowLines = pgTable(
+  'recon_fund_flow_lines',
+  {
+    statementId: text('statement_id').notNull(),
+    hospitalId: text('hospital_id').notNull(),
+    billDate: text('bill_date').notNull(),
+    channel: text('channel').notNull(),
+    /** The channel's flow number (资金流水单号). */
+    flowNo: text('flow_no').notNull(),
+    /** The channel's own words (业务名称 / 业务类型), kept as printed. */
+    businessName: text('business_name').notNull(),
+    businessType: text('business_type').notNull(),
+    /** IN (收入) or OUT (支出). */
+    direction: text('direction').notNull(),
+    amountFen: fen('amount_fen').notNull(),
+    balanceFen: fen('balance_fen'),
+    /** The business voucher number (业务凭证号): a payment's or refund's channel number, or a settlement's. */
+    voucherNo: text('voucher_no'),
+    occurredAt: ts('occurred_at').notNull(),
+  },
+  (t) => [
+    index('recon_fund_flow_lines_stmt_idx').on(t.statementId),
+    index('recon_fund_flow_lines_day_idx').on(t.hospitalId, t.billDate),
+  ],
+);
+
+/** Where a hospital's daily reconciliation file is delivered (the HIS's SFTP or FTP server). */
+export const reconPushTargets = pgTable(
+  'recon_push_targets',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    name: text('name').notNull(),
+    /** sftp | ftp | ftps */
+    protocol: text('protocol').notNull(),
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    username: text('username').notNull(),
+    remoteDir: text('remote_dir').notNull().default('/'),
+    /** Deliver before this Beijing time (HH:mm), default 12:00; retries until then, an alert after. */
+    deadline: text('deadline').notNull().default('12:00'),
+    /** Non-secret options (host key fingerprint, file name pattern, passive mode). */
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+    /** Password or private key, AES-256-GCM under the secrets key, like merchant accounts. */
+    secretsEnc: text('secrets_enc').notNull(),
+    enabled: integer('enabled').notNull().default(1),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('recon_push_targets_hospital_name_uq').on(t.hospitalId, t.name)],
+);
+
+/** One delivery of one day's file to one target: attempts, outcome, and what exactly was sent. */
+export const reconDeliveries = pgTable(
+  'recon_deliveries',
+  {
+    id: text('id').primaryKey(),
+    hospitalId: text('hospital_id').notNull(),
+    targetId: text('target_id').notNull(),
+    businessDate: text('business_date').notNull(),
+    /** PENDING | DELIVERED | FAILED (gave up after the deadline; a person can send it again). */
+    status: text('status').notNull(),
+    fileName: text('file_name'),
+    remotePath: text('remote_path'),
+    fileSha256: text('file_sha256'),
+    fileBytes: integer('file_bytes'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    triggeredBy: text('triggered_by').notNull(),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('recon_deliveries_target_date_uq').on(t.targetId, t.businessDate),
+    index('recon_deliveries_hospital_date_idx').on(t.hospitalId, t.businessDate),
   ],
 );

@@ -28,6 +28,8 @@ export const hospitals = pgTable('hospitals', {
   id: text('id').primaryKey(),
   code: text('code').notNull().unique(),
   name: text('name').notNull(),
+  /** Hospital-wide policies, e.g. `reconAutoRefund` (off by default) and the MISPOS acquirer's statement. */
+  settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
   createdAt: createdAt(),
 });
 

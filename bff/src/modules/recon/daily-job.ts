@@ -81,6 +81,7 @@ export async function fetchStatements(
             .where(
               and(
                 eq(reconStatements.billDate, date),
+                eq(reconStatements.billType, 'TRADE'),
                 inArray(
                   reconStatements.merchantAccountId,
                   accounts.map((a) => a.id),

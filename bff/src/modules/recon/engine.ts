@@ -103,6 +103,7 @@ async function statementCoverage(tx: Tx, hospitalId: string, date: string) {
         .where(
           and(
             eq(reconStatements.billDate, date),
+            eq(reconStatements.billType, 'TRADE'),
             inArray(
               reconStatements.merchantAccountId,
               accounts.map((a) => a.id),

@@ -88,7 +88,11 @@ export async function recordStatement(
       .select()
       .from(reconStatements)
       .where(
-        and(eq(reconStatements.merchantAccountId, account.id), eq(reconStatements.billDate, input.billDate)),
+        and(
+          eq(reconStatements.merchantAccountId, account.id),
+          eq(reconStatements.billDate, input.billDate),
+          eq(reconStatements.billType, 'TRADE'),
+        ),
       )
       .for('update');
     // A statement already imported is not replaced by a later failed or pending attempt.

@@ -255,6 +255,7 @@ export async function dailyReport(db: Db, admin: AdminPrincipal, q: z.infer<type
       .select({
         merchantAccountId: reconStatements.merchantAccountId,
         channel: reconStatements.channel,
+        billType: reconStatements.billType,
         status: reconStatements.status,
         lineCount: reconStatements.lineCount,
         errorMessage: reconStatements.errorMessage,
