@@ -99,7 +99,7 @@ export async function generateReconDay(
                                   file_name, line_count, attempts, imported_by, imported_at)
     VALUES (${stmtId}, ${o.hospitalId}, ${o.accountId}, 'wechatpay', ${o.date}, 'IMPORTED', 'UPLOAD',
             'generated.csv', 0, 1, 'generator', now())
-    ON CONFLICT (merchant_account_id, bill_date) DO NOTHING`);
+    ON CONFLICT (merchant_account_id, bill_date, bill_type) DO NOTHING`);
   await db.execute(sql`
     INSERT INTO recon_statement_lines (statement_id, hospital_id, bill_date, channel, kind, order_no, refund_no,
                                        channel_trade_no, channel_refund_id, amount_fen, fee_fen, occurred_at)
