@@ -27,6 +27,8 @@ import { runCommentsPull } from './modules/comments/pull-job';
 import { ensureInitialAdmin } from './modules/admin/auth-service';
 import { adminRoutes } from './modules/admin/routes';
 import { adminUi } from './http/admin-ui';
+import { patientH5 } from './http/patient-h5';
+import { WechatAuthClient } from './channels/wechat-auth/adapter';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -50,6 +52,8 @@ export interface StartOptions {
   his?: HisClient;
   /** Run job workers in this process (default true). */
   workers?: boolean;
+  /** The sandbox's WeChat simulator: WeChat login and its OAuth page point there instead of the config's URLs. */
+  sandboxWechatUrl?: string;
 }
 
 /**
@@ -132,7 +136,17 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     his,
     secrets,
     metrics,
-    urls: { public: config.publicBaseUrl },
+    wechatAuth: new WechatAuthClient(
+      opts.sandboxWechatUrl ?? config.wechatApiBaseUrl,
+      config.outboundTimeoutMs,
+      recorder.recorderFor(null),
+    ),
+    urls: {
+      public: config.publicBaseUrl,
+      wechatApi: opts.sandboxWechatUrl ?? config.wechatApiBaseUrl,
+      wechatOpen: opts.sandboxWechatUrl ?? config.wechatOpenBaseUrl,
+      sandboxWechatPay: opts.sandboxWechatUrl,
+    },
   };
 
   await ensureInitialAdmin(deps);
@@ -159,6 +173,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   });
   // The admin pages (static bundle, SPA fallback) at /admin; /admin/api falls through to its router.
   app.use(adminUi());
+  // The patient H5 (Taro build, client/dist/h5) at /h5, its pages routed in the browser.
+  app.use(patientH5());
   for (const router of [
     systemRoutes(deps, database.ping, () => shuttingDown),
     // Before the open API: the document and its docs page are unsigned.

@@ -7,6 +7,7 @@ import type { Clock } from './lib/clock';
 import type { Logger } from './lib/logger';
 import type { SecretBox } from './lib/secret-box';
 import type { Metrics } from './http/metrics';
+import type { WechatAuthClient } from './channels/wechat-auth/adapter';
 
 /**
  * What services receive: built once by the composition root (app.ts). Tests build it with real
@@ -22,6 +23,11 @@ export interface Deps {
   his: HisClient;
   secrets: SecretBox;
   metrics: Metrics;
-  /** The base URL channels and the HIS reach us at (known once the server listens when port is 0). */
-  urls: { public: string };
+  /** WeChat login (code2session, OAuth access token). */
+  wechatAuth: WechatAuthClient;
+  /**
+   * The base URL channels and the HIS reach us at (known once the server listens when port is 0); WeChat's API
+   * and OAuth page (the simulator in the sandbox); the sandbox's WeChat Pay simulator.
+   */
+  urls: { public: string; wechatApi: string; wechatOpen: string; sandboxWechatPay?: string };
 }

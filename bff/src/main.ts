@@ -28,7 +28,7 @@ async function main(): Promise<void> {
         notifyRetryDelaysMs: [15_000, 15_000, 30_000, 180_000, 600_000],
       });
     }
-    platform = await startPlatform(config, { database, log });
+    platform = await startPlatform(config, { database, log, sandboxWechatUrl: sandbox?.wechat.url });
     if (sandbox) {
       sandbox.his.setPlatformUrl(platform.url);
       if (config.seedDemo) {
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
       `  Alipay        ${sandbox.alipay.url}   (simulator; pay with POST /sim/alipay/orders/<orderNo>/pay)`,
       `  Bank (聚合)   ${sandbox.bankpay.url}   (simulator; cashier page /sim/cashier/bankpay/<orderNo>)`,
       `  HIS           ${sandbox.his.url}   (simulator; control API /sim/his/...)`,
+      `  patient H5    ${platform.url}/h5/   (sandbox login; build: npm run build:h5)`,
       `  admin pages   ${platform.url}/admin/   (监控大屏 ${platform.url}/admin/monitor)`,
       `  admin API     ${platform.url}/admin/api   staff ${DEMO_ADMINS.map((a) => a.username).join(', ')} / password ${DEMO_ADMIN_PASSWORD}`,
       `  demo patients ${DEMO_PATIENTS.map((p) => `${p.hospital}/${p.patientId}`).join(', ')}  — walk-through in README.md`,

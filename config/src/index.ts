@@ -126,6 +126,32 @@ const ConfigSchema = z
     reconDailyAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'),
     /** Real-time one-sided entries: minutes a paid order may wait for the HIS acknowledgement before an alert (HIS_ACK_ALERT_MINUTES). */
     hisAckAlertMinutes: z.coerce.number().int().min(1).max(1440),
+    /**
+     * WeChat's server API (code2session, OAuth access token): `https://api.weixin.qq.com/` (WECHAT_API_BASE_URL).
+     * The sandbox points login at its WeChat simulator instead.
+     */
+    wechatApiBaseUrl: z.url(),
+    /** Where the official-account OAuth page lives: `https://open.weixin.qq.com/` (WECHAT_OPEN_BASE_URL). */
+    wechatOpenBaseUrl: z.url(),
+    /**
+     * The patient mini-program (WEAPP_APPID, WEAPP_SECRET or WEAPP_SECRET_FILE): `wx.login` codes are exchanged
+     * with these. For JSAPI payment in the mini-program the appid must be the one the merchant account pays
+     * under. Unset: mini-program login answers `service_unavailable` (the sandbox has its own app).
+     */
+    weappAppId: z
+      .string()
+      .regex(/^wx[0-9a-f]{16}$/, 'must be "wx" followed by 16 hex characters')
+      .optional(),
+    weappSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    /**
+     * The official account whose OAuth logs patients in to the H5 inside WeChat (WECHAT_OA_APPID,
+     * WECHAT_OA_SECRET or WECHAT_OA_SECRET_FILE). Unset: the H5 offers no WeChat login (the sandbox has its own).
+     */
+    wechatOaAppId: z
+      .string()
+      .regex(/^wx[0-9a-f]{16}$/, 'must be "wx" followed by 16 hex characters')
+      .optional(),
+    wechatOaSecret: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -168,7 +194,20 @@ const ConfigSchema = z
         });
       if (!c.publicBaseUrl.startsWith('https://'))
         ctx.addIssue({ code: 'custom', path: ['publicBaseUrl'], message: 'must be https:// in production' });
+      for (const k of ['wechatApiBaseUrl', 'wechatOpenBaseUrl'] as const)
+        if (!c[k].startsWith('https://'))
+          ctx.addIssue({ code: 'custom', path: [k], message: 'must be https:// in production' });
     }
+    for (const [id, secret, name] of [
+      ['weappAppId', 'weappSecret', 'WEAPP'],
+      ['wechatOaAppId', 'wechatOaSecret', 'WECHAT_OA'],
+    ] as const)
+      if (Boolean(c[id]) !== Boolean(c[secret]))
+        ctx.addIssue({
+          code: 'custom',
+          path: [secret],
+          message: `set both ${name}_APPID and ${name}_SECRET (or neither)`,
+        });
     if (Boolean(c.adminInitialUsername) !== Boolean(c.adminInitialPassword))
       ctx.addIssue({
         code: 'custom',
@@ -215,6 +254,8 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   // WeChat Pay publishes T+1 statements from 10:00 (Alipay about the same); the run retries what is not in yet.
   reconDailyAt: '10:30',
   hisAckAlertMinutes: 10,
+  wechatApiBaseUrl: 'https://api.weixin.qq.com/',
+  wechatOpenBaseUrl: 'https://open.weixin.qq.com/',
 };
 
 /** Defaults per environment; environment variables and overrides win. */
@@ -310,6 +351,12 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     reconHoldDays: env.RECON_HOLD_DAYS,
     reconDailyAt: env.RECON_DAILY_AT,
     hisAckAlertMinutes: env.HIS_ACK_ALERT_MINUTES,
+    wechatApiBaseUrl: env.WECHAT_API_BASE_URL,
+    wechatOpenBaseUrl: env.WECHAT_OPEN_BASE_URL,
+    weappAppId: env.WEAPP_APPID,
+    weappSecret: secretFromEnv(env, 'WEAPP_SECRET'),
+    wechatOaAppId: env.WECHAT_OA_APPID,
+    wechatOaSecret: secretFromEnv(env, 'WECHAT_OA_SECRET'),
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
     out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors';
+import { isValidIdNo } from './id-number';
+
+export { isValidIdNo } from './id-number';
 import {
   BILL_MODES,
   BILL_STATUSES,
@@ -164,15 +167,6 @@ export const BillDetailSchema = z.object({
 });
 export type BillDetail = z.infer<typeof BillDetailSchema>;
 
-/** GB 11643 check character of an 18-character resident ID number (mod 11-2). */
-export function isValidIdNo(idNo: string): boolean {
-  if (!/^\d{17}[\dX]$/.test(idNo)) return false;
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  let sum = 0;
-  for (let i = 0; i < 17; i++) sum += Number(idNo[i]) * weights[i]!;
-  return '10X98765432'[sum % 11] === idNo[17];
-}
-
 /**
  * `POST /api/patient/cards`: bind a patient of the hospital to the logged-in account, by hospital card number
  * or ID number, with the holder's name (the HIS checks it).
@@ -244,11 +238,57 @@ export type SlipView = z.infer<typeof SlipViewSchema>;
 /** A patient session: the bearer token for `/api` and when it expires. */
 export const PatientSessionSchema = z.object({
   token: z.string(),
-  patient: z.object({ id: z.string(), name: z.string() }),
+  /**
+   * The patient the session acts for (bills, orders, invoices). null: a WeChat login whose account has no card
+   * of this hospital yet — bind one (`POST /api/patient/cards`), then switch to it.
+   */
+  patient: z.object({ id: z.string(), name: z.string() }).nullable(),
+  hospital: z.object({ id: z.string(), code: z.string(), name: z.string() }),
   /** Seconds until the token expires. */
   expiresIn: z.number().int(),
 });
 export type PatientSession = z.infer<typeof PatientSessionSchema>;
+
+/**
+ * `POST /api/patient/wx-login` (mini-program `wx.login` code) and `POST /api/patient/wx-oauth-login`
+ * (official-account OAuth code): the code is exchanged with WeChat for the openid, which names the account.
+ */
+export const WechatLoginRequestSchema = z
+  .object({
+    code: z.string().min(1).max(128),
+    /** The hospital to act in; without it, the hospital of the account's first card. */
+    hospitalCode: z.string().min(1).max(32).optional(),
+  })
+  .strict();
+export type WechatLoginRequest = z.infer<typeof WechatLoginRequestSchema>;
+
+/** `POST /api/patient/slip-session`: act for the patient a slip's QR code names (a card of theirs must be bound). */
+export const SlipSessionRequestSchema = z.object({ token: z.string().min(1).max(2000) }).strict();
+export type SlipSessionRequest = z.infer<typeof SlipSessionRequestSchema>;
+
+/** `GET /api/patient/login-options`: how a patient can log in here (the client asks before showing its login page). */
+export const LoginOptionsSchema = z.object({
+  /** The demo: sandbox login with the patients below; payments are made at the simulators' cashier pages. */
+  sandbox: z.boolean(),
+  hospitals: z.array(z.object({ code: z.string(), name: z.string() })),
+  /** The mini-program appid whose `wx.login` codes are accepted; null: mini-program login is off. */
+  miniProgramAppId: z.string().nullable(),
+  /** Official-account OAuth for the H5 inside WeChat: the authorize page and the appid; null: off. */
+  officialAccount: z.object({ appId: z.string(), authorizeUrl: z.string() }).nullable(),
+  /** Sandbox only: the demo's patients (names masked) for the login picker. */
+  sandboxPatients: z
+    .array(z.object({ hospitalCode: z.string(), hisPatientId: z.string(), name: z.string() }))
+    .optional(),
+  /** Sandbox only: the WeChat Pay simulator, whose control API stands in for the payment sheet in the mini-program. */
+  sandboxWechatPayUrl: z.string().optional(),
+});
+export type LoginOptions = z.infer<typeof LoginOptionsSchema>;
+
+/** `GET /api/patient/channels`: what the session's hospital accepts from patients, with the ways each collects. */
+export const PatientChannelsSchema = z.object({
+  channels: z.array(z.object({ channel: z.enum(CHANNELS), tradeTypes: z.array(z.enum(TRADE_TYPES)) })),
+});
+export type PatientChannels = z.infer<typeof PatientChannelsSchema>;
 
 /** `POST /api/orders`: bill ids only — the server computes the amount. */
 export const CreateOrderRequestSchema = z
@@ -271,10 +311,73 @@ export const OrderViewSchema = z.object({
   expiresAt: z.string(),
   paidAt: z.string().nullable(),
   settledAt: z.string().nullable(),
-  /** Native: the QR content to show; JSAPI: client parameters come with the client issue. */
+  /** Native: the QR content to show. */
   codeUrl: z.string().nullable(),
+  /**
+   * Patient API, while the order is PAYING: what the client hands to the payment sheet — `jsapi` for
+   * `wx.requestPayment` / `WeixinJSBridge` (JSAPI), `h5Url` to open (H5), `codeUrl` to show as a QR (NATIVE).
+   */
+  pay: z
+    .object({
+      codeUrl: z.string().optional(),
+      h5Url: z.string().optional(),
+      jsapi: z.record(z.string(), z.string()).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type OrderView = z.infer<typeof OrderViewSchema>;
+
+/** One line of the patient's order history (`GET /api/patient/orders`). */
+export const PatientOrderSummarySchema = z.object({
+  id: z.string(),
+  orderNo: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  amountFen: FenSchema,
+  refundedFen: FenSchema,
+  channel: z.string(),
+  /** The first bill's title, with 等N项 when the order paid several. */
+  title: z.string(),
+  billCount: z.number().int(),
+  createdAt: z.string(),
+  paidAt: z.string().nullable(),
+});
+export type PatientOrderSummary = z.infer<typeof PatientOrderSummarySchema>;
+
+/** `GET /api/patient/orders?cursor=&limit=`: newest first; `nextCursor` fetches the next page (null: no more). */
+export const PatientOrdersPageSchema = z.object({
+  orders: z.array(PatientOrderSummarySchema),
+  nextCursor: z.string().nullable(),
+});
+export type PatientOrdersPage = z.infer<typeof PatientOrdersPageSchema>;
+
+/** `GET /api/orders/:id`: the order with its bills and refunds, as its patient sees it. */
+export const PatientOrderDetailSchema = OrderViewSchema.extend({
+  refundedFen: FenSchema,
+  createdAt: z.string(),
+  bills: z.array(
+    z.object({
+      id: z.string(),
+      hisBillNo: z.string(),
+      title: z.string(),
+      department: z.string().nullable(),
+      doctor: z.string().nullable(),
+      amountFen: FenSchema,
+    }),
+  ),
+  refunds: z.array(
+    z.object({
+      refundNo: z.string(),
+      amountFen: FenSchema,
+      status: z.enum(['PENDING', 'PROCESSING', 'SUCCESS', 'FAILED', 'ABNORMAL']),
+      method: z.enum(['CHANNEL', 'CASH']),
+      reason: z.string(),
+      createdAt: z.string(),
+      succeededAt: z.string().nullable(),
+    }),
+  ),
+});
+export type PatientOrderDetail = z.infer<typeof PatientOrderDetailSchema>;
 
 /**
  * `POST /open/v1/code-payments`: the window scanned the patient's payment code. Bills by HIS number; the

@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   name_mismatch: 422,
   /** This account has already bound this patient's card. */
   card_already_bound: 409,
+  /** The session has no patient yet (or not this one): bind the patient's card first. */
+  card_required: 403,
   rate_limited: 429,
   channel_error: 502,
   channel_unavailable: 503,

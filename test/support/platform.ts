@@ -96,7 +96,7 @@ export async function startTestStack(
   const config = loadConfig({}, configOverrides);
   const platforms: Platform[] = [];
   const start = async (o: { workers?: boolean; his?: HisClient } = {}) => {
-    const p = await startPlatform(config, { ...o, clock: opts.clock });
+    const p = await startPlatform(config, { ...o, clock: opts.clock, sandboxWechatUrl: sandbox.wechat.url });
     platforms.push(p);
     sandbox.his.setPlatformUrl(p.url);
     return p;

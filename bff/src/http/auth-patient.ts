@@ -1,12 +1,14 @@
 import type { Context, Next } from 'koa';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { unauthorized } from '../lib/errors';
-import type { PatientPrincipal } from '../modules/orders/service';
+import { AppError, unauthorized } from '../lib/errors';
+import type { PatientPrincipal, SessionPrincipal } from '../modules/orders/service';
 
 declare module 'koa' {
   interface DefaultState {
     patient?: PatientPrincipal;
+    /** Any session, with or without a patient (card binding, switching, slip sessions). */
+    session?: SessionPrincipal;
   }
 }
 
@@ -28,11 +30,11 @@ function hmacKey(secret: string): KeyObject {
   return k;
 }
 
-/** Issues a patient session token (HS256, short-lived). */
-export function issuePatientToken(secret: string, p: PatientPrincipal, ttlSeconds: number): string {
+/** Issues a patient session token (HS256, short-lived); without a patient, `sub` is left out. */
+export function issuePatientToken(secret: string, p: SessionPrincipal, ttlSeconds: number): string {
   return jwt.sign({ hid: p.hospitalId, oid: p.openId, acc: p.accountId }, hmacKey(secret), {
     algorithm: 'HS256',
-    subject: p.patientId,
+    ...(p.patientId ? { subject: p.patientId } : {}),
     issuer: ISSUER,
     audience: AUDIENCE,
     expiresIn: ttlSeconds,
@@ -58,22 +60,44 @@ export function verifyBearer(
   }
 }
 
-/** Requires `Authorization: Bearer <patient token>` and puts the principal in `ctx.state.patient`. */
+function sessionOf(ctx: Context, key: KeyObject): SessionPrincipal {
+  const claims = verifyBearer(ctx, key, AUDIENCE, {
+    missing: 'patient session required (Authorization: Bearer …)',
+    expired: 'session expired, please log in again',
+    invalid: 'invalid session token',
+  });
+  if (typeof claims.hid !== 'string') throw unauthorized('invalid session token');
+  return {
+    patientId: typeof claims.sub === 'string' && claims.sub ? claims.sub : undefined,
+    hospitalId: claims.hid,
+    openId: typeof claims.oid === 'string' ? claims.oid : undefined,
+    accountId: typeof claims.acc === 'string' ? claims.acc : undefined,
+  };
+}
+
+/**
+ * Requires `Authorization: Bearer <patient token>` naming a patient and puts the principal in
+ * `ctx.state.patient`. A session without a patient (a WeChat login with no card yet) is `card_required`.
+ */
 export function requirePatient(secret: string) {
   const key = hmacKey(secret);
   return async (ctx: Context, next: Next) => {
-    const claims = verifyBearer(ctx, key, AUDIENCE, {
-      missing: 'patient session required (Authorization: Bearer …)',
-      expired: 'session expired, please log in again',
-      invalid: 'invalid session token',
-    });
-    if (!claims.sub || typeof claims.hid !== 'string') throw unauthorized('invalid session token');
-    ctx.state.patient = {
-      patientId: claims.sub,
-      hospitalId: claims.hid,
-      openId: typeof claims.oid === 'string' ? claims.oid : undefined,
-      accountId: typeof claims.acc === 'string' ? claims.acc : undefined,
-    };
+    const s = sessionOf(ctx, key);
+    if (!s.patientId)
+      throw new AppError(
+        'card_required',
+        'this session has no patient yet: bind a card (POST /api/patient/cards) and switch to it',
+      );
+    ctx.state.patient = { ...s, patientId: s.patientId };
+    await next();
+  };
+}
+
+/** Requires any patient session (with or without a patient) and puts it in `ctx.state.session`. */
+export function requireSession(secret: string) {
+  const key = hmacKey(secret);
+  return async (ctx: Context, next: Next) => {
+    ctx.state.session = sessionOf(ctx, key);
     await next();
   };
 }

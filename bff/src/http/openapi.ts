@@ -17,6 +17,12 @@ import {
   OrderInvoicesResponseSchema,
   PatientCardSchema,
   PatientSessionSchema,
+  LoginOptionsSchema,
+  PatientChannelsSchema,
+  PatientOrderDetailSchema,
+  PatientOrdersPageSchema,
+  SlipSessionRequestSchema,
+  WechatLoginRequestSchema,
   PushBillsRequestSchema,
   PushBillsResultSchema,
   RefundViewSchema,
@@ -29,7 +35,7 @@ import { z } from 'zod';
 import { HisLedgerPushSchema, LedgerRecordSchema, MAX_LEDGER_LINES } from '../modules/recon/intake';
 import { LEDGER_BODY_LIMIT_BYTES } from './auth-open-api';
 import { renderDocsPage } from './openapi-docs';
-import { CancelBillSchema, SandboxLoginSchema } from './routes';
+import { CancelBillSchema, OrderHistoryQuerySchema, SandboxLoginSchema } from './routes';
 
 /**
  * The OpenAPI 3.1 document of the open API (`/open/v1`, called by the HIS, HMAC-signed) and the patient API
@@ -94,6 +100,8 @@ export interface OperationSpec {
   idempotencyKey?: boolean;
   /** Registered only when the sandbox runs (demo and tests). */
   sandboxOnly?: boolean;
+  /** patient-bearer: any session will do, also one without a patient yet (else `card_required`). */
+  anySession?: boolean;
 }
 
 const QrQuerySchema = z.object({
@@ -339,6 +347,80 @@ export const OPERATIONS: readonly OperationSpec[] = [
     sandboxOnly: true,
   },
   {
+    operationId: 'getLoginOptions',
+    method: 'GET',
+    path: '/api/patient/login-options',
+    tag: TAGS.patient,
+    summary: 'How patients log in here',
+    description:
+      'The hospitals, whether mini-program login is on (its appid), the official account’s OAuth page and appid ' +
+      'for the H5 inside WeChat; in the sandbox also the demo patients for the login picker.',
+    auth: 'none',
+    response: {
+      status: 200,
+      description: 'the login options',
+      body: named('LoginOptions', LoginOptionsSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'wechatMiniProgramLogin',
+    method: 'POST',
+    path: '/api/patient/wx-login',
+    tag: TAGS.patient,
+    summary: 'Log in with the mini-program’s wx.login code',
+    description:
+      'The code from `wx.login` is exchanged with WeChat (`code2session`) for the openid, which names the ' +
+      'account (created on first login). The session acts for the account’s first card in the hospital; with no ' +
+      'card yet `patient` is null: bind one, then switch to it. A used or invalid code is `unauthorized`.',
+    auth: 'none',
+    request: named('WechatLoginRequest', WechatLoginRequestSchema),
+    response: {
+      status: 200,
+      description: 'the session',
+      body: named('PatientSession', PatientSessionSchema),
+    },
+    errors: ['unauthorized', 'forbidden', 'not_found', 'rate_limited'],
+  },
+  {
+    operationId: 'wechatOAuthLogin',
+    method: 'POST',
+    path: '/api/patient/wx-oauth-login',
+    tag: TAGS.patient,
+    summary: 'Log in with the official account’s OAuth code (H5 inside WeChat)',
+    description:
+      'The H5 sends the patient to the authorize page (`officialAccount.authorizeUrl` of the login options, ' +
+      '`scope=snsapi_base`); WeChat returns to the H5 with `code`, which is exchanged here ' +
+      '(`/sns/oauth2/access_token`) for the openid. Otherwise as the mini-program login.',
+    auth: 'none',
+    request: named('WechatLoginRequest', WechatLoginRequestSchema),
+    response: {
+      status: 200,
+      description: 'the session',
+      body: named('PatientSession', PatientSessionSchema),
+    },
+    errors: ['unauthorized', 'forbidden', 'not_found', 'rate_limited'],
+  },
+  {
+    operationId: 'slipSession',
+    method: 'POST',
+    path: '/api/patient/slip-session',
+    tag: TAGS.patient,
+    summary: 'Act for the patient a slip names',
+    description:
+      'After login from a slip’s QR code: a session for the slip’s patient — the session’s own, or one whose ' +
+      'card the account has bound. Anyone else gets `card_required` (bind that card first).',
+    auth: 'patient-bearer',
+    anySession: true,
+    request: named('SlipSessionRequest', SlipSessionRequestSchema),
+    response: {
+      status: 200,
+      description: 'the session',
+      body: named('PatientSession', PatientSessionSchema),
+    },
+    errors: ['card_required', 'not_found'],
+  },
+  {
     operationId: 'getSlip',
     method: 'GET',
     path: '/api/slips/:token',
@@ -395,6 +477,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
     summary: 'The cards bound to the account',
     description: 'The holder’s own card and family members’, oldest first; names and numbers masked.',
     auth: 'patient-bearer',
+    anySession: true,
     response: {
       status: 200,
       description: 'the cards',
@@ -413,6 +496,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
       'looks the patient up and checks the name. A family member’s card may be bound to several accounts, ' +
       'but to one account once (`card_already_bound`). A refusal writes nothing.',
     auth: 'patient-bearer',
+    anySession: true,
     request: named('BindCardRequest', BindCardRequestSchema),
     response: { status: 201, description: 'the card bound', body: named('PatientCard', PatientCardSchema) },
     errors: ['not_found', 'name_mismatch', 'card_already_bound', 'his_error', 'his_unavailable'],
@@ -424,9 +508,60 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: TAGS.patient,
     summary: 'Unbind a card',
     auth: 'patient-bearer',
+    anySession: true,
     params: { id: 'the card id (`card_…`)' },
     response: { status: 204, description: 'unbound' },
     errors: ['not_found'],
+  },
+  {
+    operationId: 'switchPatientCard',
+    method: 'POST',
+    path: '/api/patient/cards/:id/switch',
+    tag: TAGS.patient,
+    summary: 'Act for another bound card (a family member)',
+    description: 'A new session for the card’s patient, on the same account.',
+    auth: 'patient-bearer',
+    anySession: true,
+    params: { id: 'the card id (`card_…`)' },
+    response: {
+      status: 200,
+      description: 'the session',
+      body: named('PatientSession', PatientSessionSchema),
+    },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'listPatientChannels',
+    method: 'GET',
+    path: '/api/patient/channels',
+    tag: TAGS.patient,
+    summary: 'How the patient can pay here',
+    description:
+      'The channels the hospital accepts and the trade types each collects with (payment codes are for the ' +
+      'window and not listed). The client offers a choice only when more than one fits its platform.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the channels',
+      body: named('PatientChannels', PatientChannelsSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'listPatientOrders',
+    method: 'GET',
+    path: '/api/patient/orders',
+    tag: TAGS.patient,
+    summary: 'The patient’s order history',
+    description: 'Newest first, a page at a time: pass `nextCursor` as `cursor` for the next page.',
+    auth: 'patient-bearer',
+    query: OrderHistoryQuerySchema,
+    response: {
+      status: 200,
+      description: 'one page',
+      body: named('PatientOrdersPage', PatientOrdersPageSchema),
+    },
+    errors: ['bad_request', 'validation_failed'],
   },
   {
     operationId: 'createOrder',
@@ -435,8 +570,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     tag: TAGS.patient,
     summary: 'Pay bills',
     description:
-      'Bill ids only: the server computes the amount (an `amountFen` field is refused). `NATIVE` answers a QR ' +
-      'content in `codeUrl`. On `channel_unavailable` the error names the `orderId` created: poll it.',
+      'Bill ids only: the server computes the amount (an `amountFen` field is refused). `pay` carries what the ' +
+      'payment sheet needs: `codeUrl` (NATIVE, a QR content), `h5Url` (H5) or `jsapi` (JSAPI, for ' +
+      '`wx.requestPayment` / `WeixinJSBridge`). On `channel_unavailable` the error names the `orderId` created: poll it.',
     auth: 'patient-bearer',
     request: named('CreateOrderRequest', CreateOrderRequestSchema),
     response: { status: 201, description: 'the order, PAYING', body: named('OrderView', OrderViewSchema) },
@@ -456,9 +592,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     path: '/api/orders/:id',
     tag: TAGS.patient,
     summary: 'One of the patient’s orders',
+    description:
+      'With its bills, refunds and their status, and — while PAYING — `pay`, what the payment sheet needs to ' +
+      'resume. The result page polls this until the order is final: a client-side success is never trusted.',
     auth: 'patient-bearer',
     params: { id: 'the order id (`ord_…`)' },
-    response: { status: 200, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    response: {
+      status: 200,
+      description: 'the order',
+      body: named('PatientOrderDetail', PatientOrderDetailSchema),
+    },
     errors: ['not_found'],
   },
   {
@@ -521,6 +664,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   refund_exceeds_paid: 'the refund would pass the paid sum',
   name_mismatch: 'the name does not match the holder of the card or ID number (the HIS checked it)',
   card_already_bound: 'this account has already bound this patient’s card',
+  card_required:
+    'the session has no patient yet, or not the one asked for: bind the patient’s card (and switch to it) first',
   rate_limited: 'too many calls from this app; wait for Retry-After seconds',
   channel_error: 'the payment channel refused the request',
   channel_unavailable: 'the payment channel did not answer; the outcome is checked automatically',
@@ -693,6 +838,7 @@ function allErrors(op: OperationSpec): ErrorCode[] {
     ] as const)
       codes.add(c);
   if (op.auth === 'patient-bearer') codes.add('unauthorized');
+  if (op.auth === 'patient-bearer' && !op.anySession) codes.add('card_required');
   if (op.request)
     for (const c of [
       'bad_request',

@@ -11,6 +11,10 @@ import {
   type PushBillsRequest,
   BindCardRequestSchema,
   type BindCardRequest,
+  SlipSessionRequestSchema,
+  type SlipSessionRequest,
+  WechatLoginRequestSchema,
+  type WechatLoginRequest,
 } from '@hp/shared';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
@@ -26,18 +30,21 @@ import { billStatusForHis, cancelBill, pushBills } from '../modules/bills/servic
 import { billDetailForPatient, listBillsForPatient } from '../modules/bills/pull';
 import { invoiceFileForPatient, listInvoicesForPatient } from '../modules/invoices/service';
 import { bindCard, ensureAccount, listCards, unbindCard } from '../modules/patients/service';
+import { issueSession, loginOptions, slipSession, switchCard, wechatLogin } from '../modules/patients/login';
 import { qrPng, slipKey, slipQr, slipView } from '../modules/bills/slip';
 import {
   createCodePayment,
+  channelsForPatient,
   createOrder,
   getOrderForHis,
   getOrderForPatient,
+  listOrdersForPatient,
 } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
 import { idempotent } from './idempotency';
-import { issuePatientToken, requirePatient } from './auth-patient';
+import { requirePatient, requireSession } from './auth-patient';
 
 /** Health, readiness and metrics. */
 export function systemRoutes(
@@ -164,12 +171,19 @@ export const SandboxLoginSchema = z
   .object({ hospitalCode: z.string().min(1).max(32), hisPatientId: z.string().min(1).max(64) })
   .strict();
 
+/** `GET /api/patient/orders` (also read by the OpenAPI document, http/openapi.ts). */
+export const OrderHistoryQuerySchema = z.object({
+  cursor: z.string().max(200).optional().describe('`nextCursor` of the previous page'),
+  limit: z.coerce.number().int().min(1).max(50).optional().describe('orders per page, 20 by default'),
+});
+
 /** The patient API (the Taro client's backend). */
 export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   const r = new Router({ prefix: '/api' });
   const auth = requirePatient(jwtSecret);
+  const session = requireSession(jwtSecret);
   if (deps.config.sandbox) {
-    // Demo and tests only: log in as a seeded patient. WeChat login comes with the client issue.
+    // Demo and tests only: log in as a seeded patient.
     r.post('/patient/sandbox-login', validate(SandboxLoginSchema), async (ctx) => {
       const input = ctx.input as z.infer<typeof SandboxLoginSchema>;
       const [row] = await deps.db
@@ -180,36 +194,54 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
       if (!row) throw notFound('patient');
       // One account per sandbox patient; it can bind family members' cards (POST /api/patient/cards).
       const accountId = await ensureAccount(deps.db, 'sandbox', `${row.hospitalId}:${input.hisPatientId}`);
-      const token = issuePatientToken(
-        jwtSecret,
-        { patientId: row.id, hospitalId: row.hospitalId, accountId },
-        deps.config.patientSessionSeconds,
-      );
-      ctx.body = {
-        token,
-        patient: { id: row.id, name: row.name },
-        expiresIn: deps.config.patientSessionSeconds,
-      };
+      ctx.body = await issueSession(deps, jwtSecret, {
+        patientId: row.id,
+        hospitalId: row.hospitalId,
+        accountId,
+      });
     });
   }
+  r.get('/patient/login-options', async (ctx) => {
+    ctx.body = await loginOptions(deps);
+  });
+  r.post('/patient/wx-login', validate(WechatLoginRequestSchema), async (ctx) => {
+    ctx.body = await wechatLogin(deps, jwtSecret, 'miniprogram', ctx.input as WechatLoginRequest);
+  });
+  r.post('/patient/wx-oauth-login', validate(WechatLoginRequestSchema), async (ctx) => {
+    ctx.body = await wechatLogin(deps, jwtSecret, 'official_account', ctx.input as WechatLoginRequest);
+  });
   const slip = slipKey(jwtSecret);
   // The checkout opened from a slip's QR code: the bills it names (no amount travels in the code).
   r.get('/slips/:token', async (ctx) => {
     ctx.body = await slipView(deps, slip, ctx.params.token!);
   });
+  r.post('/patient/slip-session', session, validate(SlipSessionRequestSchema), async (ctx) => {
+    const input = ctx.input as SlipSessionRequest;
+    ctx.body = await slipSession(deps, jwtSecret, ctx.state.session!, input.token);
+  });
   r.get('/patient/bills', auth, async (ctx) => {
     ctx.body = await listBillsForPatient(deps, ctx.state.patient!);
   });
-  r.get('/patient/cards', auth, async (ctx) => {
-    ctx.body = { cards: await listCards(deps, ctx.state.patient!) };
+  r.get('/patient/cards', session, async (ctx) => {
+    ctx.body = { cards: await listCards(deps, ctx.state.session!) };
   });
-  r.post('/patient/cards', auth, validate(BindCardRequestSchema), async (ctx) => {
+  r.post('/patient/cards', session, validate(BindCardRequestSchema), async (ctx) => {
     ctx.status = 201;
-    ctx.body = await bindCard(deps, ctx.state.patient!, ctx.input as BindCardRequest);
+    ctx.body = await bindCard(deps, ctx.state.session!, ctx.input as BindCardRequest);
   });
-  r.delete('/patient/cards/:id', auth, async (ctx) => {
-    await unbindCard(deps, ctx.state.patient!, ctx.params.id!);
+  r.delete('/patient/cards/:id', session, async (ctx) => {
+    await unbindCard(deps, ctx.state.session!, ctx.params.id!);
     ctx.status = 204;
+  });
+  r.post('/patient/cards/:id/switch', session, async (ctx) => {
+    ctx.body = await switchCard(deps, jwtSecret, ctx.state.session!, ctx.params.id!);
+  });
+  r.get('/patient/channels', auth, async (ctx) => {
+    ctx.body = await channelsForPatient(deps, ctx.state.patient!);
+  });
+  r.get('/patient/orders', auth, validate(OrderHistoryQuerySchema), async (ctx) => {
+    const q = ctx.input as z.infer<typeof OrderHistoryQuerySchema>;
+    ctx.body = await listOrdersForPatient(deps, ctx.state.patient!, q);
   });
   r.get('/bills/:billId/detail', auth, async (ctx) => {
     ctx.body = await billDetailForPatient(deps, ctx.state.patient!, ctx.params.billId!);

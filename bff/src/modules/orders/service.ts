@@ -1,7 +1,15 @@
-import type { CreateOrderRequest, OrderView } from '@hp/shared';
-import { sumFen } from '@hp/shared';
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { bills, orderBills, orderEvents, orders, payments } from '../../db/schema';
+import type {
+  ChannelName,
+  CreateOrderRequest,
+  OrderView,
+  PatientChannels,
+  PatientOrderDetail,
+  PatientOrdersPage,
+  PatientOrderSummary,
+} from '@hp/shared';
+import { CHANNELS, sumFen } from '@hp/shared';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { bills, merchantAccounts, orderBills, orderEvents, orders, payments, refunds } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { AppError, notFound } from '../../lib/errors';
@@ -27,8 +35,28 @@ export interface PatientPrincipal {
   accountId?: string;
 }
 
-export function toOrderView(o: OrderRow, billIds: string[], payment?: PaymentRow): OrderView {
+/** Any patient session: a WeChat login may have no patient until a card is bound and chosen. */
+export type SessionPrincipal = Omit<PatientPrincipal, 'patientId'> & { patientId?: string };
+
+/** What the payment sheet needs while the order is PAYING (patient API only); null otherwise. */
+function payParams(o: OrderRow, payment?: PaymentRow): OrderView['pay'] {
+  const prepay = (payment?.prepay ?? {}) as NonNullable<OrderView['pay']>;
+  if (o.status !== 'PAYING' || !(prepay.codeUrl || prepay.h5Url || prepay.jsapi)) return null;
   return {
+    ...(prepay.codeUrl ? { codeUrl: prepay.codeUrl } : {}),
+    ...(prepay.h5Url ? { h5Url: prepay.h5Url } : {}),
+    ...(prepay.jsapi ? { jsapi: prepay.jsapi } : {}),
+  };
+}
+
+export function toOrderView(
+  o: OrderRow,
+  billIds: string[],
+  payment?: PaymentRow,
+  opts: { forPatient?: boolean } = {},
+): OrderView {
+  return {
+    ...(opts.forPatient ? { pay: payParams(o, payment) } : {}),
     id: o.id,
     orderNo: o.orderNo,
     status: o.status as OrderView['status'],
@@ -208,7 +236,7 @@ export async function createOrder(
   }
   const current = async () => {
     const [o, p] = await Promise.all([findOrder(db, orderId), findPaymentByOrder(db, orderId)]);
-    return toOrderView(o!, billIds, p);
+    return toOrderView(o!, billIds, p, { forPatient: true });
   };
 
   if (res.result === 'SUCCESS' && res.payment) {
@@ -234,7 +262,7 @@ export async function createOrder(
       .update(payments)
       .set({ prepay: res.prepay ?? {}, updatedAt: sql`now()` })
       .where(eq(payments.id, payment.id));
-    return toOrderView(order, billIds, { ...payment, prepay: res.prepay ?? {} });
+    return toOrderView(order, billIds, { ...payment, prepay: res.prepay ?? {} }, { forPatient: true });
   }
   if (res.result === 'FAIL') {
     await db.transaction(async (tx) => {
@@ -268,19 +296,147 @@ export async function createOrder(
   );
 }
 
-/** One order as its patient sees it. */
+/** One order as its patient sees it: with its bills, its refunds and, while PAYING, the payment sheet's data. */
 export async function getOrderForPatient(
   deps: Deps,
   who: PatientPrincipal,
   orderId: string,
-): Promise<OrderView> {
+): Promise<PatientOrderDetail> {
   const order = await findOrder(deps.db, orderId);
-  if (!order || order.patientId !== who.patientId) throw notFound('order');
-  const [billIds, payment] = await Promise.all([
-    billIdsOfOrder(deps.db, orderId),
+  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
+    throw notFound('order');
+  const [billRows, payment, refundRows] = await Promise.all([
+    deps.db
+      .select({
+        id: bills.id,
+        hisBillNo: bills.hisBillNo,
+        title: bills.title,
+        department: bills.department,
+        doctor: bills.doctor,
+        amountFen: orderBills.amountFen,
+      })
+      .from(orderBills)
+      .innerJoin(bills, eq(bills.id, orderBills.billId))
+      .where(eq(orderBills.orderId, orderId))
+      .orderBy(asc(bills.createdAt), asc(bills.id)),
     findPaymentByOrder(deps.db, orderId),
+    deps.db
+      .select()
+      .from(refunds)
+      .where(eq(refunds.orderId, orderId))
+      .orderBy(asc(refunds.createdAt), asc(refunds.id)),
   ]);
-  return toOrderView(order, billIds, payment);
+  return {
+    ...toOrderView(
+      order,
+      billRows.map((b) => b.id),
+      payment,
+      { forPatient: true },
+    ),
+    refundedFen: order.refundedFen,
+    createdAt: order.createdAt.toISOString(),
+    bills: billRows,
+    refunds: refundRows.map((r) => ({
+      refundNo: r.refundNo,
+      amountFen: r.amountFen,
+      status: r.status as PatientOrderDetail['refunds'][number]['status'],
+      method: r.method === 'CASH' ? 'CASH' : 'CHANNEL',
+      reason: r.reason,
+      createdAt: r.createdAt.toISOString(),
+      succeededAt: r.succeededAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+const HISTORY_PAGE_MAX = 50;
+const ORDER_ID = sql.raw('"orders"."id"');
+
+/** The keyset of a history page: (created_at, id) of the last order shown, opaque to the client. */
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const when = new Date(at ?? '');
+  if (!id || Number.isNaN(when.getTime()))
+    throw new AppError('bad_request', 'cursor: not a cursor of this list');
+  return { at: when, id };
+}
+
+/**
+ * The patient's orders, newest first, a page at a time (keyset on created_at, id — the orders_patient index).
+ * Orders that never reached the channel (FAILED at creation) are listed too: the patient saw them fail.
+ */
+export async function listOrdersForPatient(
+  deps: Pick<Deps, 'db'>,
+  who: PatientPrincipal,
+  page: { cursor?: string; limit?: number },
+): Promise<PatientOrdersPage> {
+  const limit = Math.min(Math.max(page.limit ?? 20, 1), HISTORY_PAGE_MAX);
+  const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+  const rows = await deps.db
+    .select({
+      id: orders.id,
+      orderNo: orders.orderNo,
+      status: orders.status,
+      amountFen: orders.amountFen,
+      refundedFen: orders.refundedFen,
+      channel: orders.channel,
+      createdAt: orders.createdAt,
+      paidAt: orders.paidAt,
+      // Qualified by hand: drizzle leaves a single table's columns unqualified, which the subquery would capture.
+      firstTitle: sql<string>`(SELECT b.title FROM order_bills ob JOIN bills b ON b.id = ob.bill_id
+        WHERE ob.order_id = ${ORDER_ID} ORDER BY b.created_at, b.id LIMIT 1)`,
+      billCount: sql<number>`(SELECT count(*)::int FROM order_bills ob WHERE ob.order_id = ${ORDER_ID})`,
+    })
+    .from(orders)
+    .where(
+      and(
+        eq(orders.patientId, who.patientId),
+        eq(orders.hospitalId, who.hospitalId),
+        after
+          ? sql`(${orders.createdAt}, ${orders.id}) < (${after.at.toISOString()}::timestamptz, ${after.id})`
+          : undefined,
+      ),
+    )
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(limit + 1);
+  const shown = rows.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return {
+    orders: shown.map((r) => ({
+      id: r.id,
+      orderNo: r.orderNo,
+      status: r.status as PatientOrderSummary['status'],
+      amountFen: r.amountFen,
+      refundedFen: r.refundedFen,
+      channel: r.channel,
+      title: r.billCount > 1 ? `${r.firstTitle}等${r.billCount}项` : (r.firstTitle ?? ''),
+      billCount: r.billCount,
+      createdAt: r.createdAt.toISOString(),
+      paidAt: r.paidAt?.toISOString() ?? null,
+    })),
+    nextCursor:
+      rows.length > limit && last
+        ? Buffer.from(`${last.createdAt.toISOString()}|${last.id}`, 'utf8').toString('base64url')
+        : null,
+  };
+}
+
+/** What the patient's hospital accepts, and how each channel collects (payment codes are for the window). */
+export async function channelsForPatient(deps: Deps, who: PatientPrincipal): Promise<PatientChannels> {
+  const rows = await deps.db
+    .selectDistinct({ channel: merchantAccounts.channel })
+    .from(merchantAccounts)
+    .where(and(eq(merchantAccounts.hospitalId, who.hospitalId), eq(merchantAccounts.enabled, true)))
+    .orderBy(asc(merchantAccounts.channel));
+  const out: PatientChannels['channels'] = [];
+  for (const { channel } of rows) {
+    if (!(CHANNELS as readonly string[]).includes(channel)) continue;
+    const account = await deps.channels.forHospital(who.hospitalId, channel);
+    out.push({
+      channel: channel as ChannelName,
+      tradeTypes: account.adapter.capabilities.tradeTypes.filter((t) => t !== 'MICROPAY'),
+    });
+  }
+  return { channels: out };
 }
 
 /**

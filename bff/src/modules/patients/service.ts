@@ -8,7 +8,7 @@ import { newId } from '../../lib/ids';
 import { maskCardNo, maskIdNo, maskName } from '../../lib/mask';
 import type { PatientLookup } from '../his/client';
 import { requireHisEndpoint } from '../his/endpoint';
-import type { PatientPrincipal } from '../orders/service';
+import type { SessionPrincipal } from '../orders/service';
 
 /** Who can hold a patient session: the sandbox login today, WeChat (openid) next. */
 export type AccountProvider = 'sandbox' | 'wechat';
@@ -29,14 +29,14 @@ export async function ensureAccount(db: Db, provider: AccountProvider, subject: 
   return row!.id;
 }
 
-function accountOf(who: PatientPrincipal): string {
+function accountOf(who: SessionPrincipal): string {
   if (!who.accountId) throw unauthorized('this session has no account; please log in again');
   return who.accountId;
 }
 
 type CardRow = typeof patientCards.$inferSelect & { patientName: string };
 
-function toCardView(row: CardRow, who: PatientPrincipal): PatientCard {
+function toCardView(row: CardRow, who: SessionPrincipal): PatientCard {
   return {
     id: row.id,
     hospitalId: row.hospitalId,
@@ -57,7 +57,7 @@ function toCardView(row: CardRow, who: PatientPrincipal): PatientCard {
  */
 export async function bindCard(
   deps: Deps,
-  who: PatientPrincipal,
+  who: SessionPrincipal,
   input: BindCardRequest,
 ): Promise<PatientCard> {
   const accountId = accountOf(who);
@@ -116,7 +116,7 @@ const cardAlreadyBound = () =>
   new AppError('card_already_bound', 'this card is already bound to your account');
 
 /** The cards bound to the session's account, oldest first. */
-export async function listCards(deps: Pick<Deps, 'db'>, who: PatientPrincipal): Promise<PatientCard[]> {
+export async function listCards(deps: Pick<Deps, 'db'>, who: SessionPrincipal): Promise<PatientCard[]> {
   const accountId = accountOf(who);
   const rows = await deps.db
     .select({ card: patientCards, patientName: patients.name })
@@ -130,7 +130,7 @@ export async function listCards(deps: Pick<Deps, 'db'>, who: PatientPrincipal): 
 /** Unbinds one of the account's cards; another account's card is not found. */
 export async function unbindCard(
   deps: Pick<Deps, 'db'>,
-  who: PatientPrincipal,
+  who: SessionPrincipal,
   cardId: string,
 ): Promise<void> {
   const accountId = accountOf(who);

@@ -11,6 +11,7 @@ import {
 } from 'node:crypto';
 import { fenToYuan } from '@hp/shared';
 import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
+import { WechatLoginSimulator } from './login';
 
 /**
  * WeChat Pay API v3 simulator (protocols.md §1), written without the SDK so it checks our adapter
@@ -25,7 +26,10 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'bill'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`;
  *   for op `bill` also `no_bill` (400 NO_STATEMENT_EXIST), `not_ready` (400 STATEMENT_CREATING) and
  *   `corrupt_bill` (the file served differs from its announced SHA1)
- * - `GET  /sim/cashier/wechatpay/{out_trade_no}` a page standing in for the WeChat payment sheet
+ * - `GET  /sim/cashier/wechatpay/{out_trade_no}[?redirect_url=…]` a page standing in for the WeChat payment
+ *   sheet; with `redirect_url` (H5 payment) it returns there after paying or cancelling, as WeChat's H5 page does
+ *
+ * WeChat login (code2session, OAuth) is served on the same port: see `login.ts`.
  */
 
 export interface SimMerchant {
@@ -135,6 +139,8 @@ export class WechatPaySimulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Every notification attempt, for tests: url, status our endpoint answered. */
   readonly deliveries: { outTradeNo: string; status: number | 'error' }[] = [];
+  /** WeChat login (api.weixin.qq.com /sns/…, the OAuth page). */
+  readonly login = new WechatLoginSimulator();
 
   constructor(private readonly opts: WechatSimOptions) {
     this.platformKey = createPrivateKey(opts.platformPrivatePem);
@@ -151,6 +157,7 @@ export class WechatPaySimulator {
 
   async start(): Promise<this> {
     this.server = await startSimServer('wechatpay', this.opts.port, [
+      (r) => this.login.handle(r),
       (r) => this.control(r),
       (r) => this.api(r),
     ]);
@@ -1053,7 +1060,7 @@ export class WechatPaySimulator {
   private async control(req: SimRequest): Promise<SimReply | undefined> {
     let m: RegExpExecArray | null;
     if ((m = /^\/sim\/cashier\/wechatpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET')
-      return this.cashier(decodeURIComponent(m[1]!));
+      return this.cashier(decodeURIComponent(m[1]!), req.query.get('redirect_url'));
     if (!req.path.startsWith('/sim/wechatpay/')) return undefined;
     const body = req.body ? (JSON.parse(req.body) as Record<string, any>) : {};
     if ((m = /^\/sim\/wechatpay\/orders\/([^/]+)\/pay$/.exec(req.path)) && req.method === 'POST') {
@@ -1094,21 +1101,27 @@ export class WechatPaySimulator {
     return json(404, { code: 'NOT_FOUND', message: 'unknown control call' });
   }
 
-  private cashier(outTradeNo: string): SimReply {
+  private cashier(outTradeNo: string, redirectUrl: string | null): SimReply {
     const o = this.orders.get(outTradeNo);
     const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
     const amount = o ? `${Math.floor(o.total / 100)}.${String(o.total % 100).padStart(2, '0')}` : '';
+    // H5 payment: WeChat returns to redirect_url whatever happened; the merchant page must query the order.
+    const back = redirectUrl && /^https?:\/\//.test(redirectUrl) ? JSON.stringify(redirectUrl) : 'null';
     const html = `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>微信支付（沙箱）</title><style>body{font-family:sans-serif;max-width:420px;margin:40px auto;text-align:center}
 .amt{font-size:40px;margin:24px 0}button{font-size:18px;padding:12px 32px;margin:8px;border:0;border-radius:6px}
-#pay{background:#07c160;color:#fff}#state{margin-top:16px;color:#666}</style></head><body>
+#pay{background:#07c160;color:#fff}#cancel{background:#eee;color:#333}#state{margin-top:16px;color:#666}</style></head><body>
 <h2>微信支付 · 沙箱收银台</h2>${
       o
         ? `<div>${esc(o.description)}</div><div class="amt">¥${amount}</div>
 <div>商户订单号 ${esc(o.out_trade_no)}</div><div id="state">状态：${o.trade_state}</div>
 <button id="pay" ${o.trade_state === 'NOTPAY' ? '' : 'disabled'}>确认支付</button>
-<script>document.getElementById('pay').onclick=async()=>{const r=await fetch(location.pathname.replace('/sim/cashier/wechatpay/','/sim/wechatpay/orders/')+'/pay',{method:'POST',body:'{}'});
-document.getElementById('state').textContent=r.ok?'状态：SUCCESS，已通知商户':'支付失败：'+(await r.text());document.getElementById('pay').disabled=true;}</script>`
+<button id="cancel">取消支付</button>
+<script>const back=${back.replace(/</g, '\\u003c')};
+document.getElementById('pay').onclick=async()=>{const r=await fetch(location.pathname.replace('/sim/cashier/wechatpay/','/sim/wechatpay/orders/')+'/pay',{method:'POST',body:'{}'});
+document.getElementById('state').textContent=r.ok?'状态：SUCCESS，已通知商户':'支付失败：'+(await r.text());document.getElementById('pay').disabled=true;
+if(back)setTimeout(()=>location.assign(back),800);};
+document.getElementById('cancel').onclick=()=>{document.getElementById('state').textContent='已取消';if(back)location.assign(back);};</script>`
         : '<p>订单不存在</p>'
     }
 </body></html>`;
