@@ -37,6 +37,9 @@ export default tseslint.config(
       'bff/src/main.ts',
       'bff/src/sandbox/serve.ts',
       'bff/src/cli/**',
+      // The client's build settings (Taro reads its config in Node) and its DevTools specs.
+      'client/config/**',
+      'client/automator/**',
     ],
     rules: { 'no-restricted-properties': 'off' },
   },
@@ -46,7 +49,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['jest.config.js', '**/*.cjs'],
+    files: ['jest.config.js', '**/*.cjs', 'client/babel.config.js'],
     languageOptions: { globals: { module: 'writable', require: 'readonly' } },
   },
 );

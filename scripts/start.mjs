@@ -26,6 +26,16 @@ if (!existsSync(tsx)) {
   if (r.status !== 0) console.warn('admin pages: not built; the bff runs without them (npm run build:admin)');
 }
 
+// The patient H5 (/h5): built with Taro when client/dist/h5 is missing or its sources changed (about a minute
+// the first time). A failed build does not stop the demo either: /h5 then says how to build it.
+{
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-client.mjs'), 'h5', '--if-stale'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) console.warn('patient H5: not built; the bff runs without it (npm run build:h5)');
+}
+
 const env = { TZ: 'Asia/Shanghai', NODE_ENV: 'development', SANDBOX: '1', ...process.env };
 const child = spawn(tsx, [path.join(root, 'bff', 'src', 'main.ts')], { cwd: root, env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

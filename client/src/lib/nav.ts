@@ -1,0 +1,47 @@
+import Taro, { useRouter } from '@tarojs/taro';
+
+/** The pages, by domain; subpackage pages live under packages/<domain>/. */
+export const PAGES = {
+  bills: '/pages/bills/index',
+  login: '/pages/login/index',
+  checkout: '/packages/pay/checkout/index',
+  result: '/packages/pay/result/index',
+  orders: '/packages/orders/index',
+  order: '/packages/orders/detail',
+  cards: '/packages/cards/index',
+  bindCard: '/packages/cards/bind',
+  invoices: '/packages/invoices/index',
+  invoice: '/packages/invoices/viewer',
+} as const;
+
+/** A page URL with its query. */
+export function pageUrl(page: string, query: Record<string, string | undefined> = {}): string {
+  const q = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${encodeURIComponent(v!)}`)
+    .join('&');
+  return q ? `${page}?${q}` : page;
+}
+
+export const go = (page: string, query?: Record<string, string | undefined>) =>
+  Taro.navigateTo({ url: pageUrl(page, query) });
+export const replace = (page: string, query?: Record<string, string | undefined>) =>
+  Taro.redirectTo({ url: pageUrl(page, query) });
+/** The first screen, with the page stack cleared. */
+export const home = () => Taro.reLaunch({ url: PAGES.bills });
+
+/** A query value as written by {@link pageUrl}: Taro hands some back still encoded (H5), some not. */
+export function decodeParam(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+/** The page's query, decoded. */
+export function usePageParams(): Record<string, string | undefined> {
+  const { params } = useRouter();
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeParam(v)]));
+}

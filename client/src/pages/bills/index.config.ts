@@ -1,0 +1,4 @@
+export default definePageConfig({
+  navigationBarTitleText: '待缴费',
+  enablePullDownRefresh: true,
+});

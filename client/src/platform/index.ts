@@ -1,0 +1,46 @@
+import type { LoginOptions } from '@hp/shared';
+import type { Surface } from '../pay/options';
+
+/**
+ * What differs between the mini-program and the H5, behind one interface: Taro picks `index.weapp.ts` or
+ * `index.h5.ts` at build time. This file is the type the others implement (and the answer of a platform
+ * without one).
+ */
+export interface WechatLoginStart {
+  /** A code to exchange now (mini-program), or the browser is leaving for WeChat's OAuth page. */
+  code?: string;
+  kind: 'miniprogram' | 'official_account';
+  redirected?: boolean;
+}
+
+export function surface(): Surface {
+  return 'h5-browser';
+}
+
+/** Starts WeChat login; `next` is where to go once logged in. */
+export async function startWechatLogin(
+  _o: LoginOptions,
+  _next: string,
+): Promise<WechatLoginStart | undefined> {
+  return undefined;
+}
+
+/** The H5 back from WeChat's OAuth page: the code, when its state is the one we sent. */
+export function oauthReturn(_params: Record<string, string | undefined>): string | undefined {
+  return undefined;
+}
+
+/** Where a channel's cashier page returns to for this order (H5 only). */
+export function payReturnUrl(_orderId: string): string | undefined {
+  return undefined;
+}
+
+/** Fetches an e-invoice file with the session and gives a local URL to show it from. */
+export async function invoiceFile(_path: string, _token: string): Promise<string> {
+  throw new Error('not supported on this platform');
+}
+
+/** Shows a PDF (mini-program: the system viewer; H5: the page frames it). */
+export async function openPdf(_localUrl: string): Promise<boolean> {
+  return false;
+}
