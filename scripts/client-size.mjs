@@ -66,7 +66,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const only = args.filter((a) => a === 'weapp' || a === 'h5');
   const targets = only.length ? only : ['weapp', 'h5'];
   try {
-    await buildTargets(targets, { ifStale: true, log: args.includes('--json') ? () => undefined : console.log });
+    await buildTargets(targets, {
+      ifStale: true,
+      log: args.includes('--json') ? () => undefined : console.log,
+    });
   } catch (e) {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
@@ -82,9 +85,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (h) console.log(`h5 first screen: ${h.files.join(', ')}`);
   const over = [
     w && w.mainKb > BUDGET.weappMainKb && `weapp main package ${w.mainKb} KB > ${BUDGET.weappMainKb} KB`,
-    h && h.gzipKb > BUDGET.h5FirstJsGzipKb && `h5 first-screen JS ${h.gzipKb} KB > ${BUDGET.h5FirstJsGzipKb} KB gzip`,
+    h &&
+      h.gzipKb > BUDGET.h5FirstJsGzipKb &&
+      `h5 first-screen JS ${h.gzipKb} KB > ${BUDGET.h5FirstJsGzipKb} KB gzip`,
   ].filter(Boolean);
   for (const o of over) console.log(`over budget: ${o}`);
-  console.log(`size weapp_main_kb=${w?.mainKb ?? '-'} weapp_total_kb=${w?.totalKb ?? '-'} h5_first_js_gzip_kb=${h?.gzipKb ?? '-'}`);
+  console.log(
+    `size weapp_main_kb=${w?.mainKb ?? '-'} weapp_total_kb=${w?.totalKb ?? '-'} h5_first_js_gzip_kb=${h?.gzipKb ?? '-'}`,
+  );
   if (over.length && args.includes('--check')) process.exit(1);
 }

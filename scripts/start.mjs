@@ -29,10 +29,14 @@ if (!existsSync(tsx)) {
 // The patient H5 (/h5): built with Taro when client/dist/h5 is missing or its sources changed (about a minute
 // the first time). A failed build does not stop the demo either: /h5 then says how to build it.
 {
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-client.mjs'), 'h5', '--if-stale'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'scripts', 'build-client.mjs'), 'h5', '--if-stale'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (r.status !== 0) console.warn('patient H5: not built; the bff runs without it (npm run build:h5)');
 }
 
