@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import Koa from 'koa';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { adminUsers, alerts, orderComments, orders, refunds } from '../../bff/src/db/schema';
 import { adminUi } from '../../bff/src/http/admin-ui';
 import { createAdminUser } from '../../bff/src/modules/admin/auth-service';
+import { launchChromium } from '../support/browser';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
 /**
@@ -15,16 +15,6 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * (bff/admin-ui/dist, built here when missing or stale) served by a real bff on a fresh database.
  */
 const ROOT = path.resolve(__dirname, '../..');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const PASSWORD = 'Passw0rd-pages';
 const USERS = {
   root: 'super_admin',
@@ -52,15 +42,7 @@ describe('admin pages in Chromium', () => {
     if (build.status !== 0)
       throw new Error(`building the admin pages failed:\n${build.stdout}\n${build.stderr}`);
     // 2. The browser: a missing or broken Chromium fails every test here, loudly.
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; the admin page tests need it (apt-get install -y chromium — .ci/run does this)`,
-      );
-    try {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
-    } catch (e) {
-      throw new Error(`Chromium at ${CHROMIUM} could not be launched: ${(e as Error).message}`);
-    }
+    browser = await launchChromium('admin page tests');
     // 3. The stack, staff of every role, and one paid order.
     s = await startTestStack({ adminLockoutThreshold: 5, adminLockoutMinutes: 15 });
     base = s.platform.url;

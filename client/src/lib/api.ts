@@ -33,7 +33,7 @@ export interface ApiOptions {
   base: string;
   transport: Transport;
   token: () => string | undefined;
-  /** Called when the bff answers 401: the session is gone (expired, revoked); the app sends the patient to login. */
+  /** Called when the bff answers 401 to a call with a session: it is gone (expired, revoked); the app sends the patient to login. */
   onUnauthorized?: () => void;
 }
 
@@ -81,7 +81,8 @@ export function createApi(o: ApiOptions) {
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res.data as T;
     const err = (res.data as Partial<ErrorBody> | undefined)?.error;
-    if (res.statusCode === 401) o.onUnauthorized?.();
+    // A session that stopped working (expired, revoked); a refused login code is not one.
+    if (res.statusCode === 401 && token) o.onUnauthorized?.();
     throw new ApiError(
       res.statusCode,
       err?.code ?? 'http_error',

@@ -1,0 +1,244 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
+import { startTestStack, waitFor, type TestStack } from '../support/platform';
+
+/**
+ * The patient H5 in a real browser: Debian's Chromium driven by playwright-core against the Taro H5 build
+ * (client/dist/h5, built here when its sources changed) served by a real bff at /h5, with the WeChat Pay
+ * simulator's cashier page standing in for WeChat's H5 payment page. Screenshots go to /tmp/patient-h5-*.png.
+ */
+const ROOT = path.resolve(__dirname, '../..');
+const SHOTS = '/tmp';
+
+jest.setTimeout(90_000);
+
+describe('patient H5 in Chromium', () => {
+  let s: TestStack;
+  let browser: Browser;
+  let base: string;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    // 1. The build: only when its sources changed since the last one (hash kept beside client/dist).
+    const build = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'scripts', 'build-client.mjs'), 'h5', '--if-stale'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 230_000,
+      },
+    );
+    if (build.status !== 0)
+      throw new Error(`building the patient H5 failed:\n${build.stdout}\n${build.stderr}`);
+    browser = await launchChromium('patient H5 browser tests');
+    s = await startTestStack();
+    base = s.platform.url;
+    mkdirSync(SHOTS, { recursive: true });
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await s?.stop();
+  });
+
+  /** A phone-sized page; text scaled up to check the layout holds at large font sizes. */
+  async function phone(opts: { fontScale?: number } = {}): Promise<Page> {
+    const ctx = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'zh-CN',
+      timezoneId: 'Asia/Shanghai',
+      userAgent:
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Safari/604.1',
+    });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(20_000);
+    if (opts.fontScale)
+      await page.addInitScript((scale) => {
+        document.addEventListener('DOMContentLoaded', () => {
+          document.documentElement.style.zoom = String(scale);
+        });
+      }, opts.fontScale);
+    return page;
+  }
+
+  const text = (page: Page, selector: string, t: string | RegExp, timeout?: number) =>
+    page.locator(selector).filter({ hasText: t }).first().waitFor({ timeout });
+  /** Taro slides pages in; a screenshot waits until the current page stands still. */
+  async function shot(page: Page, name: string) {
+    await page.waitForFunction(() => {
+      const pages = [...document.querySelectorAll('.taro_page')] as HTMLElement[];
+      const top = pages[pages.length - 1];
+      return !top || Math.abs(top.getBoundingClientRect().left) < 1;
+    });
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: `${SHOTS}/patient-h5-${name}.png`, fullPage: true });
+  }
+  async function sandboxLogin(page: Page, hisPatientId: string) {
+    await page.locator(`.hp-sandbox-H001-${hisPatientId}`).click();
+  }
+  const orderIdFromUrl = (page: Page) => new URL(page.url()).searchParams.get('id')!;
+
+  it('serves the build at /h5 with its own CSP; the slip path /h5/checkout is the app', async () => {
+    const index = await fetch(`${base}/h5/checkout?t=x`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await index.text();
+    expect(html).toContain('/h5/js/');
+    expect(html).not.toMatch(/https?:\/\//);
+    const js = /src="(\/h5\/js\/[^"]+\.js)"/.exec(html)![1]!;
+    const asset = await fetch(`${base}${js}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toMatch(/immutable/);
+    expect((await fetch(`${base}/h5/js/missing.js`)).status).toBe(404);
+  });
+
+  it('login → bills by visit → checkout → sandbox cashier → result → history → order → invoice', async () => {
+    const visitNo = `V${Date.now()}`;
+    await s.pushBill({
+      visitNo,
+      title: '门诊西药费',
+      department: '呼吸内科',
+      doctor: '陈医生',
+      amountFen: 12850,
+      items: [
+        { name: '阿莫西林胶囊', spec: '0.25g×24粒', quantity: 2, unit: '盒', amountFen: 5600 },
+        { name: '复方甘草口服溶液', spec: '100ml', quantity: 1, unit: '瓶', amountFen: 7250 },
+      ],
+    } as never);
+    await s.pushBill({
+      visitNo,
+      title: '血常规检查',
+      department: '检验科',
+      doctor: '陈医生',
+      amountFen: 2500,
+    });
+
+    const page = await phone();
+    await page.goto(`${base}/h5/`);
+    await page.waitForURL(/\/h5\/login/);
+    await text(page, '[data-testid=sandbox-patients]', '张*');
+    await shot(page, '01-login');
+    await sandboxLogin(page, 'P0001');
+    await text(page, '[data-testid=patient-name]', '张三');
+    await text(page, '.hp-visit', '¥153.50');
+    await page.locator('.hp-detail-toggle').first().click();
+    await text(page, '[data-testid=bill-items]', '阿莫西林胶囊');
+    await shot(page, '02-bills');
+
+    await page.locator('.hp-go-checkout').click();
+    await text(page, '[data-testid=pay-options]', '微信支付');
+    await text(page, '.hp-total', '¥153.50');
+    await shot(page, '03-checkout');
+    await page.locator('.hp-option-wechatpay').click();
+    await page.locator('.hp-pay').click();
+
+    // WeChat's H5 page (the simulator's cashier): pay, and come back to the result page.
+    await page.waitForURL(/\/sim\/cashier\/wechatpay\//);
+    await page.locator('#pay').waitFor();
+    await shot(page, '04-cashier');
+    await page.locator('#pay').click();
+    await page.waitForURL(/\/h5\/result\?id=/);
+    const orderId = orderIdFromUrl(page);
+    await text(page, '[data-testid=result-title]', '支付成功');
+    await shot(page, '05-result');
+
+    await page.locator('.hp-view-order').click();
+    await text(page, '[data-testid=order-status]', '已支付');
+    await text(page, '.hp-card', '血常规检查');
+    await shot(page, '06-order');
+    // The HIS issues the e-invoice once it has the payment result.
+    await waitFor(async () => s.sandbox.his.invoices.length > 0, 15_000, 'invoice issued');
+    await page.locator('.hp-invoices').click();
+    await text(page, '.hp-invoice', '票据号');
+    await shot(page, '07-invoices');
+    await page.locator('.hp-invoice').first().click();
+    await page.locator('[data-testid=invoice-viewer] iframe').waitFor();
+    const src = await page.locator('[data-testid=invoice-viewer] iframe').getAttribute('src');
+    expect(src).toMatch(/^blob:/);
+    await page.waitForTimeout(500);
+    await shot(page, '08-invoice');
+
+    await page.goto(`${base}/h5/orders`);
+    await text(page, '.hp-order', '门诊西药费等2项');
+    await text(page, '.hp-order', '已支付');
+    await shot(page, '09-history');
+    const detail = await s.api('GET', `/api/orders/${orderId}`, { token: await s.login('P0001') });
+    expect(detail.body.status).toMatch(/PAID|SETTLED/);
+  });
+
+  it('a cancelled payment: back from the cashier unpaid, the order is asked, then resumed and paid', async () => {
+    await s.pushBill({ patientId: 'P0002', title: '挂号费', department: '骨科', amountFen: 1500 });
+    const page = await phone();
+    await page.goto(`${base}/h5/login`);
+    await sandboxLogin(page, 'P0002');
+    await text(page, '.hp-visit', '挂号费');
+    await page.locator('.hp-go-checkout').click();
+    await page.locator('.hp-option-wechatpay').click();
+    await page.locator('.hp-pay').click();
+    await page.waitForURL(/\/sim\/cashier\/wechatpay\//);
+    await page.locator('#cancel').click();
+    await page.waitForURL(/\/h5\/result\?id=/);
+    const orderId = orderIdFromUrl(page);
+    // Nothing was paid: after its polls the page says so and offers to resume the same order.
+    await text(page, '[data-testid=result-title]', '暂未收到支付结果', 45_000);
+    await page.locator('.hp-resume-pay').waitFor();
+    await shot(page, '10-cancelled');
+    const token = await s.login('P0002');
+    expect((await s.api('GET', `/api/orders/${orderId}`, { token })).body.status).toBe('PAYING');
+    // The bill is held by that order: the list offers its result page instead of a second order.
+    await page.goto(`${base}/h5/`);
+    await text(page, '.hp-visit', '支付中');
+    await page.locator('.hp-resume').click();
+    await page.waitForURL(/\/h5\/result\?id=/);
+    await page.locator('.hp-resume-pay').click();
+    await page.waitForURL(/\/sim\/cashier\/wechatpay\//);
+    await page.locator('#pay').click();
+    await page.waitForURL(/\/h5\/result\?id=/);
+    await text(page, '[data-testid=result-title]', '支付成功');
+    expect(orderIdFromUrl(page)).toBe(orderId);
+  });
+
+  it('a slip’s QR code opens the checkout of that bill after login', async () => {
+    const { hisBillNo } = await s.pushBill({ title: 'CT 检查费', department: '放射科', amountFen: 32000 });
+    const qr = await s.his('GET', `/open/v1/bills/${hisBillNo}/qr`);
+    expect(qr.status).toBe(200);
+    const page = await phone();
+    await page.goto(qr.body.url);
+    await page.waitForURL(/\/h5\/login/);
+    await sandboxLogin(page, 'P0001');
+    await page.waitForURL(/\/h5\/checkout\?/);
+    await text(page, '[data-testid=checkout-bills]', 'CT 检查费');
+    await text(page, '.hp-total', '¥320.00');
+    await shot(page, '11-slip-checkout');
+  });
+
+  it('WeChat OAuth login (the simulator’s authorize page), a first card bound, at large font size', async () => {
+    const page = await phone({ fontScale: 1.5 });
+    await page.goto(`${base}/h5/login`);
+    await page.locator('.hp-wechat-login').click();
+    await page.waitForURL(/\/connect\/oauth2\/authorize/);
+    await page.locator('#user-1').click();
+    // No card yet: the binding page; a wrong name is refused by the HIS.
+    await page.waitForURL(/\/h5\/.*bind/);
+    await page.locator('.hp-input-name input').fill('李五');
+    await page.locator('.hp-input-number input').fill('2026000102');
+    await page.locator('.hp-bind-submit').click();
+    await text(page, '[data-testid=bind-error]', '姓名与卡号不一致');
+    await page.locator('.hp-input-name input').fill('李四');
+    await page.locator('.hp-bind-submit').click();
+    await text(page, '[data-testid=patient-name]', '李四');
+    await shot(page, '12-wechat-login-large-font');
+    // Nothing overflows sideways at 150 %.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(1);
+  });
+});
