@@ -29,7 +29,8 @@ describe('patient H5 in Chromium', () => {
       {
         cwd: ROOT,
         encoding: 'utf8',
-        timeout: 230_000,
+        // A cold build takes about a minute; several minutes when the whole suite shares two cores.
+        timeout: 420_000,
       },
     );
     if (build.status !== 0)
@@ -38,7 +39,7 @@ describe('patient H5 in Chromium', () => {
     s = await startTestStack();
     base = s.platform.url;
     mkdirSync(SHOTS, { recursive: true });
-  }, 300_000);
+  }, 480_000);
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);

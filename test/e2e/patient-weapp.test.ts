@@ -43,12 +43,12 @@ describe('the WeChat mini-program build', () => {
     const build = spawnSync(
       process.execPath,
       [path.join(ROOT, 'scripts', 'build-client.mjs'), 'weapp', '--if-stale'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 230_000 },
+      { cwd: ROOT, encoding: 'utf8', timeout: 420_000 },
     );
     if (build.status !== 0)
       throw new Error(`building the mini-program failed:\n${build.stdout}\n${build.stderr}`);
     all = files(DIST);
-  });
+  }, 450_000);
 
   it('project.config.json at the repository root opens the weapp output in WeChat DevTools', () => {
     const project = JSON.parse(readFileSync(path.join(ROOT, 'project.config.json'), 'utf8'));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { staticBundle } from './static-bundle';
+import { contentSecurityPolicy, staticBundle } from './static-bundle';
 
 /** Where `npm run build:admin` (vite, bff/admin-ui) writes the admin pages. */
 export const ADMIN_UI_DIST = path.resolve(__dirname, '../../admin-ui/dist');
@@ -11,18 +11,7 @@ const API_PREFIX = '/admin/api';
  * The admin pages are a static bundle: scripts and styles only from ourselves (antd writes its styles
  * into <style> elements at run time, hence 'unsafe-inline' for styles only), never framed.
  */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-].join('; ');
+const CSP = contentSecurityPolicy();
 
 const NOT_BUILT = `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>管理后台尚未构建</title>

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { staticBundle } from './static-bundle';
+import { contentSecurityPolicy, staticBundle } from './static-bundle';
 
 /** Where `npm run build:h5` (Taro, client/) writes the patient H5. */
 export const PATIENT_H5_DIST = path.resolve(__dirname, '../../../client/dist/h5');
@@ -9,19 +9,7 @@ export const PATIENT_H5_DIST = path.resolve(__dirname, '../../../client/dist/h5'
  * run time ('unsafe-inline' for styles only); e-invoices are shown from blob: URLs (image or PDF frame).
  * Payment pages (WeChat's H5 cashier, the sandbox's) are navigated to, never framed.
  */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "frame-src 'self' blob:",
-  "object-src 'self' blob:",
-  "base-uri 'self'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-].join('; ');
+const CSP = contentSecurityPolicy({ 'frame-src': "'self' blob:", 'object-src': "'self' blob:" });
 
 const NOT_BUILT = `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -20,6 +20,30 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * The Content-Security-Policy of a bundle: scripts, styles, fonts and calls only from ourselves (styles may be
+ * inline: UI libraries write them at run time), images also from data: and blob:, never framed; `extra` adds or
+ * replaces directives.
+ */
+export function contentSecurityPolicy(extra: Record<string, string> = {}): string {
+  const directives: Record<string, string> = {
+    'default-src': "'self'",
+    'script-src': "'self'",
+    'style-src': "'self' 'unsafe-inline'",
+    'img-src': "'self' data: blob:",
+    'font-src': "'self' data:",
+    'connect-src': "'self'",
+    'object-src': "'none'",
+    'base-uri': "'self'",
+    'frame-ancestors': "'none'",
+    'form-action': "'self'",
+    ...extra,
+  };
+  return Object.entries(directives)
+    .map(([k, v]) => `${k} ${v}`)
+    .join('; ');
+}
+
 /** A single-page bundle served under a prefix (the admin pages at /admin, the patient H5 at /h5). */
 export interface StaticBundleOptions {
   /** `/admin`, `/h5`. */
