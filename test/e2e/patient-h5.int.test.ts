@@ -208,6 +208,31 @@ describe('patient H5 in Chromium', () => {
     expect(orderIdFromUrl(page)).toBe(orderId);
   });
 
+  it('desktop browser: the order’s QR code to scan, the page updating itself once paid', async () => {
+    await s.pushBill({ patientId: 'P0003', title: '检验费', department: '检验科', amountFen: 4200 });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${base}/h5/login`);
+    await sandboxLogin(page, 'P0003');
+    await text(page, '.hp-visit', '检验费');
+    await page.locator('.hp-go-checkout').click();
+    await text(page, '[data-testid=pay-options]', '微信扫码');
+    await text(page, '[data-testid=pay-options]', '支付宝扫码');
+    await page.locator('.hp-option-wechatpay').click();
+    await page.locator('.hp-pay').click();
+    await page.waitForURL(/\/h5\/result\?id=.*hint=qr/);
+    await page.locator('.hp-qr img, img.hp-qr').first().waitFor();
+    await text(page, '[data-testid=result-title]', '请扫码支付');
+    await shot(page, '11-desktop-qr');
+    const token = await s.login('P0003');
+    const order = (await s.api('GET', `/api/orders/${orderIdFromUrl(page)}`, { token })).body;
+    expect(order).toMatchObject({ tradeType: 'NATIVE', status: 'PAYING' });
+    s.sandbox.wechat.pay(order.orderNo);
+    await text(page, '[data-testid=result-title]', '支付成功');
+  });
+
   it('a slip’s QR code opens the checkout of that bill after login', async () => {
     const { hisBillNo } = await s.pushBill({ title: 'CT 检查费', department: '放射科', amountFen: 32000 });
     const qr = await s.his('GET', `/open/v1/bills/${hisBillNo}/qr`);
@@ -219,7 +244,7 @@ describe('patient H5 in Chromium', () => {
     await page.waitForURL(/\/h5\/checkout\?/);
     await text(page, '[data-testid=checkout-bills]', 'CT 检查费');
     await text(page, '.hp-total', '¥320.00');
-    await shot(page, '11-slip-checkout');
+    await shot(page, '12-slip-checkout');
   });
 
   it('WeChat OAuth login (the simulator’s authorize page), a first card bound, at large font size', async () => {
@@ -237,7 +262,7 @@ describe('patient H5 in Chromium', () => {
     await page.locator('.hp-input-name input').fill('李四');
     await page.locator('.hp-bind-submit').click();
     await text(page, '[data-testid=patient-name]', '李四');
-    await shot(page, '12-wechat-login-large-font');
+    await shot(page, '13-wechat-login-large-font');
     // Nothing overflows sideways at 150 %.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(1);

@@ -1,3 +1,5 @@
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
 import { SANDBOX_WECHAT_APPS, WechatLoginSimulator } from '../../bff/src/sandbox/wechatpay/login';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
@@ -240,5 +242,34 @@ describe('patient sessions, WeChat login, history', () => {
     expect(byName.wechatpay).toEqual(expect.arrayContaining(['NATIVE', 'JSAPI', 'H5']));
     expect(byName.bankpay).toEqual(expect.arrayContaining(['H5']));
     for (const t of Object.values(byName)) expect(t).not.toContain('MICROPAY');
+  });
+
+  it('a NATIVE order’s QR for desktop browsers: a PNG of its codeUrl while it waits for the scan', async () => {
+    const token = await s.login('P0001');
+    const { billId } = await s.pushBill({ amountFen: 777 });
+    const o = await s.api('POST', '/api/orders', {
+      token,
+      body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+    });
+    expect(o.status).toBe(201);
+    const res = await fetch(`${s.platform.url}/api/orders/${o.body.id}/qr`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const png = PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+    expect(jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data).toBe(o.body.pay.codeUrl);
+    expect(
+      (await s.api('GET', `/api/orders/${o.body.id}/qr`, { token: await s.login('P0002') })).status,
+    ).toBe(404);
+    s.sandbox.wechat.pay(o.body.orderNo);
+    await waitFor(
+      async () => (await s.api('GET', `/api/orders/${o.body.id}`, { token })).body.status !== 'PAYING',
+      15_000,
+      'paid',
+    );
+    const after = await s.api('GET', `/api/orders/${o.body.id}/qr`, { token });
+    expect(after.status).toBe(409);
+    expect(after.body.error.code).toBe('order_not_payable');
   });
 });

@@ -605,6 +605,24 @@ export const OPERATIONS: readonly OperationSpec[] = [
     errors: ['not_found'],
   },
   {
+    operationId: 'getOrderQr',
+    method: 'GET',
+    path: '/api/orders/:id/qr',
+    tag: TAGS.patient,
+    summary: 'The QR code of an order paid by scanning',
+    description:
+      'A PNG of `pay.codeUrl` while a NATIVE order is PAYING, for a desktop browser to show (scan with the ' +
+      'WeChat or Alipay app). Any other order is `order_not_payable`.',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the QR code',
+      binary: { mediaType: 'image/png', description: 'error correction M, 8 px modules' },
+    },
+    errors: ['not_found', 'order_not_payable'],
+  },
+  {
     operationId: 'listOrderInvoices',
     method: 'GET',
     path: '/api/orders/:id/invoices',

@@ -39,6 +39,7 @@ import {
   getOrderForHis,
   getOrderForPatient,
   listOrdersForPatient,
+  qrContentForPatient,
 } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
@@ -258,6 +259,13 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   );
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
+  });
+  // A desktop browser shows the QR of a NATIVE order (a phone cannot scan its own screen; it uses H5 or JSAPI).
+  r.get('/orders/:id/qr', auth, async (ctx) => {
+    const png = await qrPng(await qrContentForPatient(deps, ctx.state.patient!, ctx.params.id!));
+    ctx.type = 'image/png';
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.body = png;
   });
   r.get('/orders/:id/invoices', auth, async (ctx) => {
     ctx.body = await listInvoicesForPatient(deps, ctx.state.patient!, ctx.params.id!);

@@ -26,6 +26,14 @@ describe('which ways to pay a surface offers', () => {
     ]);
   });
 
+  it('desktop browser: QR codes to scan with the phone, and the bank’s cashier', () => {
+    expect(ways(payOptions('h5-desktop', channels, { hasOpenId: false, sandbox: false }))).toEqual([
+      'wechatpay/NATIVE',
+      'alipay/NATIVE',
+      'bankpay/H5',
+    ]);
+  });
+
   it('H5 in another browser: the H5 cashiers; never Alipay QR on the same phone', () => {
     expect(ways(payOptions('h5-browser', channels, { hasOpenId: false, sandbox: true }))).toEqual([
       'wechatpay/H5',

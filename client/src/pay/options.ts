@@ -1,7 +1,10 @@
 import type { ChannelName, PatientChannels, TradeType } from '@hp/shared';
 
-/** Where the app runs: the mini-program, the H5 inside WeChat's browser, or the H5 in any other browser. */
-export type Surface = 'weapp' | 'h5-wechat' | 'h5-browser';
+/**
+ * Where the app runs: the mini-program, the H5 inside WeChat's browser, the H5 in another phone browser, or
+ * in a desktop browser (where a QR code on the screen is scanned with the phone).
+ */
+export type Surface = 'weapp' | 'h5-wechat' | 'h5-browser' | 'h5-desktop';
 
 /** One way to pay that fits the surface. */
 export interface PayOption {
@@ -22,8 +25,9 @@ const LABELS: Record<ChannelName, string> = {
  * - mini-program: WeChat Pay JSAPI (needs the WeChat login's openid); in the sandbox without one, the
  *   simulator's payment sheet (NATIVE);
  * - H5 inside WeChat: WeChat Pay JSAPI (official-account openid), and channels with an H5 cashier;
- * - H5 elsewhere: the channels' H5 cashiers (WeChat's H5 pay, the bank's page).
- * Alipay collects by QR only (NATIVE), which a phone cannot scan from its own screen: not offered here.
+ * - H5 in another phone browser: the channels' H5 cashiers (WeChat's H5 pay, the bank's page); no QR codes,
+ *   which a phone cannot scan from its own screen;
+ * - desktop browser: QR codes to scan with the phone (WeChat Pay, Alipay), and the bank's H5 cashier.
  */
 export function payOptions(
   surface: Surface,
@@ -43,6 +47,10 @@ export function payOptions(
   if (surface === 'h5-wechat' && ctx.hasOpenId && has('wechatpay', 'JSAPI'))
     add('wechatpay', 'JSAPI', '微信内支付');
   if (surface === 'h5-browser' && has('wechatpay', 'H5')) add('wechatpay', 'H5', '跳转微信支付');
+  if (surface === 'h5-desktop') {
+    if (has('wechatpay', 'NATIVE')) add('wechatpay', 'NATIVE', '微信扫码');
+    if (has('alipay', 'NATIVE')) add('alipay', 'NATIVE', '支付宝扫码');
+  }
   if (has('bankpay', 'H5')) add('bankpay', 'H5', '跳转银行收银台');
   return out;
 }

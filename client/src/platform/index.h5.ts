@@ -5,7 +5,9 @@ import type { WechatLoginStart } from './index';
 const STATE_KEY = 'hp.oauth.state';
 
 export function surface(): Surface {
-  return /MicroMessenger/i.test(navigator.userAgent) ? 'h5-wechat' : 'h5-browser';
+  const ua = navigator.userAgent;
+  if (/MicroMessenger/i.test(ua)) return 'h5-wechat';
+  return /Mobi|Android|iPhone|iPad|HarmonyOS/i.test(ua) ? 'h5-browser' : 'h5-desktop';
 }
 
 /**
@@ -37,8 +39,8 @@ export function payReturnUrl(orderId: string): string {
   return `${location.origin}/h5/result?id=${encodeURIComponent(orderId)}&from=cashier`;
 }
 
-/** Fetches the file with the session header; the page shows it from a blob: URL. */
-export async function invoiceFile(path: string, token: string): Promise<string> {
+/** Fetches a file of the patient API with the session header; the page shows it from a blob: URL. */
+export async function sessionFile(path: string, token: string): Promise<string> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
   return URL.createObjectURL(await res.blob());

@@ -35,8 +35,8 @@ export function payReturnUrl(_orderId: string): string | undefined {
   return undefined;
 }
 
-/** Fetches an e-invoice file with the session and gives a local URL to show it from. */
-export async function invoiceFile(_path: string, _token: string): Promise<string> {
+/** Fetches a file of the patient API (an e-invoice, a QR code) with the session; a local URL to show it from. */
+export async function sessionFile(_path: string, _token: string): Promise<string> {
   throw new Error('not supported on this platform');
 }
 

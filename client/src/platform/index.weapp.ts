@@ -25,8 +25,8 @@ export function payReturnUrl(_orderId: string): string | undefined {
   return undefined;
 }
 
-/** Downloads the file with the session header into a temporary file. */
-export async function invoiceFile(path: string, token: string): Promise<string> {
+/** Downloads a file of the patient API with the session header into a temporary file. */
+export async function sessionFile(path: string, token: string): Promise<string> {
   const res = await Taro.downloadFile({
     url: `${HP_API_BASE}${path}`,
     header: { authorization: `Bearer ${token}` },

@@ -348,6 +348,24 @@ export async function getOrderForPatient(
   };
 }
 
+/**
+ * The QR content of a PAYING order paid by scanning (NATIVE: WeChat Pay, Alipay, the bank's aggregated code),
+ * for a desktop browser to show; another patient's order is not found, an order that is not waiting for a scan
+ * is `order_not_payable`.
+ */
+export async function qrContentForPatient(
+  deps: Deps,
+  who: PatientPrincipal,
+  orderId: string,
+): Promise<string> {
+  const order = await findOrder(deps.db, orderId);
+  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
+    throw notFound('order');
+  const codeUrl = payParams(order, await findPaymentByOrder(deps.db, orderId))?.codeUrl;
+  if (!codeUrl) throw new AppError('order_not_payable', `order ${order.orderNo} is not waiting for a scan`);
+  return codeUrl;
+}
+
 const HISTORY_PAGE_MAX = 50;
 const ORDER_ID = sql.raw('"orders"."id"');
 

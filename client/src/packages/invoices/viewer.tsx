@@ -3,7 +3,7 @@ import { createElement, useEffect, useState } from 'react';
 import { StateView } from '../../components/StateView';
 import { usePageParams } from '../../lib/nav';
 import { session } from '../../lib/app';
-import { invoiceFile, openPdf, surface } from '../../platform';
+import { openPdf, sessionFile, surface } from '../../platform';
 import { Button } from '../../ui/nut';
 
 /**
@@ -19,7 +19,7 @@ export default function InvoiceViewerPage() {
   const load = async () => {
     setError(undefined);
     try {
-      const local = await invoiceFile(path, session.get()?.token ?? '');
+      const local = await sessionFile(path, session.get()?.token ?? '');
       setUrl(local);
       if (pdf) await openPdf(local);
     } catch {

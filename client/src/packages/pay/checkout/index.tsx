@@ -119,6 +119,7 @@ export default function CheckoutPage() {
       returnUrl: payReturnUrl(order.id),
     });
     if (r.outcome === 'redirected') return; // the cashier page returns to the result page
+    // `qr`: the result page shows the code to scan while it polls.
     setPaying(false);
     void replace(PAGES.result, { id: order.id, hint: r.outcome });
   };

@@ -1,15 +1,18 @@
-import { Text, View } from '@tarojs/components';
+import { Image, Text, View } from '@tarojs/components';
 import type { PatientOrderDetail } from '@hp/shared';
 import { useEffect, useRef, useState } from 'react';
 import { Money } from '../../../components/Money';
-import { api, loginOptions } from '../../../lib/app';
+import { api, loginOptions, session } from '../../../lib/app';
 import { messageOf } from '../../../lib/api';
 import { home, PAGES, replace, usePageParams } from '../../../lib/nav';
 import { outcomeOf, pollOrder } from '../../../lib/poll';
 import { requestPayment } from '../../../pay/request-payment';
 import type { PayResult } from '../../../pay/types';
-import { payReturnUrl } from '../../../platform';
+import { payReturnUrl, sessionFile } from '../../../platform';
 import { Button, Loading } from '../../../ui/nut';
+
+/** A QR code is scanned at the patient's pace: polled every 3 s for its lifetime (15 minutes). */
+const QR_POLL_DELAYS_MS = Array.from({ length: 300 }, () => 3000);
 
 const TITLES = {
   success: '支付成功',
@@ -31,6 +34,7 @@ export default function ResultPage() {
   const [order, setOrder] = useState<PatientOrderDetail>();
   const [polling, setPolling] = useState(true);
   const [error, setError] = useState<string>();
+  const [qr, setQr] = useState<string>();
   const left = useRef(false);
 
   const poll = async () => {
@@ -42,7 +46,7 @@ export default function ResultPage() {
       onUpdate: setOrder,
       cancelled: () => left.current,
       // Cancelled on the sheet: one look is enough to confirm nothing was paid.
-      delaysMs: hint === 'cancelled' ? [] : undefined,
+      delaysMs: hint === 'cancelled' ? [] : hint === 'qr' ? QR_POLL_DELAYS_MS : undefined,
     }).catch((e: unknown) => {
       setError(messageOf(e));
       return undefined;
@@ -51,6 +55,12 @@ export default function ResultPage() {
     setPolling(false);
   };
   useEffect(() => {
+    // Desktop: the order's QR code (an image of the patient API, fetched with the session).
+    if (hint === 'qr')
+      void sessionFile(`/api/orders/${encodeURIComponent(id)}/qr`, session.get()?.token ?? '').then(
+        setQr,
+        () => setError('二维码暂时无法获取，请刷新重试'),
+      );
     void poll();
     return () => {
       left.current = true;
@@ -76,6 +86,9 @@ export default function ResultPage() {
   else if (hint === 'cancelled') {
     title = '支付已取消';
     note = '费用仍为待支付，可继续支付，或返回稍后再付。';
+  } else if (hint === 'qr' && polling) {
+    title = '请扫码支付';
+    note = `请使用${order.channel === 'alipay' ? '支付宝' : '微信'}扫一扫，支付后本页自动更新。`;
   } else if (polling) title = '正在确认支付结果…';
   else {
     title = '暂未收到支付结果';
@@ -90,6 +103,16 @@ export default function ResultPage() {
         <View className={`hp-status hp-status-${outcome ?? 'pending'}`} data-testid="result-title">
           {title}
         </View>
+        {qr && outcome === 'pending' && (
+          <View>
+            <Image
+              className="hp-qr"
+              src={qr}
+              mode="scaleToFill"
+              style={{ width: '200px', height: '200px' }}
+            />
+          </View>
+        )}
         {order && <Money fen={order.amountFen} />}
         {order && (
           <View>
