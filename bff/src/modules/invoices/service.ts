@@ -6,16 +6,8 @@ import { notFound, toAppError } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import type { HisInvoice } from '../his/client';
 import { requireHisEndpoint } from '../his/endpoint';
-import { findOrder, type OrderRow } from '../orders/repo';
-import type { PatientPrincipal } from '../orders/service';
-
-/** The patient's own order, or not found (another patient's order is indistinguishable from none). */
-async function ownOrder(deps: Pick<Deps, 'db'>, who: PatientPrincipal, orderId: string): Promise<OrderRow> {
-  const order = await findOrder(deps.db, orderId);
-  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
-    throw notFound('order');
-  return order;
-}
+import type { OrderRow } from '../orders/repo';
+import { ownOrder, type PatientPrincipal } from '../orders/service';
 
 /** Keeps the metadata of the invoices the HIS answered, so the list survives the HIS being down. */
 async function cacheInvoices(deps: Pick<Deps, 'db'>, order: OrderRow, list: HisInvoice[]): Promise<void> {

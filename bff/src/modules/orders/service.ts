@@ -296,15 +296,25 @@ export async function createOrder(
   );
 }
 
+/** The patient's own order, or not found (another patient's order is indistinguishable from none). */
+export async function ownOrder(
+  deps: Pick<Deps, 'db'>,
+  who: PatientPrincipal,
+  orderId: string,
+): Promise<OrderRow> {
+  const order = await findOrder(deps.db, orderId);
+  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
+    throw notFound('order');
+  return order;
+}
+
 /** One order as its patient sees it: with its bills, its refunds and, while PAYING, the payment sheet's data. */
 export async function getOrderForPatient(
   deps: Deps,
   who: PatientPrincipal,
   orderId: string,
 ): Promise<PatientOrderDetail> {
-  const order = await findOrder(deps.db, orderId);
-  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
-    throw notFound('order');
+  const order = await ownOrder(deps, who, orderId);
   const [billRows, payment, refundRows] = await Promise.all([
     deps.db
       .select({
@@ -358,9 +368,7 @@ export async function qrContentForPatient(
   who: PatientPrincipal,
   orderId: string,
 ): Promise<string> {
-  const order = await findOrder(deps.db, orderId);
-  if (!order || order.patientId !== who.patientId || order.hospitalId !== who.hospitalId)
-    throw notFound('order');
+  const order = await ownOrder(deps, who, orderId);
   const codeUrl = payParams(order, await findPaymentByOrder(deps.db, orderId))?.codeUrl;
   if (!codeUrl) throw new AppError('order_not_payable', `order ${order.orderNo} is not waiting for a scan`);
   return codeUrl;
