@@ -234,9 +234,11 @@ export async function createOrder(
     // instead of bills held until the order expires.
     res = await account.adapter.createPayment(prepayInput);
   }
+  // A payment code comes from the HIS's window, which has no payment sheet to hand anything to.
+  const forPatient = !extra.authCode;
   const current = async () => {
     const [o, p] = await Promise.all([findOrder(db, orderId), findPaymentByOrder(db, orderId)]);
-    return toOrderView(o!, billIds, p, { forPatient: true });
+    return toOrderView(o!, billIds, p, { forPatient });
   };
 
   if (res.result === 'SUCCESS' && res.payment) {
@@ -262,7 +264,7 @@ export async function createOrder(
       .update(payments)
       .set({ prepay: res.prepay ?? {}, updatedAt: sql`now()` })
       .where(eq(payments.id, payment.id));
-    return toOrderView(order, billIds, { ...payment, prepay: res.prepay ?? {} }, { forPatient: true });
+    return toOrderView(order, billIds, { ...payment, prepay: res.prepay ?? {} }, { forPatient });
   }
   if (res.result === 'FAIL') {
     await db.transaction(async (tx) => {

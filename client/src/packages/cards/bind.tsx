@@ -49,8 +49,6 @@ export default function BindCardPage() {
       setBusy(false);
     }
   };
-  // Binding a slip's patient: the slip's checkout is retried after the switch (the slip session needs the card).
-  const reLaunchTarget = next;
   return (
     <View className="hp-page">
       <View className="hp-card">
@@ -75,7 +73,8 @@ export default function BindCardPage() {
         </View>
       )}
       <Button className="hp-bind-submit" type="primary" block loading={busy} onClick={submit}>
-        绑定{reLaunchTarget ? '并继续' : ''}
+        {/* From a slip's checkout: back to it once the card is bound (the slip session needs the card). */}
+        绑定{next ? '并继续' : ''}
       </Button>
     </View>
   );
