@@ -411,11 +411,20 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description:
       'By hospital card number (`cardNo`) or resident ID number (`idNo`), with the holder’s name: the HIS ' +
       'looks the patient up and checks the name. A family member’s card may be bound to several accounts, ' +
-      'but to one account once (`card_already_bound`). A refusal writes nothing.',
+      'but to one account once (`card_already_bound`). A refusal writes nothing. After 5 failed bindings ' +
+      '(wrong name or unknown number) in an hour an account is refused with `rate_limited` until the ' +
+      'oldest failure is an hour old.',
     auth: 'patient-bearer',
     request: named('BindCardRequest', BindCardRequestSchema),
     response: { status: 201, description: 'the card bound', body: named('PatientCard', PatientCardSchema) },
-    errors: ['not_found', 'name_mismatch', 'card_already_bound', 'his_error', 'his_unavailable'],
+    errors: [
+      'not_found',
+      'name_mismatch',
+      'card_already_bound',
+      'rate_limited',
+      'his_error',
+      'his_unavailable',
+    ],
   },
   {
     operationId: 'unbindPatientCard',
@@ -436,7 +445,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     summary: 'Pay bills',
     description:
       'Bill ids only: the server computes the amount (an `amountFen` field is refused). `NATIVE` answers a QR ' +
-      'content in `codeUrl`. On `channel_unavailable` the error names the `orderId` created: poll it.',
+      'content in `codeUrl`. On `channel_unavailable` the error names the `orderId` created: poll it. ' +
+      'Where the hospital’s bills are pulled from the HIS, the HIS is asked again first: a bill it no longer ' +
+      'lists (paid at a window) is `bill_not_payable`, a changed one is charged at its new amount.',
     auth: 'patient-bearer',
     request: named('CreateOrderRequest', CreateOrderRequestSchema),
     response: { status: 201, description: 'the order, PAYING', body: named('OrderView', OrderViewSchema) },
