@@ -9,11 +9,13 @@ import type { SandboxHospitalKeys, SandboxKeys } from './keys';
 import { WechatPaySimulator } from './wechatpay/simulator';
 import { AlipaySimulator } from './alipay/simulator';
 import { BankPaySimulator } from './bankpay/simulator';
+import { MisposSimulator } from './mispos/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
 export { AlipaySimulator } from './alipay/simulator';
 export { BankPaySimulator } from './bankpay/simulator';
+export { MisposSimulator } from './mispos/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
@@ -31,8 +33,16 @@ export interface Sandbox {
   his: HisSimulator;
   alipay: AlipaySimulator;
   bankpay: BankPaySimulator;
+  /** The acquirer of the hospitals' MISPOS bank terminals (terminal statements). */
+  mispos: MisposSimulator;
   close(): Promise<void>;
 }
+
+/** The acquirer merchant numbers (商户号) of the demo hospitals' MISPOS terminals, by hospital code. */
+export const DEMO_MISPOS_MERCHANTS: Record<string, string> = {
+  H001: '898330160120001',
+  H002: '898330160120002',
+};
 
 /** The demo's two hospitals: a hospital group's main campus and a branch, each with its own merchant and HIS. */
 export const DEMO_HOSPITALS = [
@@ -80,6 +90,13 @@ export async function startSandbox(
     await Promise.all([wechat.close(), his.close(), alipay.close()]);
     throw e;
   }
+  let mispos: MisposSimulator;
+  try {
+    mispos = await new MisposSimulator(config.sandboxPorts.mispos ?? 0, his).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
+    throw e;
+  }
   const sp = keys.wechatServiceProvider;
   wechat.addMerchant({
     mchId: sp.mchId,
@@ -112,6 +129,13 @@ export async function startSandbox(
       keyId: k.bankpay.keyId,
       publicKeyHex: k.bankpay.publicKeyHex,
     });
+    const misposMerchant = DEMO_MISPOS_MERCHANTS[code];
+    if (misposMerchant)
+      mispos.addMerchant({
+        merchantNo: misposMerchant,
+        merchantName: DEMO_HOSPITALS.find((h) => h.code === code)?.name ?? code,
+        hospital: code,
+      });
   }
   return {
     keys,
@@ -119,8 +143,9 @@ export async function startSandbox(
     his,
     alipay,
     bankpay,
+    mispos,
     close: async () => {
-      await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
+      await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close(), mispos.close()]);
     },
   };
 }
@@ -373,7 +398,8 @@ const DEMO_BILLS: (SimBillInput & { push: boolean })[] = [
 
 /**
  * Seeds the demo: both hospitals (H002 pulls bills from its HIS), the HIS simulator's patients, visits and
- * prescriptions (every boot: the simulator keeps nothing), a cash payment at the window in its ledger, and —
+ * prescriptions (every boot: the simulator keeps nothing), a cash and a MISPOS card payment at the window in
+ * its ledger, the hospitals' reconciliation settings (HIS ledger pulled, MISPOS acquirer), and —
  * when no bill exists yet — the pending bills pushed through the real signed open API.
  */
 export async function seedDemo(
@@ -397,6 +423,41 @@ export async function seedDemo(
     amountFen: 2000,
   });
   sandbox.his.payAtWindow('H001', cash.hisBillNo, { channel: 'cash' });
+  // A bank card on the window's MISPOS terminal: in the HIS ledger with its reference number, and on the
+  // acquirer's terminal statement (the MISPOS simulator builds it from the HIS's records).
+  const card = sandbox.his.createBill({
+    hospital: 'H001',
+    patientId: 'P0002',
+    hisBillNo: 'DEMO-H001-W002',
+    title: '康复理疗费',
+    department: '骨科',
+    doctor: '刘医生',
+    visitNo: 'V20261123002',
+    amountFen: 6800,
+  });
+  sandbox.his.payAtWindow('H001', card.hisBillNo, { channel: 'mispos' });
+  // Reconciliation in the demo: the HIS ledger is pulled from the HIS simulator, and H001's MISPOS
+  // terminals are reconciled against the acquirer simulator's statement.
+  for (const h of DEMO_HOSPITALS) {
+    const merchantNo = DEMO_MISPOS_MERCHANTS[h.code];
+    const recon = {
+      hisLedgerMode: 'pull',
+      ...(merchantNo
+        ? {
+            mispos: {
+              acquirer: '示范银行（沙箱收单）',
+              merchantNo,
+              merchantName: h.name,
+              statement: { url: sandbox.mispos.statementUrlTemplate, publishHour: 9 },
+            },
+          }
+        : {}),
+    };
+    await db
+      .update(hospitals)
+      .set({ settings: sql`${hospitals.settings} || ${JSON.stringify(recon)}::jsonb` })
+      .where(eq(hospitals.id, h.id));
+  }
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(bills)) as [{ n: number }];
   let pushed = 0;
   for (const { push, ...b } of DEMO_BILLS) {

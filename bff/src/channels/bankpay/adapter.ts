@@ -798,6 +798,15 @@ export class BankPayChannel implements PaymentChannel {
         rawFile: file,
         fileName,
       };
+    return this.parseStatementFile(file, billDate, fileName);
+  }
+
+  /** A statement file (downloaded or uploaded), checked against its TOTAL line, this merchant and the day. */
+  parseStatementFile(
+    file: Buffer,
+    billDate: string,
+    fileName = `${this.opts.merchantNo}_${billDate}.csv`,
+  ): StatementOutput {
     try {
       const { lines, totals } = parseBankStatement(file, { billDate, merchantNo: this.opts.merchantNo });
       return { result: 'SUCCESS', lines, totals, rawFile: file, fileName };
