@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
@@ -15,6 +15,8 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * (bff/admin-ui/dist, built here when missing or stale) served by a real bff on a fresh database.
  */
 const ROOT = path.resolve(__dirname, '../..');
+/** Screenshots of the pages, kept with the test output (test-results/ is not committed). */
+const SHOTS = path.join(ROOT, 'test-results', 'admin-pages');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
@@ -61,6 +63,7 @@ describe('admin pages in Chromium', () => {
     } catch (e) {
       throw new Error(`Chromium at ${CHROMIUM} could not be launched: ${(e as Error).message}`);
     }
+    mkdirSync(SHOTS, { recursive: true });
     // 3. The stack, staff of every role, and one paid order.
     s = await startTestStack({ adminLockoutThreshold: 5, adminLockoutMinutes: 15 });
     base = s.platform.url;
@@ -179,7 +182,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
     await attempt(PASSWORD);
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
-    await page.screenshot({ path: '/tmp/admin-login-locked.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'login-locked.png') });
     expect(page.url()).toMatch(/\/admin\/login$/);
   });
 
@@ -191,7 +194,7 @@ describe('admin pages in Chromium', () => {
     await page.waitForSelector('.hp-chart canvas');
     expect(await page.locator('.hp-chart canvas').count()).toBeGreaterThanOrEqual(3);
     await page.waitForTimeout(600); // chart animations
-    await page.screenshot({ path: '/tmp/admin-dashboard.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   });
 
   it('orders: search by number and by patient, detail with timeline, payments and HIS push', async () => {
@@ -202,7 +205,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => (await rows(page).count()) === 1, 10_000, 'one row');
     await expectText(page, '.ant-table-tbody', order.orderNo);
     await expectText(page, '.ant-table-tbody', '已入账');
-    await page.screenshot({ path: '/tmp/admin-orders.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'orders.png'), fullPage: true });
 
     await page.fill('#no', '');
     await page.fill('#patient', 'P0001');
@@ -217,7 +220,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=order-detail]', '支付记录');
     await expectText(page, '[data-testid=order-detail]', '已确认'); // the HIS push, acknowledged
     await page.waitForTimeout(500); // the drawer's slide-in
-    await page.screenshot({ path: '/tmp/admin-order-detail.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'order-detail.png'), fullPage: true });
   });
 
   it('a partial refund through the page succeeds and shows in the refunds list', async () => {
@@ -287,7 +290,7 @@ describe('admin pages in Chromium', () => {
       throw new Error(`the new-user dialog stayed open: ${await page.locator('.ant-modal').innerText()}`);
     });
     await expectText(page, '.ant-table-tbody', 'window7');
-    await page.screenshot({ path: '/tmp/admin-users.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'users.png') });
     const [u] = await s.platform.deps.db.select().from(adminUsers).where(eq(adminUsers.username, 'window7'));
     expect(u?.displayName).toBe('七号窗口');
     const again = await loginAs('window7', 'Window-pass-77');
@@ -359,7 +362,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => calls >= 3, 15_000, 'three dashboard loads');
     await expectText(page, '[data-testid=monitor-updated]', '次刷新');
     expect(await page.locator('[data-testid=monitor-updated]').innerText()).not.toContain('第 1 次');
-    await page.screenshot({ path: '/tmp/admin-monitor.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'monitor.png') });
   });
 
   it('refreshes an invalid access token once with the refresh token; logout ends the session', async () => {
