@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { runDailyRecon, type DailyReconJob } from './modules/recon/daily-job';
+import { runReconPush, type ReconPushJob } from './modules/recon/file-push';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -196,6 +197,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     });
     const [hh, mm] = config.reconDailyAt.split(':').map(Number);
     await jobs.schedule(QUEUES.reconDaily, `${mm} ${hh} * * *`);
+    // The day's file to each HIS push target, enqueued by the daily run; it retries itself until the deadline.
+    await jobs.work<ReconPushJob>(QUEUES.reconPush, async (job) => void (await runReconPush(deps, job.data)));
   }
 
   const server = app.listen(config.port, config.host);

@@ -35,6 +35,8 @@ const ConfigSchema = z
       alipay: z.number().int().min(0),
       /** The bank aggregator (聚合支付) simulator. */
       bankpay: z.number().int().min(0),
+      /** The MISPOS acquirer simulator (bank terminals' statements); unset: a random port. */
+      mispos: z.number().int().min(0).optional(),
     }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
@@ -126,6 +128,8 @@ const ConfigSchema = z
     reconDailyAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'),
     /** Real-time one-sided entries: minutes a paid order may wait for the HIS acknowledgement before an alert (HIS_ACK_ALERT_MINUTES). */
     hisAckAlertMinutes: z.coerce.number().int().min(1).max(1440),
+    /** Reconciliation file push to the HIS: minutes between tries until the target's deadline (RECON_PUSH_RETRY_MINUTES). */
+    reconPushRetryMinutes: z.coerce.number().int().min(1).max(240),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -189,7 +193,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104 },
+  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104, mispos: 4105 },
   seedDemo: true,
   patientSessionSeconds: 7200,
   adminAccessTokenSeconds: 900,
@@ -215,6 +219,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   // WeChat Pay publishes T+1 statements from 10:00 (Alipay about the same); the run retries what is not in yet.
   reconDailyAt: '10:30',
   hisAckAlertMinutes: 10,
+  reconPushRetryMinutes: 10,
 };
 
 /** Defaults per environment; environment variables and overrides win. */
@@ -226,7 +231,7 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     publicBaseUrl: 'http://127.0.0.1:0',
     logLevel: 'silent',
     seedDemo: false,
-    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 },
+    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0, mispos: 0 },
     paymentQueryBackoffSeconds: [0.5, 1],
     micropayPollSeconds: 0.5,
     micropayTimeoutSeconds: 3,
@@ -310,6 +315,7 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     reconHoldDays: env.RECON_HOLD_DAYS,
     reconDailyAt: env.RECON_DAILY_AT,
     hisAckAlertMinutes: env.HIS_ACK_ALERT_MINUTES,
+    reconPushRetryMinutes: env.RECON_PUSH_RETRY_MINUTES,
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
     out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>

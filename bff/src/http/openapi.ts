@@ -533,6 +533,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   name_mismatch: 'the name does not match the holder of the card or ID number (the HIS checked it)',
   card_already_bound: 'this account has already bound this patient’s card',
   rate_limited: 'too many calls from this app; wait for Retry-After seconds',
+  statement_rejected:
+    'the statement file is corrupt, does not add up to its own summary, or is another day’s or merchant’s (admin API)',
   channel_error: 'the payment channel refused the request',
   channel_unavailable: 'the payment channel did not answer; the outcome is checked automatically',
   his_error: 'the hospital information system refused the request or answered something unreadable',

@@ -17,6 +17,8 @@ export const QUEUES = {
   commentsPull: 'comments-pull',
   /** Daily, after the channels publish: download statements, run the three-way reconciliation (retries itself). */
   reconDaily: 'recon-daily',
+  /** Deliver a day's reconciliation file to one HIS SFTP/FTP target (retries itself until the deadline). */
+  reconPush: 'recon-push',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -28,6 +30,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   housekeeping: 300,
   'comments-pull': 900,
   'recon-daily': 1800,
+  'recon-push': 600,
 };
 
 /**
@@ -37,6 +40,8 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
 const QUEUE_POLICY: Partial<Record<QueueName, PgBoss.QueuePolicy>> = {
   'comments-pull': 'stately',
   'recon-daily': 'stately',
+  // Per singleton key (target:day): one waiting try and one running, never a pile of retry chains.
+  'recon-push': 'stately',
 };
 
 export interface SendOptions {

@@ -76,6 +76,8 @@ export interface AdminRoute {
   permission: Permission | null;
   input?: z.ZodType;
   status?: number;
+  /** A larger JSON body limit for this route (a file upload); default: the config's bodyLimitBytes. */
+  bodyLimit?: number;
   handler: (deps: Deps, ctx: Context, input: never) => Promise<unknown>;
 }
 
@@ -440,7 +442,7 @@ export function adminRoutes(deps: Deps, jwtSecret: string, extra: readonly Admin
   });
   for (const route of [...ADMIN_ROUTES, ...extra]) {
     const steps = [auth, permit(route.permission)];
-    if (route.input) steps.push(validate(route.input));
+    if (route.input) steps.push(validate(route.input, { limit: route.bodyLimit }));
     const handler = async (ctx: Context) => {
       const out = await route.handler(deps, ctx, ctx.input as never);
       ctx.status = route.status ?? 200;
