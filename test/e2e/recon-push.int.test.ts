@@ -262,6 +262,17 @@ describe('reconciliation file push', () => {
     expect(targetProblem({ protocol: 'sftp', settings: {}, password: 'x' }, true)).toMatch(
       /^settings\.hostKeySha256: required in production/,
     );
+    // …and plain FTP (password and file in clear) unless a person accepted it in so many words.
+    expect(targetProblem({ protocol: 'ftp', settings: {}, password: 'x' }, true)).toMatch(
+      /^protocol: plain FTP/,
+    );
+    expect(
+      targetProblem({ protocol: 'ftp', settings: { allowPlaintext: true }, password: 'x' }, true),
+    ).toBeNull();
+    expect(targetProblem({ protocol: 'ftp', settings: {}, password: 'x' }, false)).toBeNull();
+    expect(
+      targetProblem({ protocol: 'ftps', settings: { allowPlaintext: true }, password: 'x' }, true),
+    ).toMatch(/^settings\.allowPlaintext: plain FTP only/);
     await expect(
       uploadFile(
         {

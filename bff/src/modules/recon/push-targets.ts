@@ -89,6 +89,8 @@ export const PushTargetSettingsSchema = z
     passive: Passive.optional(),
     /** FTPS: the server's certificate or its CA (PEM), trusted besides the system's CAs. */
     caCertPem: CaCert.optional(),
+    /** Plain FTP sends the password and the file unencrypted; production takes it only with this set. */
+    allowPlaintext: z.boolean().optional(),
   })
   .strict();
 
@@ -184,7 +186,10 @@ export function targetProblem(
     if (t.privateKey || t.passphrase) return 'privateKey: SFTP only';
     if (s.hostKeySha256) return 'settings.hostKeySha256: SFTP only';
     if (s.caCertPem && t.protocol !== 'ftps') return 'settings.caCertPem: FTPS only';
+    if (production && t.protocol === 'ftp' && !s.allowPlaintext)
+      return 'protocol: plain FTP sends the password and the file unencrypted; use ftps or sftp, or set settings.allowPlaintext to accept it';
   }
+  if (s.allowPlaintext && t.protocol !== 'ftp') return 'settings.allowPlaintext: plain FTP only';
   return null;
 }
 
