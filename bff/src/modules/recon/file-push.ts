@@ -46,6 +46,8 @@ export interface PushTargetSettings {
   passive?: true;
   /** FTPS: the server's certificate or its CA, PEM, trusted besides the system's CAs. */
   caCertPem?: string;
+  /** Plain FTP: a person accepted that the password and file travel unencrypted (required in production). */
+  allowPlaintext?: boolean;
 }
 
 export const DEFAULT_FILE_NAME_PATTERN = 'recon_{hospital}_{yyyymmdd}.csv';
