@@ -24,6 +24,12 @@ import { runHisPush, type HisPushJob } from './modules/his/push-job';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
 import { sweep } from './modules/system/sweep';
+import {
+  runCreditDebit,
+  runCreditDebitCheck,
+  type CreditDebitCheckJob,
+  type CreditDebitJob,
+} from './modules/credit/service';
 import { runCommentsPull } from './modules/comments/pull-job';
 import { ensureInitialAdmin } from './modules/admin/auth-service';
 import { adminRoutes } from './modules/admin/routes';
@@ -176,6 +182,10 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
     await jobs.work<RefundQueryJob>(QUEUES.refundQuery, (job) => runRefundQuery(deps, job.data));
+    await jobs.work<CreditDebitJob>(QUEUES.creditDebit, (job) => runCreditDebit(deps, job.data));
+    await jobs.work<CreditDebitCheckJob>(QUEUES.creditDebitCheck, (job) =>
+      runCreditDebitCheck(deps, job.data),
+    );
     await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db

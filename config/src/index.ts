@@ -37,6 +37,8 @@ const ConfigSchema = z
       bankpay: z.number().int().min(0),
       /** The MISPOS acquirer simulator (bank terminals' statements); unset: a random port. */
       mispos: z.number().int().min(0).optional(),
+      /** The credit-pay (信用就医) bank simulator; unset: a random port. */
+      credit: z.number().int().min(0).optional(),
     }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
@@ -193,7 +195,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104, mispos: 4105 },
+  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104, mispos: 4105, credit: 4106 },
   seedDemo: true,
   patientSessionSeconds: 7200,
   adminAccessTokenSeconds: 900,

@@ -29,6 +29,16 @@ import { z } from 'zod';
 import { HisLedgerPushSchema, LedgerRecordSchema, MAX_LEDGER_LINES } from '../modules/recon/intake';
 import { LEDGER_BODY_LIMIT_BYTES } from './auth-open-api';
 import { renderDocsPage } from './openapi-docs';
+import {
+  CreditDebitListSchema,
+  CreditFamilyMemberSchema,
+  CreditFamilyRequestSchema,
+  CreditSignRequestSchema,
+  CreditSignStartSchema,
+  CreditStatusSchema,
+  PatientMessageListSchema,
+  PatientMessageSchema,
+} from '../modules/credit/routes';
 import { CancelBillSchema, SandboxLoginSchema } from './routes';
 
 /**
@@ -505,6 +515,121 @@ export const OPERATIONS: readonly OperationSpec[] = [
       binary: { mediaType: [...INVOICE_CONTENT_TYPES], description: 'PDF or PNG, as the HIS issued it' },
     },
     errors: ['not_found', 'his_error', 'his_unavailable'],
+  },
+  {
+    operationId: 'startCreditSigning',
+    method: 'POST',
+    path: '/api/credit/sign',
+    tag: TAGS.patient,
+    summary: 'Start signing credit pay after treatment (信用就医)',
+    description:
+      'Answers the bank’s signing page URL: open it; the bank sends the patient back to `returnUrl` with ' +
+      '`signRequestNo` and `result=SUCCESS|CANCELLED`. Then read `GET /api/credit/status` (the bank is asked).',
+    auth: 'patient-bearer',
+    request: named('CreditSignRequest', CreditSignRequestSchema),
+    response: {
+      status: 201,
+      description: 'the signing page',
+      body: named('CreditSignStart', CreditSignStartSchema),
+    },
+    errors: ['conflict', 'channel_error', 'channel_unavailable'],
+  },
+  {
+    operationId: 'getCreditStatus',
+    method: 'GET',
+    path: '/api/credit/status',
+    tag: TAGS.patient,
+    summary: 'Credit-pay status, limit and available amount',
+    description: 'Asked at the bank every time; with the relatives authorised for family pay.',
+    auth: 'patient-bearer',
+    response: { status: 200, description: 'the status', body: named('CreditStatus', CreditStatusSchema) },
+    errors: ['bad_request', 'channel_unavailable'],
+  },
+  {
+    operationId: 'unsignCredit',
+    method: 'POST',
+    path: '/api/credit/unsign',
+    tag: TAGS.patient,
+    summary: 'End credit pay (解约)',
+    description: 'Ends the agreement at the bank, then here; family authorisations end with it.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the status after',
+      body: named('CreditStatus', CreditStatusSchema),
+    },
+    errors: ['conflict', 'channel_error', 'channel_unavailable'],
+  },
+  {
+    operationId: 'addCreditFamilyMember',
+    method: 'POST',
+    path: '/api/credit/family',
+    tag: TAGS.patient,
+    summary: 'Let a relative’s bills be debited on this agreement (family pay)',
+    description: 'The relative must be a card bound to this account (`POST /api/patient/cards`).',
+    auth: 'patient-bearer',
+    request: named('CreditFamilyRequest', CreditFamilyRequestSchema),
+    response: {
+      status: 201,
+      description: 'authorised',
+      body: named('CreditFamilyAdded', CreditFamilyMemberSchema.omit({ name: true })),
+    },
+    errors: ['bad_request', 'not_found', 'conflict'],
+  },
+  {
+    operationId: 'removeCreditFamilyMember',
+    method: 'DELETE',
+    path: '/api/credit/family/:id',
+    tag: TAGS.patient,
+    summary: 'Withdraw a relative’s family-pay authorisation',
+    auth: 'patient-bearer',
+    params: { id: 'the authorisation id (`cfm_…`)' },
+    response: { status: 204, description: 'withdrawn' },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'listCreditDebits',
+    method: 'GET',
+    path: '/api/credit/debits',
+    tag: TAGS.patient,
+    summary: 'Automatic credit debits of the patient’s bills',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'newest first',
+      body: named('CreditDebitList', CreditDebitListSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'listPatientMessages',
+    method: 'GET',
+    path: '/api/patient/messages',
+    tag: TAGS.patient,
+    summary: 'The patient’s messages',
+    description: 'Payment succeeded, refund done, credit debit failed, bill waiting; newest first.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'messages and the unread count',
+      body: named('PatientMessageList', PatientMessageListSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'markPatientMessageRead',
+    method: 'POST',
+    path: '/api/patient/messages/:id/read',
+    tag: TAGS.patient,
+    summary: 'Mark a message read',
+    auth: 'patient-bearer',
+    params: { id: 'the message id (`msg_…`)' },
+    response: {
+      status: 200,
+      description: 'the message',
+      body: named('PatientMessage', PatientMessageSchema),
+    },
+    errors: ['not_found'],
   },
 ];
 

@@ -34,6 +34,8 @@ import {
   getOrderForPatient,
 } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
+import { onBillStored } from '../modules/credit/service';
+import { creditPatientRoutes } from '../modules/credit/routes';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
 import { idempotent } from './idempotency';
@@ -88,7 +90,12 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
   const r = new Router({ prefix: '/open/v1' });
   r.use(requireOpenApiSignature(deps));
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
-    ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
+    ctx.body = await pushBills(
+      deps.db,
+      ctx.state.hisApp!.hospitalId,
+      (ctx.input as PushBillsRequest).bills,
+      (tx, bill) => onBillStored(deps, tx, bill),
+    );
   });
   r.get('/bills/:hisBillNo', async (ctx) => {
     ctx.body = await billStatusForHis(deps.db, ctx.state.hisApp!.hospitalId, ctx.params.hisBillNo!);
@@ -224,6 +231,8 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
       ctx.body = await createOrder(deps, ctx.state.patient!, ctx.input as CreateOrderRequest);
     },
   );
+  // Credit pay after treatment (信用就医) and the patient's messages.
+  creditPatientRoutes(r, deps, auth);
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
   });

@@ -19,6 +19,10 @@ export const QUEUES = {
   reconDaily: 'recon-daily',
   /** Deliver a day's reconciliation file to one HIS SFTP/FTP target (retries itself until the deadline). */
   reconPush: 'recon-push',
+  /** Credit pay: debit a bill pushed for a signed patient (sign status, limit, order, debit). */
+  creditDebit: 'credit-debit',
+  /** Credit pay: follow one debit until final (query), then tell the patient when it failed. */
+  creditDebitCheck: 'credit-debit-check',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -31,6 +35,8 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'comments-pull': 900,
   'recon-daily': 1800,
   'recon-push': 600,
+  'credit-debit': 60,
+  'credit-debit-check': 60,
 };
 
 /**

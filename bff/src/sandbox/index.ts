@@ -10,12 +10,14 @@ import { WechatPaySimulator } from './wechatpay/simulator';
 import { AlipaySimulator } from './alipay/simulator';
 import { BankPaySimulator } from './bankpay/simulator';
 import { MisposSimulator } from './mispos/simulator';
+import { CreditSimulator } from './credit/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
 export { AlipaySimulator } from './alipay/simulator';
 export { BankPaySimulator } from './bankpay/simulator';
 export { MisposSimulator } from './mispos/simulator';
+export { CreditSimulator } from './credit/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
@@ -24,6 +26,8 @@ export interface SandboxEndpoints {
   his: { url: string };
   alipay: { url: string };
   bankpay: { url: string };
+  /** The credit-pay (信用就医) bank; absent: no credit account is provisioned. */
+  credit?: { url: string };
 }
 
 /** Every simulator of the sandbox, started together. */
@@ -35,6 +39,8 @@ export interface Sandbox {
   bankpay: BankPaySimulator;
   /** The acquirer of the hospitals' MISPOS bank terminals (terminal statements). */
   mispos: MisposSimulator;
+  /** The bank's credit pay after treatment (信用就医). */
+  credit: CreditSimulator;
   close(): Promise<void>;
 }
 
@@ -97,6 +103,18 @@ export async function startSandbox(
     await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
     throw e;
   }
+  let credit: CreditSimulator;
+  try {
+    credit = await new CreditSimulator({
+      port: config.sandboxPorts.credit ?? 0,
+      bankKeyId: keys.creditPlatform.keyId,
+      bankPrivateKeyHex: keys.creditPlatform.privateKeyHex,
+      notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
+    }).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close(), mispos.close()]);
+    throw e;
+  }
   const sp = keys.wechatServiceProvider;
   wechat.addMerchant({
     mchId: sp.mchId,
@@ -129,6 +147,12 @@ export async function startSandbox(
       keyId: k.bankpay.keyId,
       publicKeyHex: k.bankpay.publicKeyHex,
     });
+    credit.addMerchant({
+      appId: k.credit.appId,
+      merchantNo: k.credit.merchantNo,
+      keyId: k.credit.keyId,
+      publicKeyHex: k.credit.publicKeyHex,
+    });
     const misposMerchant = DEMO_MISPOS_MERCHANTS[code];
     if (misposMerchant)
       mispos.addMerchant({
@@ -144,8 +168,16 @@ export async function startSandbox(
     alipay,
     bankpay,
     mispos,
+    credit,
     close: async () => {
-      await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close(), mispos.close()]);
+      await Promise.all([
+        wechat.close(),
+        his.close(),
+        alipay.close(),
+        bankpay.close(),
+        mispos.close(),
+        credit.close(),
+      ]);
     },
   };
 }
@@ -251,6 +283,31 @@ export async function provisionSandboxHospital(
           appId: k.bankpay.appId,
         },
       });
+    if (sandbox.credit) {
+      // Credit pay after treatment (信用就医): the bank's credit product, its own merchant and keys.
+      const creditSettings = {
+        keyId: k.credit.keyId,
+        bankKeyId: sandbox.keys.creditPlatform.keyId,
+        bankPublicKeyHex: sandbox.keys.creditPlatform.publicKeyHex,
+        baseUrl: sandbox.credit.url,
+      };
+      const creditSecrets = secrets.seal(JSON.stringify({ privateKeyHex: k.credit.privateKeyHex }));
+      const creditAccount = {
+        settings: creditSettings,
+        secretsEnc: creditSecrets,
+        mchId: k.credit.merchantNo,
+        appId: k.credit.appId,
+      };
+      await tx
+        .insert(merchantAccounts)
+        .values({
+          id: `ma_${h.code.toLowerCase()}_credit`,
+          hospitalId: h.id,
+          channel: 'credit',
+          ...creditAccount,
+        })
+        .onConflictDoUpdate({ target: merchantAccounts.id, set: creditAccount });
+    }
     const secretEnc = secrets.seal(k.his.secret);
     await tx
       .insert(hisApps)

@@ -18,6 +18,7 @@ import {
   type LoginResult,
 } from './auth-service';
 import type { Permission } from './permissions';
+import { listMessagesForAdmin } from '../messages/service';
 import { listComments } from '../comments/service';
 import { listHisApps, listHospitals, listMerchantAccounts } from './settings';
 import {
@@ -109,6 +110,13 @@ const CashRefundSchema = z
 
 const CommentSearchSchema = PageSchema.extend(RangeSchema.shape).extend({
   stars: z.coerce.number().int().min(1).max(5).optional(),
+});
+
+const PatientMessageSearchSchema = z.object({
+  hospitalId: z.string().max(64).optional(),
+  patientId: z.string().max(64).optional(),
+  kind: z.string().max(40).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 const ChangePasswordSchema = z
@@ -245,6 +253,22 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     permission: 'refunds.view',
     input: RefundSearchSchema,
     handler: (deps, ctx, q: z.infer<typeof RefundSearchSchema>) => searchRefunds(deps.db, admin(ctx), q),
+  },
+  // ---- messages to patients (payment, refund, credit debit failed, bill waiting)
+  {
+    method: 'GET',
+    path: '/patient-messages',
+    permission: 'orders.view',
+    input: PatientMessageSearchSchema,
+    handler: (deps, ctx, q: z.infer<typeof PatientMessageSearchSchema>) => {
+      const hospitalId = scopeHospital(admin(ctx), q.hospitalId);
+      return listMessagesForAdmin(deps.db, {
+        hospitalIds: hospitalId ? [hospitalId] : null,
+        patientId: q.patientId,
+        kind: q.kind,
+        limit: q.limit,
+      });
+    },
   },
   // ---- order comments (订单评价) pulled from WeChat Pay
   {

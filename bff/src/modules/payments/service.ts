@@ -6,6 +6,7 @@ import { alerts, hisPushes, orderEvents, payments } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { newId } from '../../lib/ids';
+import { recordMessage, yuanText } from '../messages/service';
 import { lockOrderByNo, markBillsPaid, recordEvent, transition, type OrderRow } from '../orders/repo';
 
 /** What applying a channel's word about a payment did. */
@@ -208,6 +209,14 @@ export async function applyChannelPayment(
     .set({ status: 'SUCCESS', channelTradeNo: p.channelTradeNo ?? null, paidAt, updatedAt: sql`now()` })
     .where(eq(payments.orderId, order.id));
   await markBillsPaid(tx, order.id);
+  await recordMessage(tx, {
+    hospitalId: order.hospitalId,
+    patientId: order.patientId,
+    kind: 'payment_succeeded',
+    title: '缴费成功',
+    body: `订单 ${order.orderNo} 已支付 ${yuanText(order.amountFen)} 元。`,
+    refs: { orderId: order.id },
+  });
   await enqueueHisPush(deps, tx, paid);
   return metric('applied');
 }
