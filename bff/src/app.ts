@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createSecretBox } from './lib/secret-box';
 import { HttpHisClient, type HisClient } from './modules/his/client';
 import { runHisPush, type HisPushJob } from './modules/his/push-job';
+import { runInpatientNotify, type InpatientNotifyJob } from './modules/inpatient/events';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
 import { sweep } from './modules/system/sweep';
@@ -186,6 +187,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<CreditDebitCheckJob>(QUEUES.creditDebitCheck, (job) =>
       runCreditDebitCheck(deps, job.data),
     );
+    await jobs.work<InpatientNotifyJob>(QUEUES.inpatientNotify, (job) => runInpatientNotify(deps, job));
     await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db

@@ -40,6 +40,17 @@ import {
   PatientMessageSchema,
 } from '../modules/credit/routes';
 import { CancelBillSchema, SandboxLoginSchema } from './routes';
+import {
+  AdmissionListSchema,
+  AdmissionRequestSchema,
+  AdmissionViewSchema,
+  DepositRequestSchema,
+  DepositViewSchema,
+  PayDepositRequestSchema,
+  SettlementRequestSchema,
+  SettlementReversalRequestSchema,
+  SettlementViewSchema,
+} from '../modules/inpatient/schema';
 
 /**
  * The OpenAPI 3.1 document of the open API (`/open/v1`, called by the HIS, HMAC-signed) and the patient API
@@ -630,6 +641,124 @@ export const OPERATIONS: readonly OperationSpec[] = [
       body: named('PatientMessage', PatientMessageSchema),
     },
     errors: ['not_found'],
+  },
+  // --- inpatient stays (住院押金、出院结算) ---
+  {
+    operationId: 'admitInpatient',
+    method: 'POST',
+    path: '/open/v1/admissions',
+    tag: TAGS.his,
+    summary: 'Admission notice (入院)',
+    description:
+      'Idempotent by `admissionNo`; a repeat may change the ward and department. The same number for ' +
+      'another patient is a conflict.',
+    auth: 'his-signature',
+    request: named('AdmissionRequest', AdmissionRequestSchema),
+    response: { status: 200, description: 'the stay', body: named('Admission', AdmissionViewSchema) },
+    errors: ['conflict'],
+  },
+  {
+    operationId: 'getAdmission',
+    method: 'GET',
+    path: '/open/v1/admissions/:admissionNo',
+    tag: TAGS.his,
+    summary: 'A stay: deposits, payments, balance, settlements',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    response: { status: 200, description: 'the stay', body: named('Admission', AdmissionViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'requestDeposit',
+    method: 'POST',
+    path: '/open/v1/admissions/:admissionNo/deposits',
+    tag: TAGS.his,
+    summary: 'Ask for a deposit (押金) or a top-up',
+    description:
+      'A bill the patient pays with any channel; debited at once through credit pay when the patient signed ' +
+      'with auto-pay and the limit allows. Idempotent by `hisDepositNo` (another amount: conflict). Refused ' +
+      'once the stay is settled.',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    request: named('DepositRequest', DepositRequestSchema),
+    response: { status: 200, description: 'the deposit', body: named('Deposit', DepositViewSchema) },
+    errors: ['not_found', 'conflict'],
+  },
+  {
+    operationId: 'settleAdmission',
+    method: 'POST',
+    path: '/open/v1/admissions/:admissionNo/settlements',
+    tag: TAGS.his,
+    summary: 'Discharge settlement (出院结算)',
+    description:
+      'The total cost against what the platform holds: the difference is refunded across the paying orders ' +
+      'newest first (each through its own channel), or the rest becomes a bill (credit-debited when signed ' +
+      'and within the limit, else paid by the patient); equal is settled at once. `SETTLING` until the money ' +
+      'moved, then `SETTLED` (also pushed to the HIS). Idempotent by `hisSettlementNo`; another total under ' +
+      'the same number, or a second settlement while one stands, is a conflict. Unpaid deposits are cancelled.',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    request: named('SettlementRequest', SettlementRequestSchema),
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found', 'conflict', 'bill_locked', 'refund_in_progress'],
+  },
+  {
+    operationId: 'getSettlement',
+    method: 'GET',
+    path: '/open/v1/settlements/:hisSettlementNo',
+    tag: TAGS.his,
+    summary: 'A settlement’s result',
+    auth: 'his-signature',
+    params: { hisSettlementNo: 'the HIS settlement number' },
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'reverseSettlement',
+    method: 'POST',
+    path: '/open/v1/settlements/:hisSettlementNo/reversal',
+    tag: TAGS.his,
+    summary: 'Settlement reversal (出院结算撤销)',
+    description:
+      'The settlement becomes `REVERSED` and the stay is back in hospital: an unpaid bill for the rest is ' +
+      'cancelled, a paid one refunded. Deposits it refunded are not collected again; a corrected settlement ' +
+      '(new number, next version) computes against what is now held. Repeatable.',
+    auth: 'his-signature',
+    params: { hisSettlementNo: 'the HIS settlement number' },
+    request: named('SettlementReversalRequest', SettlementReversalRequestSchema),
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found', 'conflict', 'bill_locked', 'refund_in_progress'],
+  },
+  {
+    operationId: 'listMyAdmissions',
+    method: 'GET',
+    path: '/api/inpatient/admissions',
+    tag: TAGS.patient,
+    summary: 'My inpatient stays with the deposit balance',
+    auth: 'patient-bearer',
+    response: { status: 200, description: 'the stays', body: named('AdmissionList', AdmissionListSchema) },
+    errors: [],
+  },
+  {
+    operationId: 'payDeposit',
+    method: 'POST',
+    path: '/api/inpatient/deposits/:id/orders',
+    tag: TAGS.patient,
+    summary: 'Pay a deposit',
+    description:
+      'An ordinary order for the deposit’s bill (the same as `POST /api/orders` with its `billId`).',
+    auth: 'patient-bearer',
+    params: { id: 'the deposit id (`dep_…`)' },
+    request: named('PayDepositRequest', PayDepositRequestSchema),
+    response: { status: 201, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    errors: [
+      'not_found',
+      'bad_request',
+      'bill_not_payable',
+      'bill_locked',
+      'channel_error',
+      'channel_unavailable',
+    ],
   },
 ];
 

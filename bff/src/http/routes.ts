@@ -36,6 +36,7 @@ import {
 import { handleNotification } from '../modules/payments/notify';
 import { onBillStored } from '../modules/credit/service';
 import { creditPatientRoutes } from '../modules/credit/routes';
+import { inpatientOpenRoutes, inpatientPatientRoutes } from '../modules/inpatient/routes';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
 import { idempotent } from './idempotency';
@@ -158,6 +159,8 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
       lines: (ctx.input as z.infer<typeof HisLedgerPushSchema>).lines,
     });
   });
+  // Inpatient stays: admission, deposits, discharge settlement and its reversal.
+  inpatientOpenRoutes(r, deps);
   r.get('/recon/:date/file', async (ctx) => {
     ctx.type = 'text/csv; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="recon-${ctx.params.date}.csv"`);
@@ -233,6 +236,8 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   );
   // Credit pay after treatment (信用就医) and the patient's messages.
   creditPatientRoutes(r, deps, auth);
+  // Inpatient stays: admissions with the deposit balance, paying a deposit.
+  inpatientPatientRoutes(r, deps, auth);
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
   });

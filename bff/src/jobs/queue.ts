@@ -23,6 +23,8 @@ export const QUEUES = {
   creditDebit: 'credit-debit',
   /** Credit pay: follow one debit until final (query), then tell the patient when it failed. */
   creditDebitCheck: 'credit-debit-check',
+  /** Inpatient: push a deposit paid / settlement result / reversal to the HIS (outbox; retried like his-push). */
+  inpatientNotify: 'inpatient-notify',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -37,6 +39,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'recon-push': 600,
   'credit-debit': 60,
   'credit-debit-check': 60,
+  'inpatient-notify': 120,
 };
 
 /**

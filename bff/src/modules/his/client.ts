@@ -1,4 +1,11 @@
-import type { CardType, HisPaymentResult, HisRefundResult, InvoiceContentType, OpenBill } from '@hp/shared';
+import type {
+  CardType,
+  HisInpatientResult,
+  HisPaymentResult,
+  HisRefundResult,
+  InvoiceContentType,
+  OpenBill,
+} from '@hp/shared';
 import type { z } from 'zod';
 import type { OutboundCall, OutboundRecorder } from '../../channels/types';
 import { AppError } from '../../lib/errors';
@@ -91,8 +98,11 @@ export interface HisInvoice {
  * refused or answered something unreadable. The caller decides what a patient sees.
  */
 export interface HisClient {
-  /** Pushes a payment or refund result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
-  pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void>;
+  /** Pushes a payment, refund or inpatient (deposit, settlement) result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
+  pushResult(
+    endpoint: HisEndpoint,
+    result: HisPaymentResult | HisRefundResult | HisInpatientResult,
+  ): Promise<void>;
   /**
    * Pull mode: the patient's unpaid bills, in the shape of a push (`OpenBillSchema`, same limits). Every bill
    * is checked to be this patient's.
@@ -240,12 +250,15 @@ export class HttpHisClient implements HisClient {
     }
   }
 
-  async pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void> {
+  async pushResult(
+    endpoint: HisEndpoint,
+    result: HisPaymentResult | HisRefundResult | HisInpatientResult,
+  ): Promise<void> {
     const x = await this.exchange(endpoint, 'POST', '/his/v1/results', result);
     const base: Omit<OutboundCall, 'result' | 'latencyMs'> = {
       party: 'his',
       operation: `push_${result.kind}_result`,
-      orderNo: result.orderNo,
+      orderNo: result.orderNo ?? undefined,
       method: 'POST',
       url: x.url,
       request: result,

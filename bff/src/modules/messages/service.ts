@@ -6,7 +6,15 @@ import { newId } from '../../lib/ids';
 
 /** What a message is about. */
 export type MessageKind =
-  'payment_succeeded' | 'refund_done' | 'credit_debit_failed' | 'bill_waiting' | 'credit_signed';
+  | 'payment_succeeded'
+  | 'refund_done'
+  | 'credit_debit_failed'
+  | 'bill_waiting'
+  | 'credit_signed'
+  /** Inpatient: a deposit (押金) paid, a settlement's refund back, its rest paid or debited. */
+  | 'deposit_paid'
+  | 'settlement_refunded'
+  | 'settlement_debited';
 
 export interface NewMessage {
   hospitalId: string;

@@ -12,6 +12,7 @@ import { lockOrderById, recordEvent, transition, type OrderRow } from '../orders
 import { queryDelaySeconds } from '../orders/service';
 import { enqueueHisPush, raiseAlert } from '../payments/service';
 import { recordMessage, yuanText } from '../messages/service';
+import { onRefundSucceeded } from '../inpatient/events';
 
 type RefundRow = typeof refunds.$inferSelect;
 
@@ -93,6 +94,8 @@ async function markRefundSucceeded(deps: Deps, tx: Tx, refund: RefundRow, r: Cha
       body: `订单 ${order.orderNo} 已退款 ${yuanText(refund.amountFen)} 元，原路退回。`,
       refs: { orderId: refund.orderId, refundId: refund.id },
     });
+  // A refund a discharge settlement planned: counted on its deposit; the settlement ends with its last one.
+  await onRefundSucceeded(deps, tx, refund);
 }
 
 /** Where a failed refund leaves its order: back where it was before the refund started. */
