@@ -7,6 +7,12 @@ import { hisSetupFor, requireHisEndpoint } from '../his/endpoint';
 import type { PatientPrincipal } from '../orders/service';
 import { listPayableBills, pushBills } from './service';
 
+/**
+ * Bills the platform made itself — an inpatient deposit (`YJ:…`) or a settlement's rest (`JS:…`) — are not
+ * in the HIS's pending list: pull mode neither hides nor re-checks them. A HIS bill number cannot hold `:`.
+ */
+const isInternalBill = (hisBillNo: string) => hisBillNo.includes(':');
+
 async function hisPatientIdOf(deps: Pick<Deps, 'db'>, patientId: string): Promise<string> {
   const [p] = await deps.db
     .select({ hisPatientId: patients.hisPatientId })
@@ -65,7 +71,9 @@ export async function listBillsForPatient(deps: Deps, who: PatientPrincipal): Pr
   const stillPending = pending;
   // A bill the HIS no longer lists (paid at the window, withdrawn) is not offered; one we are paying stays.
   return {
-    bills: held.filter((b) => stillPending.has(b.hisBillNo) || b.payingOrderId),
+    bills: held.filter(
+      (b) => stillPending.has(b.hisBillNo) || b.payingOrderId || isInternalBill(b.hisBillNo),
+    ),
     billMode: 'pull',
     hisUnavailable: false,
   };
@@ -97,7 +105,7 @@ export async function recheckBillsWithHis(
       ),
     );
   // Unknown or foreign ids, and bills already being paid, are refused by the order itself.
-  const toCheck = chosen.filter((b) => !b.lockedOrderId);
+  const toCheck = chosen.filter((b) => !b.lockedOrderId && !isInternalBill(b.hisBillNo));
   if (toCheck.length === 0) return;
   let pulled;
   try {
