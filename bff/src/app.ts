@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { runDailyRecon, type DailyReconJob } from './modules/recon/daily-job';
+import { runReconPush, type ReconPushJob } from './modules/recon/file-push';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,9 +21,16 @@ import { createLogger, type Logger } from './lib/logger';
 import { createSecretBox } from './lib/secret-box';
 import { HttpHisClient, type HisClient } from './modules/his/client';
 import { runHisPush, type HisPushJob } from './modules/his/push-job';
+import { runInpatientNotify, type InpatientNotifyJob } from './modules/inpatient/events';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
 import { sweep } from './modules/system/sweep';
+import {
+  runCreditDebit,
+  runCreditDebitCheck,
+  type CreditDebitCheckJob,
+  type CreditDebitJob,
+} from './modules/credit/service';
 import { runCommentsPull } from './modules/comments/pull-job';
 import { ensureInitialAdmin } from './modules/admin/auth-service';
 import { adminRoutes } from './modules/admin/routes';
@@ -191,6 +199,11 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await jobs.work<PaymentQueryJob>(QUEUES.paymentQuery, (job) => runPaymentQuery(deps, job.data));
     await jobs.work<HisPushJob>(QUEUES.hisPush, (job) => runHisPush(deps, job));
     await jobs.work<RefundQueryJob>(QUEUES.refundQuery, (job) => runRefundQuery(deps, job.data));
+    await jobs.work<CreditDebitJob>(QUEUES.creditDebit, (job) => runCreditDebit(deps, job.data));
+    await jobs.work<CreditDebitCheckJob>(QUEUES.creditDebitCheck, (job) =>
+      runCreditDebitCheck(deps, job.data),
+    );
+    await jobs.work<InpatientNotifyJob>(QUEUES.inpatientNotify, (job) => runInpatientNotify(deps, job));
     await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db
@@ -212,6 +225,8 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     });
     const [hh, mm] = config.reconDailyAt.split(':').map(Number);
     await jobs.schedule(QUEUES.reconDaily, `${mm} ${hh} * * *`);
+    // The day's file to each HIS push target, enqueued by the daily run; it retries itself until the deadline.
+    await jobs.work<ReconPushJob>(QUEUES.reconPush, async (job) => void (await runReconPush(deps, job.data)));
   }
 
   const server = app.listen(config.port, config.host);

@@ -35,6 +35,10 @@ const ConfigSchema = z
       alipay: z.number().int().min(0),
       /** The bank aggregator (聚合支付) simulator. */
       bankpay: z.number().int().min(0),
+      /** The MISPOS acquirer simulator (bank terminals' statements); unset: a random port. */
+      mispos: z.number().int().min(0).optional(),
+      /** The credit-pay (信用就医) bank simulator; unset: a random port. */
+      credit: z.number().int().min(0).optional(),
     }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
@@ -152,6 +156,8 @@ const ConfigSchema = z
       .regex(/^wx[0-9a-f]{16}$/, 'must be "wx" followed by 16 hex characters')
       .optional(),
     wechatOaSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Reconciliation file push to the HIS: minutes between tries until the target's deadline (RECON_PUSH_RETRY_MINUTES). */
+    reconPushRetryMinutes: z.coerce.number().int().min(1).max(240),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -228,7 +234,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104 },
+  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104, mispos: 4105, credit: 4106 },
   seedDemo: true,
   patientSessionSeconds: 7200,
   adminAccessTokenSeconds: 900,
@@ -256,6 +262,7 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   hisAckAlertMinutes: 10,
   wechatApiBaseUrl: 'https://api.weixin.qq.com/',
   wechatOpenBaseUrl: 'https://open.weixin.qq.com/',
+  reconPushRetryMinutes: 10,
 };
 
 /** Defaults per environment; environment variables and overrides win. */
@@ -267,7 +274,7 @@ export const DEFAULTS: Record<NodeEnv, Omit<ConfigInput, 'nodeEnv'>> = {
     publicBaseUrl: 'http://127.0.0.1:0',
     logLevel: 'silent',
     seedDemo: false,
-    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 },
+    sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0, mispos: 0 },
     paymentQueryBackoffSeconds: [0.5, 1],
     micropayPollSeconds: 0.5,
     micropayTimeoutSeconds: 3,
@@ -357,6 +364,7 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     weappSecret: secretFromEnv(env, 'WEAPP_SECRET'),
     wechatOaAppId: env.WECHAT_OA_APPID,
     wechatOaSecret: secretFromEnv(env, 'WECHAT_OA_SECRET'),
+    reconPushRetryMinutes: env.RECON_PUSH_RETRY_MINUTES,
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
     out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>

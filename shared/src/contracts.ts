@@ -452,6 +452,36 @@ export const HisPaymentResultSchema = z.object({
 });
 export type HisPaymentResult = z.infer<typeof HisPaymentResultSchema>;
 
+/**
+ * What we push to the HIS about an inpatient stay (住院): a deposit paid, a discharge settlement's result
+ * (refunded, debited, or a bill waiting for the patient), a settlement reversal done. The money itself is
+ * also pushed as ordinary `payment` and `refund` results of its orders.
+ */
+export const HisInpatientResultSchema = z.object({
+  eventId: z.string(),
+  kind: z.enum(['deposit_paid', 'settlement_result', 'settlement_reversed']),
+  /** The order paying the deposit (deposit_paid), else null. */
+  orderNo: z.string().nullable(),
+  admissionNo: z.string(),
+  patientId: z.string(),
+  hisDepositNo: z.string().nullable(),
+  /** The deposit's amount (deposit_paid). */
+  depositFen: FenSchema.nullable(),
+  hisSettlementNo: z.string().nullable(),
+  settlementVersion: z.number().int().nullable(),
+  /** SETTLED / REVERSED, or SETTLING while a bill for the rest waits for the patient. */
+  settlementStatus: z.string().nullable(),
+  totalCostFen: FenSchema.nullable(),
+  refundFen: FenSchema.nullable(),
+  extraFen: FenSchema.nullable(),
+  /** How the rest was collected: CREDIT (debited), BILL (paid by the patient), PENDING (bill waiting), NONE. */
+  extraBy: z.enum(['CREDIT', 'BILL', 'PENDING', 'NONE']).nullable(),
+  /** What the platform holds for the stay after this event (paid deposits and extras less refunds). */
+  balanceFen: z.number().int(),
+  occurredAt: z.string(),
+});
+export type HisInpatientResult = z.infer<typeof HisInpatientResultSchema>;
+
 /** The JSON body of an error reply whose code is one of `codes` (see {@link ErrorBody}). */
 export function errorBodySchema(codes: readonly ErrorCode[]) {
   return z.object({

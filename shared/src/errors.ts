@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   /** The session has no patient yet (or not this one): bind the patient's card first. */
   card_required: 403,
   rate_limited: 429,
+  /** A statement file that is corrupt, does not add up to its own summary, or is another day's or merchant's. */
+  statement_rejected: 422,
   channel_error: 502,
   channel_unavailable: 503,
   /** The hospital information system answered something we cannot use (refused, malformed). */

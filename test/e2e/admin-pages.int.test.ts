@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
@@ -15,6 +16,8 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * (bff/admin-ui/dist, built here when missing or stale) served by a real bff on a fresh database.
  */
 const ROOT = path.resolve(__dirname, '../..');
+/** Screenshots of the pages, kept with the test output (test-results/ is not committed). */
+const SHOTS = path.join(ROOT, 'test-results', 'admin-pages');
 const PASSWORD = 'Passw0rd-pages';
 const USERS = {
   root: 'super_admin',
@@ -43,6 +46,7 @@ describe('admin pages in Chromium', () => {
       throw new Error(`building the admin pages failed:\n${build.stdout}\n${build.stderr}`);
     // 2. The browser: a missing or broken Chromium fails every test here, loudly.
     browser = await launchChromium('admin page tests');
+    mkdirSync(SHOTS, { recursive: true });
     // 3. The stack, staff of every role, and one paid order.
     s = await startTestStack({ adminLockoutThreshold: 5, adminLockoutMinutes: 15 });
     base = s.platform.url;
@@ -161,7 +165,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
     await attempt(PASSWORD);
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
-    await page.screenshot({ path: '/tmp/admin-login-locked.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'login-locked.png') });
     expect(page.url()).toMatch(/\/admin\/login$/);
   });
 
@@ -173,7 +177,7 @@ describe('admin pages in Chromium', () => {
     await page.waitForSelector('.hp-chart canvas');
     expect(await page.locator('.hp-chart canvas').count()).toBeGreaterThanOrEqual(3);
     await page.waitForTimeout(600); // chart animations
-    await page.screenshot({ path: '/tmp/admin-dashboard.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
   });
 
   it('orders: search by number and by patient, detail with timeline, payments and HIS push', async () => {
@@ -184,7 +188,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => (await rows(page).count()) === 1, 10_000, 'one row');
     await expectText(page, '.ant-table-tbody', order.orderNo);
     await expectText(page, '.ant-table-tbody', '已入账');
-    await page.screenshot({ path: '/tmp/admin-orders.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'orders.png'), fullPage: true });
 
     await page.fill('#no', '');
     await page.fill('#patient', 'P0001');
@@ -199,7 +203,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=order-detail]', '支付记录');
     await expectText(page, '[data-testid=order-detail]', '已确认'); // the HIS push, acknowledged
     await page.waitForTimeout(500); // the drawer's slide-in
-    await page.screenshot({ path: '/tmp/admin-order-detail.png', fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, 'order-detail.png'), fullPage: true });
   });
 
   it('a partial refund through the page succeeds and shows in the refunds list', async () => {
@@ -269,7 +273,7 @@ describe('admin pages in Chromium', () => {
       throw new Error(`the new-user dialog stayed open: ${await page.locator('.ant-modal').innerText()}`);
     });
     await expectText(page, '.ant-table-tbody', 'window7');
-    await page.screenshot({ path: '/tmp/admin-users.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'users.png') });
     const [u] = await s.platform.deps.db.select().from(adminUsers).where(eq(adminUsers.username, 'window7'));
     expect(u?.displayName).toBe('七号窗口');
     const again = await loginAs('window7', 'Window-pass-77');
@@ -341,7 +345,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => calls >= 3, 15_000, 'three dashboard loads');
     await expectText(page, '[data-testid=monitor-updated]', '次刷新');
     expect(await page.locator('[data-testid=monitor-updated]').innerText()).not.toContain('第 1 次');
-    await page.screenshot({ path: '/tmp/admin-monitor.png' });
+    await page.screenshot({ path: path.join(SHOTS, 'monitor.png') });
   });
 
   it('refreshes an invalid access token once with the refresh token; logout ends the session', async () => {

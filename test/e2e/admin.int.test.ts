@@ -352,9 +352,19 @@ describe('admin back office API', () => {
     expect(forged.status).toBeGreaterThanOrEqual(400);
     const unsigned = await s.api('POST', '/open/v1/bills', { body: { bills: [] } });
     expect(unsigned.status).toBe(401);
-    const abnormal = await s.api('GET', '/admin/api/logs/abnormal?pageSize=100', { token: tokens.it_ops });
-    expect(abnormal.status).toBe(200);
-    const sources = new Set(abnormal.body.items.map((i: { source: string }) => i.source));
+    // The open-API log is written after the answer (off the request's path): wait for it.
+    const sources = await waitFor(
+      async () => {
+        const abnormal = await s.api('GET', '/admin/api/logs/abnormal?pageSize=100', {
+          token: tokens.it_ops,
+        });
+        expect(abnormal.status).toBe(200);
+        const seen = new Set(abnormal.body.items.map((i: { source: string }) => i.source));
+        return seen.has('open_api') ? seen : undefined;
+      },
+      5_000,
+      'open-API call in the abnormal log',
+    );
     expect(sources).toContain('notification');
     expect(sources).toContain('open_api');
     const openApi = await s.api('GET', '/admin/api/logs/open-api?failed=true', { token: tokens.auditor });

@@ -169,6 +169,44 @@ describe('HIS client: pull-mode bills, cards, prescriptions, invoices', () => {
       expect(back.bills.map((b) => b.hisBillNo)).toContain(unseen.hisBillNo);
     });
 
+    it('asks the HIS again when an order is made: a bill paid at the window is refused, a changed one charged anew', async () => {
+      const window = buildBill({ amountFen: 1500 });
+      const changed = buildBill({ amountFen: 2500 });
+      const offline = buildBill({ amountFen: 3500 });
+      for (const b of [window, changed, offline]) s.sandbox.his.createBill(b);
+      const listed = (await listBills()).bills;
+      const idOf = (no: string) => listed.find((b) => b.hisBillNo === no)!.id;
+      const order = (billId: string) =>
+        s.api('POST', '/api/orders', {
+          token,
+          body: { billIds: [billId], channel: 'wechatpay', tradeType: 'NATIVE' },
+        });
+
+      // Paid at the window after the patient's list was drawn: refused, and nothing locked or charged.
+      s.sandbox.his.payAtWindow('H001', window.hisBillNo!);
+      const refused = await order(idOf(window.hisBillNo!));
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({ error: { code: 'bill_not_payable' } });
+      expect(await billRow(window.hisBillNo!)).toMatchObject({ status: 'UNPAID', lockedOrderId: null });
+
+      // Changed at the HIS since the list: the order charges the HIS's amount (a new version of our bill).
+      s.sandbox.his.createBill({ ...changed, amountFen: 2600 });
+      const charged = await order(idOf(changed.hisBillNo!));
+      expect(charged.status).toBe(201);
+      expect(charged.body).toMatchObject({ amountFen: 2600 });
+      expect(await billRow(changed.hisBillNo!)).toMatchObject({ version: 2, amountFen: 2600 });
+
+      // The HIS not answering does not stop the patient: the push of the payment is then the check.
+      s.sandbox.his.setFaults({ down: true });
+      try {
+        const anyway = await order(idOf(offline.hisBillNo!));
+        expect(anyway.status).toBe(201);
+        expect(anyway.body).toMatchObject({ amountFen: 3500 });
+      } finally {
+        s.sandbox.his.setFaults({ down: false });
+      }
+    });
+
     it('gives up on a HIS that answers too late (the outbound timeout) and lists what we hold', async () => {
       s.sandbox.his.setFaults({ delayMs: s.platform.deps.config.outboundTimeoutMs + 300 });
       const started = Date.now();
@@ -312,6 +350,24 @@ describe('HIS client: pull-mode bills, cards, prescriptions, invoices', () => {
       const rows = JSON.stringify(await db().select().from(patientCards));
       expect(rows).not.toContain('2026000103');
       expect(rows).not.toContain('110101199003070011');
+    });
+
+    it('stops an account that keeps failing to bind (guessing who is a patient), and only that account', async () => {
+      s.sandbox.his.addPatient({ hospital: 'H001', patientId: 'P0010', name: '钱七', cardNo: '2026000110' });
+      const bind = (t: string, name: string) =>
+        s.api('POST', '/api/patient/cards', { token: t, body: { name, cardNo: '2026000110' } });
+      const before = s.sandbox.his.calls.length;
+      for (let i = 0; i < 5; i++) expect((await bind(other, `猜${i}`)).status).toBe(422);
+      expect(s.sandbox.his.calls.length).toBe(before + 5);
+      // The sixth try is refused before the HIS is asked, even with the right name.
+      const stopped = await bind(other, '钱七');
+      expect(stopped.status).toBe(429);
+      expect(stopped.body.error.code).toBe('rate_limited');
+      expect(s.sandbox.his.calls.length).toBe(before + 5);
+      // Another account is not held back.
+      const fine = await bind(token, '钱七');
+      expect(fine.status).toBe(201);
+      await s.api('DELETE', `/api/patient/cards/${fine.body.id}`, { token });
     });
   });
 

@@ -132,7 +132,8 @@ describe('reconciliation engine', () => {
       date: d1,
       triggeredBy: 'test',
     });
-    expect(r1.channelsCompared.sort()).toEqual(['alipay', 'bankpay', 'wechatpay']);
+    // credit: the credit-pay account's statement is reconciled like any channel's.
+    expect(r1.channelsCompared.sort()).toEqual(['alipay', 'bankpay', 'credit', 'wechatpay']);
     expect(r1.hisLedger).toBe(false); // no ledger: the HIS side is not compared, nothing is his_missing
     expect(byOutcome(await items(d1))).toEqual({ platform_only: ['X1', 'X2'] });
     expect((await items(d1)).map((i) => [i.status, i.holdUntil])).toEqual([

@@ -20,6 +20,9 @@ const AuditLogPage = lazy(() => import('./pages/logs/Audit'));
 const UsersPage = lazy(() => import('./pages/Users'));
 const RolesPage = lazy(() => import('./pages/Roles'));
 const SettingsPage = lazy(() => import('./pages/Settings'));
+const ReconRunsPage = lazy(() => import('./pages/recon/Runs'));
+const ReconDifferencesPage = lazy(() => import('./pages/recon/Differences'));
+const ReconReportsPage = lazy(() => import('./pages/recon/Reports'));
 
 const loading = (
   <div style={{ padding: 80, textAlign: 'center' }}>
@@ -114,6 +117,30 @@ export function App() {
           element={
             <Guard permission="comments.view">
               <CommentsPage />
+            </Guard>
+          }
+        />
+        <Route
+          path="recon/runs"
+          element={
+            <Guard permission="recon.view">
+              <ReconRunsPage />
+            </Guard>
+          }
+        />
+        <Route
+          path="recon/items"
+          element={
+            <Guard permission="recon.view">
+              <ReconDifferencesPage />
+            </Guard>
+          }
+        />
+        <Route
+          path="recon/reports"
+          element={
+            <Guard permission="recon.view">
+              <ReconReportsPage />
             </Guard>
           }
         />

@@ -159,12 +159,12 @@ async function errorOf(res: Response): Promise<ApiError> {
   );
 }
 
-/** Calls the admin API with the session's token; refreshes it first when due, and once on a 401. */
-export async function api<T>(
+/** Sends a request with the session's token; refreshes it first when due, and once on a 401. */
+async function authedFetch(
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   opts: { query?: Query; body?: unknown } = {},
-): Promise<T> {
+): Promise<Response> {
   let s = load();
   if (s && s.expiresAt - Date.now() < 5_000) s = await refreshSession(s.refreshToken);
   const send = (token?: string) =>
@@ -186,7 +186,48 @@ export async function api<T>(
     if (res.status === 401 && load()) store(null);
     throw err;
   }
-  return (await res.json()) as T;
+  return res;
+}
+
+/** Calls the admin API with the session's token; refreshes it first when due, and once on a 401. */
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  opts: { query?: Query; body?: unknown } = {},
+): Promise<T> {
+  return (await (await authedFetch(method, path, opts)).json()) as T;
+}
+
+/** The file name a download announces (RFC 5987 `filename*` first, then `filename`). */
+function fileNameOf(disposition: string | null): string | undefined {
+  if (!disposition) return undefined;
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition)?.[1];
+  if (star) {
+    try {
+      return decodeURIComponent(star);
+    } catch {
+      /* fall back to the plain name */
+    }
+  }
+  return /filename="([^"]+)"/i.exec(disposition)?.[1];
+}
+
+/**
+ * Downloads a file from the admin API (Excel/CSV exports): fetched with the session's token — a plain link
+ * would carry none — and saved under the name the server gives. Resolves with that name.
+ */
+export async function download(path: string, query?: Query): Promise<string> {
+  const res = await authedFetch('GET', path, { query });
+  const name = fileNameOf(res.headers.get('content-disposition')) ?? 'export';
+  const href = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  return name;
 }
 
 /** Logs in; throws {@link ApiError} (`invalid_credentials`, `account_locked`, `account_disabled`). */

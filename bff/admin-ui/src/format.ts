@@ -74,6 +74,7 @@ export const REFUND_STATUS: Labels = {
   PROCESSING: { text: '处理中', color: 'processing' },
   SUCCESS: { text: '退款成功', color: 'success' },
   FAILED: { text: '退款失败', color: 'error' },
+  ABNORMAL: { text: '退款异常', color: 'red' },
 };
 
 export const REFUND_METHOD: Labels = {
@@ -190,6 +191,9 @@ export const AUDIT_ACTION: Labels = {
   'role.update': { text: '修改角色' },
   'role.delete': { text: '删除角色' },
   'alert.resolve': { text: '处理告警' },
+  'recon.resolve': { text: '处理对账差异' },
+  'recon.refund': { text: '对账差异退款' },
+  'recon.run': { text: '重新对账' },
 };
 
 export const USER_STATUS: Labels = {

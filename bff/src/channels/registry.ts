@@ -6,6 +6,7 @@ import type { SecretBox } from '../lib/secret-box';
 import type { OutboundRecorder, PaymentChannel } from './types';
 import { AlipayChannel } from './alipay/adapter';
 import { BankPayChannel } from './bankpay/adapter';
+import { BankCreditChannel } from './credit/adapter';
 import { WechatPayV3Channel } from './wechatpay/adapter';
 
 /** A merchant account row with the adapter built for it. */
@@ -123,8 +124,11 @@ export class ChannelRegistry {
         );
         break;
       case 'bankpay':
-        // Our own bank-aggregator contract (docs/bank-aggregator-contract.md): SM2 keys as hex.
-        adapter = new BankPayChannel(
+      case 'credit': {
+        // Our own bank-aggregator contract (docs/bank-aggregator-contract.md): SM2 keys as hex. Credit pay after
+        // treatment is the bank's credit product on the same signed gateway (channels/credit/adapter.ts).
+        const Adapter = row.channel === 'credit' ? BankCreditChannel : BankPayChannel;
+        adapter = new Adapter(
           {
             appId: row.appId,
             merchantNo: row.mchId,
@@ -139,6 +143,7 @@ export class ChannelRegistry {
           this.deps.recorderFor(row.hospitalId),
         );
         break;
+      }
       default:
         throw new AppError('internal_error', `no adapter for channel ${row.channel}`);
     }

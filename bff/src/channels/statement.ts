@@ -78,7 +78,7 @@ export function feeCell(s: string, what: string): number {
 export function statementFailure(
   e: unknown,
   log?: { record: OutboundRecorder; party: string; url: string },
-): StatementOutput {
+): Pick<StatementOutput, 'result' | 'errorCode' | 'errorMessage'> {
   if (!(e instanceof StatementError)) throw e;
   log?.record({
     party: log.party,

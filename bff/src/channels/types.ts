@@ -120,6 +120,11 @@ export interface ChannelCapabilities {
   notifications: boolean;
   /** Serves a daily statement (对账单) that {@link PaymentChannel.downloadStatement} can fetch and parse. */
   statement: boolean;
+  /**
+   * Serves a daily fund-flow bill (资金账单: money in and out of the merchant's balance, settlements to the
+   * bank) that {@link PaymentChannel.downloadFundFlow} can fetch and parse. Absent: false.
+   */
+  fundFlow?: boolean;
 }
 
 /** One line of a channel's daily statement, in our terms. Amounts are positive fen; `kind` says the direction. */
@@ -169,6 +174,55 @@ export interface StatementOutput {
   errorMessage?: string;
 }
 
+/**
+ * One movement of a merchant's balance on a fund-flow bill (资金账单), in our terms. Amounts are positive fen;
+ * `direction` says which way the money went.
+ */
+export interface FundFlowLine {
+  /** When the channel booked it (记账时间). */
+  occurredAt: Date;
+  /** The channel's business number (微信支付业务单号: a payment's transaction id, a refund's id…). */
+  businessNo?: string;
+  /** The channel's flow number (资金流水单号), unique in the bill. */
+  flowNo: string;
+  /** The channel's own words (业务名称 / 业务类型), as printed. */
+  businessName: string;
+  businessType: string;
+  /** IN (收入) or OUT (支出). */
+  direction: 'IN' | 'OUT';
+  amountFen: number;
+  /** The balance after this movement (账户结余). */
+  balanceFen: number;
+  /** Who asked for the change (资金变更提交申请人) and the remark (备注), as printed. */
+  applicant?: string;
+  remark?: string;
+  /** The business voucher number (业务凭证号). */
+  voucherNo?: string;
+}
+
+/** A fund-flow bill's own summary, checked against its lines by the parser. */
+export interface FundFlowTotals {
+  count: number;
+  inCount: number;
+  inFen: number;
+  outCount: number;
+  outFen: number;
+}
+
+/** Like {@link StatementOutput}, for a fund-flow bill. */
+export interface FundFlowOutput {
+  result: ChannelResult;
+  lines?: FundFlowLine[];
+  totals?: FundFlowTotals;
+  rawFile?: Buffer;
+  fileName?: string;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/** The kinds of statement file a merchant account's channel may publish for a day. */
+export type StatementBillType = 'TRADE' | 'FUNDFLOW';
+
 /** Thrown by `parseNotification` for anything that must not be applied: bad signature, stale, undecryptable. */
 export class NotificationRejected extends Error {
   override name = 'NotificationRejected';
@@ -212,6 +266,19 @@ export interface PaymentChannel {
    * lines disagree with its own summary is a FAIL with errorCode STATEMENT_INCONSISTENT, never a partial result.
    */
   downloadStatement(billDate: string): Promise<StatementOutput>;
+  /**
+   * Parses a trade statement file obtained another way (an admin's upload) with exactly the parser and
+   * checks of {@link downloadStatement} (its own summary, this account's merchant): SUCCESS with the lines,
+   * or FAIL with the reason. Never throws for a bad file.
+   */
+  parseStatementFile(file: Buffer, billDate: string): StatementOutput;
+  /**
+   * Downloads and parses the fund-flow bill of one business day; only channels declaring
+   * `capabilities.fundFlow` have it. A file whose lines disagree with its own summary is a FAIL.
+   */
+  downloadFundFlow?(billDate: string): Promise<FundFlowOutput>;
+  /** Parses an uploaded fund-flow bill with the parser of {@link downloadFundFlow}. */
+  parseFundFlowFile?(file: Buffer, billDate: string): FundFlowOutput;
 }
 
 /** One record of the interface log (every call to an external party). */

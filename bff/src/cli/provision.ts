@@ -33,7 +33,10 @@ async function main() {
     });
     for (const w of r.warnings) console.warn(`warning: ${w}`);
     console.log(
-      `provisioned ${r.hospitalId}: ${r.accounts.map((a) => `${a.channel} ${a.mchId} (${a.id})`).join(', ') || 'no merchant account'}; HIS app ${r.hisAppId}`,
+      `provisioned ${r.hospitalId}: ${r.accounts.map((a) => `${a.channel} ${a.mchId} (${a.id})`).join(', ') || 'no merchant account'}; HIS app ${r.hisAppId}` +
+        (r.pushTargets.length
+          ? `; recon file push to ${r.pushTargets.map((t) => `${t.name} (${t.id})`).join(', ')}`
+          : ''),
     );
   } finally {
     await database.close();

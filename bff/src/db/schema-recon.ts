@@ -29,7 +29,9 @@ export const reconStatements = pgTable(
     billDate: text('bill_date').notNull(),
     /** TRADE (the trade bill every matching reads), FUNDFLOW (WeChat's fund-flow bill: settlements to the
      * bank, fees), TERMINAL (an acquiring bank's MISPOS terminal statement; `merchantAccountId` is then
-     * `mispos:<acquirer merchant number>`). */
+     * `mispos:<acquirer merchant number>`, `channel` = `mispos`). The totals below are payments and refunds
+     * for TRADE and TERMINAL; for FUNDFLOW payment* = income (收入) and refund* = expense (支出) counts and sums,
+     * fee = fees charged less fees returned (modules/recon/intake.ts, fund-flow.ts). */
     billType: text('bill_type').notNull().default('TRADE'),
     /** IMPORTED: lines loaded. NO_TRADE: the channel has no statement (no trade that day). PENDING: not
      * published yet, asked again later. FAILED: refused (reason kept) — a manual upload can replace it. */

@@ -612,3 +612,4 @@ export const adminAuditLogs = pgTable(
 );
 
 export * from './schema-recon';
+export * from './schema-credit';

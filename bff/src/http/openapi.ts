@@ -35,7 +35,28 @@ import { z } from 'zod';
 import { HisLedgerPushSchema, LedgerRecordSchema, MAX_LEDGER_LINES } from '../modules/recon/intake';
 import { LEDGER_BODY_LIMIT_BYTES } from './auth-open-api';
 import { renderDocsPage } from './openapi-docs';
+import {
+  CreditDebitListSchema,
+  CreditFamilyMemberSchema,
+  CreditFamilyRequestSchema,
+  CreditSignRequestSchema,
+  CreditSignStartSchema,
+  CreditStatusSchema,
+  PatientMessageListSchema,
+  PatientMessageSchema,
+} from '../modules/credit/routes';
 import { CancelBillSchema, OrderHistoryQuerySchema, SandboxLoginSchema } from './routes';
+import {
+  AdmissionListSchema,
+  AdmissionRequestSchema,
+  AdmissionViewSchema,
+  DepositRequestSchema,
+  DepositViewSchema,
+  PayDepositRequestSchema,
+  SettlementRequestSchema,
+  SettlementReversalRequestSchema,
+  SettlementViewSchema,
+} from '../modules/inpatient/schema';
 
 /**
  * The OpenAPI 3.1 document of the open API (`/open/v1`, called by the HIS, HMAC-signed) and the patient API
@@ -494,12 +515,21 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description:
       'By hospital card number (`cardNo`) or resident ID number (`idNo`), with the holder’s name: the HIS ' +
       'looks the patient up and checks the name. A family member’s card may be bound to several accounts, ' +
-      'but to one account once (`card_already_bound`). A refusal writes nothing.',
+      'but to one account once (`card_already_bound`). A refusal writes nothing. After 5 failed bindings ' +
+      '(wrong name or unknown number) in an hour an account is refused with `rate_limited` until the ' +
+      'oldest failure is an hour old.',
     auth: 'patient-bearer',
     anySession: true,
     request: named('BindCardRequest', BindCardRequestSchema),
     response: { status: 201, description: 'the card bound', body: named('PatientCard', PatientCardSchema) },
-    errors: ['not_found', 'name_mismatch', 'card_already_bound', 'his_error', 'his_unavailable'],
+    errors: [
+      'not_found',
+      'name_mismatch',
+      'card_already_bound',
+      'rate_limited',
+      'his_error',
+      'his_unavailable',
+    ],
   },
   {
     operationId: 'unbindPatientCard',
@@ -572,7 +602,9 @@ export const OPERATIONS: readonly OperationSpec[] = [
     description:
       'Bill ids only: the server computes the amount (an `amountFen` field is refused). `pay` carries what the ' +
       'payment sheet needs: `codeUrl` (NATIVE, a QR content), `h5Url` (H5) or `jsapi` (JSAPI, for ' +
-      '`wx.requestPayment` / `WeixinJSBridge`). On `channel_unavailable` the error names the `orderId` created: poll it.',
+      '`wx.requestPayment` / `WeixinJSBridge`). On `channel_unavailable` the error names the `orderId` created: poll it. ' +
+      'Where the hospital’s bills are pulled from the HIS, the HIS is asked again first: a bill it no longer ' +
+      'lists (paid at a window) is `bill_not_payable`, a changed one is charged at its new amount.',
     auth: 'patient-bearer',
     request: named('CreateOrderRequest', CreateOrderRequestSchema),
     response: { status: 201, description: 'the order, PAYING', body: named('OrderView', OrderViewSchema) },
@@ -656,6 +688,239 @@ export const OPERATIONS: readonly OperationSpec[] = [
     },
     errors: ['not_found', 'his_error', 'his_unavailable'],
   },
+  {
+    operationId: 'startCreditSigning',
+    method: 'POST',
+    path: '/api/credit/sign',
+    tag: TAGS.patient,
+    summary: 'Start signing credit pay after treatment (信用就医)',
+    description:
+      'Answers the bank’s signing page URL: open it; the bank sends the patient back to `returnUrl` with ' +
+      '`signRequestNo` and `result=SUCCESS|CANCELLED`. Then read `GET /api/credit/status` (the bank is asked).',
+    auth: 'patient-bearer',
+    request: named('CreditSignRequest', CreditSignRequestSchema),
+    response: {
+      status: 201,
+      description: 'the signing page',
+      body: named('CreditSignStart', CreditSignStartSchema),
+    },
+    errors: ['conflict', 'channel_error', 'channel_unavailable'],
+  },
+  {
+    operationId: 'getCreditStatus',
+    method: 'GET',
+    path: '/api/credit/status',
+    tag: TAGS.patient,
+    summary: 'Credit-pay status, limit and available amount',
+    description: 'Asked at the bank every time; with the relatives authorised for family pay.',
+    auth: 'patient-bearer',
+    response: { status: 200, description: 'the status', body: named('CreditStatus', CreditStatusSchema) },
+    errors: ['bad_request', 'channel_unavailable'],
+  },
+  {
+    operationId: 'unsignCredit',
+    method: 'POST',
+    path: '/api/credit/unsign',
+    tag: TAGS.patient,
+    summary: 'End credit pay (解约)',
+    description: 'Ends the agreement at the bank, then here; family authorisations end with it.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the status after',
+      body: named('CreditStatus', CreditStatusSchema),
+    },
+    errors: ['conflict', 'channel_error', 'channel_unavailable'],
+  },
+  {
+    operationId: 'addCreditFamilyMember',
+    method: 'POST',
+    path: '/api/credit/family',
+    tag: TAGS.patient,
+    summary: 'Let a relative’s bills be debited on this agreement (family pay)',
+    description: 'The relative must be a card bound to this account (`POST /api/patient/cards`).',
+    auth: 'patient-bearer',
+    request: named('CreditFamilyRequest', CreditFamilyRequestSchema),
+    response: {
+      status: 201,
+      description: 'authorised',
+      body: named('CreditFamilyAdded', CreditFamilyMemberSchema.omit({ name: true })),
+    },
+    errors: ['bad_request', 'not_found', 'conflict'],
+  },
+  {
+    operationId: 'removeCreditFamilyMember',
+    method: 'DELETE',
+    path: '/api/credit/family/:id',
+    tag: TAGS.patient,
+    summary: 'Withdraw a relative’s family-pay authorisation',
+    auth: 'patient-bearer',
+    params: { id: 'the authorisation id (`cfm_…`)' },
+    response: { status: 204, description: 'withdrawn' },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'listCreditDebits',
+    method: 'GET',
+    path: '/api/credit/debits',
+    tag: TAGS.patient,
+    summary: 'Automatic credit debits of the patient’s bills',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'newest first',
+      body: named('CreditDebitList', CreditDebitListSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'listPatientMessages',
+    method: 'GET',
+    path: '/api/patient/messages',
+    tag: TAGS.patient,
+    summary: 'The patient’s messages',
+    description: 'Payment succeeded, refund done, credit debit failed, bill waiting; newest first.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'messages and the unread count',
+      body: named('PatientMessageList', PatientMessageListSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'markPatientMessageRead',
+    method: 'POST',
+    path: '/api/patient/messages/:id/read',
+    tag: TAGS.patient,
+    summary: 'Mark a message read',
+    auth: 'patient-bearer',
+    params: { id: 'the message id (`msg_…`)' },
+    response: {
+      status: 200,
+      description: 'the message',
+      body: named('PatientMessage', PatientMessageSchema),
+    },
+    errors: ['not_found'],
+  },
+  // --- inpatient stays (住院押金、出院结算) ---
+  {
+    operationId: 'admitInpatient',
+    method: 'POST',
+    path: '/open/v1/admissions',
+    tag: TAGS.his,
+    summary: 'Admission notice (入院)',
+    description:
+      'Idempotent by `admissionNo`; a repeat may change the ward and department. The same number for ' +
+      'another patient is a conflict.',
+    auth: 'his-signature',
+    request: named('AdmissionRequest', AdmissionRequestSchema),
+    response: { status: 200, description: 'the stay', body: named('Admission', AdmissionViewSchema) },
+    errors: ['conflict'],
+  },
+  {
+    operationId: 'getAdmission',
+    method: 'GET',
+    path: '/open/v1/admissions/:admissionNo',
+    tag: TAGS.his,
+    summary: 'A stay: deposits, payments, balance, settlements',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    response: { status: 200, description: 'the stay', body: named('Admission', AdmissionViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'requestDeposit',
+    method: 'POST',
+    path: '/open/v1/admissions/:admissionNo/deposits',
+    tag: TAGS.his,
+    summary: 'Ask for a deposit (押金) or a top-up',
+    description:
+      'A bill the patient pays with any channel; debited at once through credit pay when the patient signed ' +
+      'with auto-pay and the limit allows. Idempotent by `hisDepositNo` (another amount: conflict). Refused ' +
+      'once the stay is settled.',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    request: named('DepositRequest', DepositRequestSchema),
+    response: { status: 200, description: 'the deposit', body: named('Deposit', DepositViewSchema) },
+    errors: ['not_found', 'conflict'],
+  },
+  {
+    operationId: 'settleAdmission',
+    method: 'POST',
+    path: '/open/v1/admissions/:admissionNo/settlements',
+    tag: TAGS.his,
+    summary: 'Discharge settlement (出院结算)',
+    description:
+      'The total cost against what the platform holds: the difference is refunded across the paying orders ' +
+      'newest first (each through its own channel), or the rest becomes a bill (credit-debited when signed ' +
+      'and within the limit, else paid by the patient); equal is settled at once. `SETTLING` until the money ' +
+      'moved, then `SETTLED` (also pushed to the HIS). Idempotent by `hisSettlementNo`; another total under ' +
+      'the same number, or a second settlement while one stands, is a conflict. Unpaid deposits are cancelled.',
+    auth: 'his-signature',
+    params: { admissionNo: 'the HIS inpatient number' },
+    request: named('SettlementRequest', SettlementRequestSchema),
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found', 'conflict', 'bill_locked', 'refund_in_progress'],
+  },
+  {
+    operationId: 'getSettlement',
+    method: 'GET',
+    path: '/open/v1/settlements/:hisSettlementNo',
+    tag: TAGS.his,
+    summary: 'A settlement’s result',
+    auth: 'his-signature',
+    params: { hisSettlementNo: 'the HIS settlement number' },
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'reverseSettlement',
+    method: 'POST',
+    path: '/open/v1/settlements/:hisSettlementNo/reversal',
+    tag: TAGS.his,
+    summary: 'Settlement reversal (出院结算撤销)',
+    description:
+      'The settlement becomes `REVERSED` and the stay is back in hospital: an unpaid bill for the rest is ' +
+      'cancelled, a paid one refunded. Deposits it refunded are not collected again; a corrected settlement ' +
+      '(new number, next version) computes against what is now held. Repeatable.',
+    auth: 'his-signature',
+    params: { hisSettlementNo: 'the HIS settlement number' },
+    request: named('SettlementReversalRequest', SettlementReversalRequestSchema),
+    response: { status: 200, description: 'the settlement', body: named('Settlement', SettlementViewSchema) },
+    errors: ['not_found', 'conflict', 'bill_locked', 'refund_in_progress'],
+  },
+  {
+    operationId: 'listMyAdmissions',
+    method: 'GET',
+    path: '/api/inpatient/admissions',
+    tag: TAGS.patient,
+    summary: 'My inpatient stays with the deposit balance',
+    auth: 'patient-bearer',
+    response: { status: 200, description: 'the stays', body: named('AdmissionList', AdmissionListSchema) },
+    errors: [],
+  },
+  {
+    operationId: 'payDeposit',
+    method: 'POST',
+    path: '/api/inpatient/deposits/:id/orders',
+    tag: TAGS.patient,
+    summary: 'Pay a deposit',
+    description:
+      'An ordinary order for the deposit’s bill (the same as `POST /api/orders` with its `billId`).',
+    auth: 'patient-bearer',
+    params: { id: 'the deposit id (`dep_…`)' },
+    request: named('PayDepositRequest', PayDepositRequestSchema),
+    response: { status: 201, description: 'the order', body: named('OrderView', OrderViewSchema) },
+    errors: [
+      'not_found',
+      'bad_request',
+      'bill_not_payable',
+      'bill_locked',
+      'channel_error',
+      'channel_unavailable',
+    ],
+  },
 ];
 
 /** What each error code means, for the document and the docs page. */
@@ -685,6 +950,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   card_required:
     'the session has no patient yet, or not the one asked for: bind the patient’s card (and switch to it) first',
   rate_limited: 'too many calls from this app; wait for Retry-After seconds',
+  statement_rejected:
+    'the statement file is corrupt, does not add up to its own summary, or is another day’s or merchant’s (admin API)',
   channel_error: 'the payment channel refused the request',
   channel_unavailable: 'the payment channel did not answer; the outcome is checked automatically',
   his_error: 'the hospital information system refused the request or answered something unreadable',

@@ -42,6 +42,9 @@ import {
   qrContentForPatient,
 } from '../modules/orders/service';
 import { handleNotification } from '../modules/payments/notify';
+import { onBillStored } from '../modules/credit/service';
+import { creditPatientRoutes } from '../modules/credit/routes';
+import { inpatientOpenRoutes, inpatientPatientRoutes } from '../modules/inpatient/routes';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
 import { idempotent } from './idempotency';
@@ -96,7 +99,12 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
   const r = new Router({ prefix: '/open/v1' });
   r.use(requireOpenApiSignature(deps));
   r.post('/bills', validate(PushBillsRequestSchema), async (ctx) => {
-    ctx.body = await pushBills(deps.db, ctx.state.hisApp!.hospitalId, (ctx.input as PushBillsRequest).bills);
+    ctx.body = await pushBills(
+      deps.db,
+      ctx.state.hisApp!.hospitalId,
+      (ctx.input as PushBillsRequest).bills,
+      (tx, bill) => onBillStored(deps, tx, bill),
+    );
   });
   r.get('/bills/:hisBillNo', async (ctx) => {
     ctx.body = await billStatusForHis(deps.db, ctx.state.hisApp!.hospitalId, ctx.params.hisBillNo!);
@@ -159,6 +167,8 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
       lines: (ctx.input as z.infer<typeof HisLedgerPushSchema>).lines,
     });
   });
+  // Inpatient stays: admission, deposits, discharge settlement and its reversal.
+  inpatientOpenRoutes(r, deps);
   r.get('/recon/:date/file', async (ctx) => {
     ctx.type = 'text/csv; charset=utf-8';
     ctx.set('Content-Disposition', `attachment; filename="recon-${ctx.params.date}.csv"`);
@@ -257,6 +267,10 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
       ctx.body = await createOrder(deps, ctx.state.patient!, ctx.input as CreateOrderRequest);
     },
   );
+  // Credit pay after treatment (信用就医) and the patient's messages.
+  creditPatientRoutes(r, deps, auth);
+  // Inpatient stays: admissions with the deposit balance, paying a deposit.
+  inpatientPatientRoutes(r, deps, auth);
   r.get('/orders/:id', auth, async (ctx) => {
     ctx.body = await getOrderForPatient(deps, ctx.state.patient!, ctx.params.id!);
   });

@@ -17,6 +17,14 @@ export const QUEUES = {
   commentsPull: 'comments-pull',
   /** Daily, after the channels publish: download statements, run the three-way reconciliation (retries itself). */
   reconDaily: 'recon-daily',
+  /** Deliver a day's reconciliation file to one HIS SFTP/FTP target (retries itself until the deadline). */
+  reconPush: 'recon-push',
+  /** Credit pay: debit a bill pushed for a signed patient (sign status, limit, order, debit). */
+  creditDebit: 'credit-debit',
+  /** Credit pay: follow one debit until final (query), then tell the patient when it failed. */
+  creditDebitCheck: 'credit-debit-check',
+  /** Inpatient: push a deposit paid / settlement result / reversal to the HIS (outbox; retried like his-push). */
+  inpatientNotify: 'inpatient-notify',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -28,6 +36,10 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   housekeeping: 300,
   'comments-pull': 900,
   'recon-daily': 1800,
+  'recon-push': 600,
+  'credit-debit': 60,
+  'credit-debit-check': 60,
+  'inpatient-notify': 120,
 };
 
 /**
@@ -37,6 +49,8 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
 const QUEUE_POLICY: Partial<Record<QueueName, PgBoss.QueuePolicy>> = {
   'comments-pull': 'stately',
   'recon-daily': 'stately',
+  // Per singleton key (target:day): one waiting try and one running, never a pile of retry chains.
+  'recon-push': 'stately',
 };
 
 export interface SendOptions {

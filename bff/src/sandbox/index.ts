@@ -9,11 +9,15 @@ import type { SandboxHospitalKeys, SandboxKeys } from './keys';
 import { WechatPaySimulator } from './wechatpay/simulator';
 import { AlipaySimulator } from './alipay/simulator';
 import { BankPaySimulator } from './bankpay/simulator';
+import { MisposSimulator } from './mispos/simulator';
+import { CreditSimulator } from './credit/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
 export { AlipaySimulator } from './alipay/simulator';
 export { BankPaySimulator } from './bankpay/simulator';
+export { MisposSimulator } from './mispos/simulator';
+export { CreditSimulator } from './credit/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
@@ -22,6 +26,8 @@ export interface SandboxEndpoints {
   his: { url: string };
   alipay: { url: string };
   bankpay: { url: string };
+  /** The credit-pay (信用就医) bank; absent: no credit account is provisioned. */
+  credit?: { url: string };
 }
 
 /** Every simulator of the sandbox, started together. */
@@ -31,8 +37,18 @@ export interface Sandbox {
   his: HisSimulator;
   alipay: AlipaySimulator;
   bankpay: BankPaySimulator;
+  /** The acquirer of the hospitals' MISPOS bank terminals (terminal statements). */
+  mispos: MisposSimulator;
+  /** The bank's credit pay after treatment (信用就医). */
+  credit: CreditSimulator;
   close(): Promise<void>;
 }
+
+/** The acquirer merchant numbers (商户号) of the demo hospitals' MISPOS terminals, by hospital code. */
+export const DEMO_MISPOS_MERCHANTS: Record<string, string> = {
+  H001: '898330160120001',
+  H002: '898330160120002',
+};
 
 /** The demo's two hospitals: a hospital group's main campus and a branch, each with its own merchant and HIS. */
 export const DEMO_HOSPITALS = [
@@ -80,6 +96,25 @@ export async function startSandbox(
     await Promise.all([wechat.close(), his.close(), alipay.close()]);
     throw e;
   }
+  let mispos: MisposSimulator;
+  try {
+    mispos = await new MisposSimulator(config.sandboxPorts.mispos ?? 0, his).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
+    throw e;
+  }
+  let credit: CreditSimulator;
+  try {
+    credit = await new CreditSimulator({
+      port: config.sandboxPorts.credit ?? 0,
+      bankKeyId: keys.creditPlatform.keyId,
+      bankPrivateKeyHex: keys.creditPlatform.privateKeyHex,
+      notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
+    }).start();
+  } catch (e) {
+    await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close(), mispos.close()]);
+    throw e;
+  }
   const sp = keys.wechatServiceProvider;
   wechat.addMerchant({
     mchId: sp.mchId,
@@ -112,6 +147,19 @@ export async function startSandbox(
       keyId: k.bankpay.keyId,
       publicKeyHex: k.bankpay.publicKeyHex,
     });
+    credit.addMerchant({
+      appId: k.credit.appId,
+      merchantNo: k.credit.merchantNo,
+      keyId: k.credit.keyId,
+      publicKeyHex: k.credit.publicKeyHex,
+    });
+    const misposMerchant = DEMO_MISPOS_MERCHANTS[code];
+    if (misposMerchant)
+      mispos.addMerchant({
+        merchantNo: misposMerchant,
+        merchantName: DEMO_HOSPITALS.find((h) => h.code === code)?.name ?? code,
+        hospital: code,
+      });
   }
   return {
     keys,
@@ -119,8 +167,17 @@ export async function startSandbox(
     his,
     alipay,
     bankpay,
+    mispos,
+    credit,
     close: async () => {
-      await Promise.all([wechat.close(), his.close(), alipay.close(), bankpay.close()]);
+      await Promise.all([
+        wechat.close(),
+        his.close(),
+        alipay.close(),
+        bankpay.close(),
+        mispos.close(),
+        credit.close(),
+      ]);
     },
   };
 }
@@ -226,6 +283,31 @@ export async function provisionSandboxHospital(
           appId: k.bankpay.appId,
         },
       });
+    if (sandbox.credit) {
+      // Credit pay after treatment (信用就医): the bank's credit product, its own merchant and keys.
+      const creditSettings = {
+        keyId: k.credit.keyId,
+        bankKeyId: sandbox.keys.creditPlatform.keyId,
+        bankPublicKeyHex: sandbox.keys.creditPlatform.publicKeyHex,
+        baseUrl: sandbox.credit.url,
+      };
+      const creditSecrets = secrets.seal(JSON.stringify({ privateKeyHex: k.credit.privateKeyHex }));
+      const creditAccount = {
+        settings: creditSettings,
+        secretsEnc: creditSecrets,
+        mchId: k.credit.merchantNo,
+        appId: k.credit.appId,
+      };
+      await tx
+        .insert(merchantAccounts)
+        .values({
+          id: `ma_${h.code.toLowerCase()}_credit`,
+          hospitalId: h.id,
+          channel: 'credit',
+          ...creditAccount,
+        })
+        .onConflictDoUpdate({ target: merchantAccounts.id, set: creditAccount });
+    }
     const secretEnc = secrets.seal(k.his.secret);
     await tx
       .insert(hisApps)
@@ -373,7 +455,8 @@ const DEMO_BILLS: (SimBillInput & { push: boolean })[] = [
 
 /**
  * Seeds the demo: both hospitals (H002 pulls bills from its HIS), the HIS simulator's patients, visits and
- * prescriptions (every boot: the simulator keeps nothing), a cash payment at the window in its ledger, and —
+ * prescriptions (every boot: the simulator keeps nothing), a cash and a MISPOS card payment at the window in
+ * its ledger, the hospitals' reconciliation settings (HIS ledger pulled, MISPOS acquirer), and —
  * when no bill exists yet — the pending bills pushed through the real signed open API.
  */
 export async function seedDemo(
@@ -397,6 +480,41 @@ export async function seedDemo(
     amountFen: 2000,
   });
   sandbox.his.payAtWindow('H001', cash.hisBillNo, { channel: 'cash' });
+  // A bank card on the window's MISPOS terminal: in the HIS ledger with its reference number, and on the
+  // acquirer's terminal statement (the MISPOS simulator builds it from the HIS's records).
+  const card = sandbox.his.createBill({
+    hospital: 'H001',
+    patientId: 'P0002',
+    hisBillNo: 'DEMO-H001-W002',
+    title: '康复理疗费',
+    department: '骨科',
+    doctor: '刘医生',
+    visitNo: 'V20261123002',
+    amountFen: 6800,
+  });
+  sandbox.his.payAtWindow('H001', card.hisBillNo, { channel: 'mispos' });
+  // Reconciliation in the demo: the HIS ledger is pulled from the HIS simulator, and H001's MISPOS
+  // terminals are reconciled against the acquirer simulator's statement.
+  for (const h of DEMO_HOSPITALS) {
+    const merchantNo = DEMO_MISPOS_MERCHANTS[h.code];
+    const recon = {
+      hisLedgerMode: 'pull',
+      ...(merchantNo
+        ? {
+            mispos: {
+              acquirer: '示范银行（沙箱收单）',
+              merchantNo,
+              merchantName: h.name,
+              statement: { url: sandbox.mispos.statementUrlTemplate, publishHour: 9 },
+            },
+          }
+        : {}),
+    };
+    await db
+      .update(hospitals)
+      .set({ settings: sql`${hospitals.settings} || ${JSON.stringify(recon)}::jsonb` })
+      .where(eq(hospitals.id, h.id));
+  }
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(bills)) as [{ n: number }];
   let pushed = 0;
   for (const { push, ...b } of DEMO_BILLS) {

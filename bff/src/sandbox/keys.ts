@@ -38,6 +38,8 @@ export interface SandboxHospitalKeys {
   alipay: { appId: string; sellerId: string } & PemPair;
   /** Bank aggregator: the API client id, the 15-digit merchant number, and our SM2 key under its key id. */
   bankpay: { appId: string; merchantNo: string; keyId: string } & Sm2HexPair;
+  /** Credit pay after treatment (信用就医) at the bank: same shape as the aggregator's, its own merchant. */
+  credit: { appId: string; merchantNo: string; keyId: string } & Sm2HexPair;
 }
 
 /** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
@@ -47,6 +49,8 @@ export interface SandboxKeys {
   alipayPlatform: PemPair;
   /** The bank aggregator's own SM2 key (signs replies, notifications and statement digests). */
   bankpayPlatform: { keyId: string } & Sm2HexPair;
+  /** The credit-pay bank's own SM2 key (signs replies, notifications and statement digests). */
+  creditPlatform: { keyId: string } & Sm2HexPair;
   /** A WeChat Pay service provider that acts for hospitals in partner mode (sp_mchid). */
   wechatServiceProvider: {
     mchId: string;
@@ -90,6 +94,13 @@ export function hospitalKeys(index: number): SandboxHospitalKeys {
       keyId: `SBX${randomBytes(6).toString('hex').toUpperCase()}`,
       ...sm2Pair(),
     },
+    credit: {
+      appId: `hpcredit${String(index).padStart(3, '0')}`,
+      // Sandbox credit merchant numbers start with 998.
+      merchantNo: `998${String(index).padStart(12, '0')}`,
+      keyId: `SBXC${randomBytes(6).toString('hex').toUpperCase()}`,
+      ...sm2Pair(),
+    },
   };
 }
 
@@ -107,6 +118,7 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
     },
     alipayPlatform: rsaPair(),
     bankpayPlatform: { keyId: `BANKSBX${randomBytes(6).toString('hex').toUpperCase()}`, ...sm2Pair() },
+    creditPlatform: { keyId: `CREDITSBX${randomBytes(6).toString('hex').toUpperCase()}`, ...sm2Pair() },
     wechatPlatform: {
       keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       ...rsaPair(),
@@ -125,6 +137,8 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
       keys.wechatServiceProvider?.apiV2Key &&
       keys.alipayPlatform &&
       keys.bankpayPlatform &&
+      keys.creditPlatform &&
+      hospitalCodes.every((c) => keys.hospitals[c]?.credit) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.bankpay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.alipay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)

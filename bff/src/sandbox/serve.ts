@@ -17,7 +17,7 @@ async function main() {
     keys,
   );
   process.stdout.write(
-    `${JSON.stringify({ wechat: sandbox.wechat.url, his: sandbox.his.url, alipay: sandbox.alipay.url, bankpay: sandbox.bankpay.url })}\n`,
+    `${JSON.stringify({ wechat: sandbox.wechat.url, his: sandbox.his.url, alipay: sandbox.alipay.url, bankpay: sandbox.bankpay.url, mispos: sandbox.mispos.url })}\n`,
   );
   const stop = () => void sandbox.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);

@@ -1,5 +1,6 @@
 import {
   AlertOutlined,
+  AccountBookOutlined,
   AuditOutlined,
   DashboardOutlined,
   DesktopOutlined,
@@ -38,6 +39,16 @@ const MENU: (Item | Group)[] = [
   { path: '/refunds', label: '退款记录', permission: 'refunds.view', icon: <RollbackOutlined /> },
   { path: '/alerts', label: '告警消息', permission: 'alerts.view', icon: <AlertOutlined /> },
   { path: '/comments', label: '订单评价', permission: 'comments.view', icon: <MessageOutlined /> },
+  {
+    key: 'recon',
+    label: '对账',
+    icon: <AccountBookOutlined />,
+    children: [
+      { path: '/recon/runs', label: '对账批次', permission: 'recon.view' },
+      { path: '/recon/items', label: '差异处理', permission: 'recon.view' },
+      { path: '/recon/reports', label: '对账报表', permission: 'recon.view' },
+    ],
+  },
   {
     key: 'logs',
     label: '日志查询',
@@ -94,9 +105,11 @@ export function AppLayout() {
   const selectedKey = selected.startsWith('/orders') ? '/orders' : selected;
   const openKey = selected.startsWith('/logs')
     ? 'logs'
-    : ['/users', '/roles', '/settings'].includes(selected)
-      ? 'system'
-      : '';
+    : selected.startsWith('/recon')
+      ? 'recon'
+      : ['/users', '/roles', '/settings'].includes(selected)
+        ? 'system'
+        : '';
 
   const doLogout = async () => {
     await logout();

@@ -8,11 +8,11 @@ import { api, type Page, type Query } from '../api';
 import { errorText } from '../format';
 import { useHospitals } from '../hooks';
 
-/** One field of a list's search form. `dateRange` becomes `from`/`to` (whole China days). */
+/** One field of a list's search form. `dateRange` becomes `from`/`to` (whole China days), `date` one day. */
 export interface Filter {
   name: string;
   label: string;
-  type?: 'text' | 'select' | 'dateRange' | 'hospital';
+  type?: 'text' | 'select' | 'dateRange' | 'date' | 'hospital';
   options?: { value: string; label: string }[];
   placeholder?: string;
 }
@@ -30,6 +30,8 @@ export interface ListPageProps<T> {
   extra?: ReactNode;
   /** Bumped by the page to reload the current page (after an action). */
   reloadKey?: number;
+  /** Told the search whenever it changes (e.g. to export what the list shows). */
+  onQuery?: (q: Query) => void;
   testId?: string;
 }
 
@@ -41,6 +43,9 @@ function toQuery(values: Record<string, unknown>, filters: Filter[]): Query {
       const r = v as [Dayjs | null, Dayjs | null] | undefined;
       if (r?.[0]) q.from = r[0].format('YYYY-MM-DD');
       if (r?.[1]) q.to = r[1].format('YYYY-MM-DD');
+    } else if (f.type === 'date') {
+      const d = v as Dayjs | null | undefined;
+      if (d) q[f.name] = d.format('YYYY-MM-DD');
     } else if (typeof v === 'string' && v.trim()) q[f.name] = v.trim();
   }
   return q;
@@ -48,7 +53,8 @@ function toQuery(values: Record<string, unknown>, filters: Filter[]): Query {
 
 /** A search form, a paged table and its loading: what every admin list page is made of. */
 export function ListPage<T extends object>(props: ListPageProps<T>) {
-  const { title, path, filters, columns, rowKey, expandable, onRow, extra, reloadKey, testId } = props;
+  const { title, path, filters, columns, rowKey, expandable, onRow, extra, reloadKey, testId, onQuery } =
+    props;
   const [form] = Form.useForm();
   const [params] = useSearchParams();
   const hospitals = useHospitals();
@@ -57,7 +63,7 @@ export function ListPage<T extends object>(props: ListPageProps<T>) {
     const v: Record<string, string> = {};
     for (const f of filters) {
       const p = params.get(f.name);
-      if (p && f.type !== 'dateRange') v[f.name] = p;
+      if (p && f.type !== 'dateRange' && f.type !== 'date') v[f.name] = p;
     }
     return v;
   });
@@ -84,6 +90,7 @@ export function ListPage<T extends object>(props: ListPageProps<T>) {
   useEffect(() => {
     void load();
   }, [load, reloadKey]);
+  useEffect(() => onQuery?.(query), [query, onQuery]);
 
   const search = () => {
     setPage(1);
@@ -115,6 +122,8 @@ export function ListPage<T extends object>(props: ListPageProps<T>) {
                 <Form.Item name={f.name} label={f.label} style={{ marginBottom: 12 }}>
                   {f.type === 'dateRange' ? (
                     <DatePicker.RangePicker style={{ width: '100%' }} />
+                  ) : f.type === 'date' ? (
+                    <DatePicker style={{ width: '100%' }} />
                   ) : f.type === 'select' ? (
                     <Select allowClear placeholder={f.placeholder ?? '全部'} options={f.options} />
                   ) : f.type === 'hospital' ? (

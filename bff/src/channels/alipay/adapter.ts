@@ -400,6 +400,17 @@ export class AlipayChannel implements PaymentChannel {
     }
   }
 
+  /** An uploaded bill archive (the zip the download URL serves), through the parser of {@link downloadStatement}. */
+  parseStatementFile(file: Buffer, _billDate: string): StatementOutput {
+    try {
+      const { fileName, text } = extractTradeBill(file);
+      const parsed = parseAlipayTradeBill(text, { sellerId: this.opts.sellerId });
+      return { result: 'SUCCESS', ...parsed, rawFile: file, fileName };
+    } catch (e) {
+      return statementFailure(e);
+    }
+  }
+
   /** GETs the bill archive (plain HTTP download, no signature), bounded in time and size. */
   private async download(
     url: URL,

@@ -169,9 +169,9 @@ function parseTime(s: unknown): Date | undefined {
   return undefined;
 }
 
-const fen = (v: unknown): number | undefined =>
+export const fen = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 // ---- state mapping: the bank's words to ours, one switch each -----------------------------------------
 
@@ -212,12 +212,13 @@ function mapRefundStatus(status: unknown): ChannelRefundState {
 
 /** Bank codes that say nothing about the order: ask again (query), never a definite failure. */
 const RETRYABLE_CODES = new Set(['SYSTEM_ERROR', 'BANK_BUSY', 'FREQUENCY_LIMITED']);
-const failureResult = (code: string): ChannelResult => (RETRYABLE_CODES.has(code) ? 'UNKNOWN' : 'FAIL');
+export const failureResult = (code: string): ChannelResult =>
+  RETRYABLE_CODES.has(code) ? 'UNKNOWN' : 'FAIL';
 
-type Biz = Record<string, unknown>;
+export type Biz = Record<string, unknown>;
 
 /** A verified reply, or no (verifiable) reply at all. */
-type CallOutcome =
+export type CallOutcome =
   | { answered: true; code: string; message: string; biz: Biz; httpStatus: number }
   | { answered: false; errorCode: string; errorMessage: string; httpStatus?: number };
 
@@ -343,7 +344,7 @@ export function parseBankStatement(
  * of it is believed; a reply that fails any check is UNKNOWN, like a timeout, and resolved by a query.
  */
 export class BankPayChannel implements PaymentChannel {
-  readonly name = 'bankpay';
+  readonly name: string = 'bankpay';
   readonly capabilities: ChannelCapabilities = {
     // JSAPI through a bank needs the bank's own mini-program/official-account binding per hospital: not built.
     tradeTypes: ['NATIVE', 'H5', 'MICROPAY'],
@@ -416,7 +417,7 @@ export class BankPayChannel implements PaymentChannel {
   }
 
   /** One API call: a verified reply, or `answered: false` (timeout, transport error, unverifiable reply). */
-  private async call(
+  protected async call(
     operation: string,
     orderNo: string | undefined,
     method: string,
@@ -505,7 +506,7 @@ export class BankPayChannel implements PaymentChannel {
     };
   }
 
-  private payment(orderNo: string, b: Biz, appId?: string): ChannelPayment {
+  protected payment(orderNo: string, b: Biz, appId?: string): ChannelPayment {
     return {
       orderNo: str(b.outTradeNo) ?? orderNo,
       state: mapTradeStatus(b.tradeStatus),
@@ -798,6 +799,15 @@ export class BankPayChannel implements PaymentChannel {
         rawFile: file,
         fileName,
       };
+    return this.parseStatementFile(file, billDate, fileName);
+  }
+
+  /** A statement file (downloaded or uploaded), checked against its TOTAL line, this merchant and the day. */
+  parseStatementFile(
+    file: Buffer,
+    billDate: string,
+    fileName = `${this.opts.merchantNo}_${billDate}.csv`,
+  ): StatementOutput {
     try {
       const { lines, totals } = parseBankStatement(file, { billDate, merchantNo: this.opts.merchantNo });
       return { result: 'SUCCESS', lines, totals, rawFile: file, fileName };

@@ -19,12 +19,14 @@ import type {
   OutboundRecorder,
   ParsedNotification,
   StatementOutput,
+  FundFlowOutput,
   PaymentChannel,
   QueryPaymentOutput,
 } from '../types';
 import { NotificationRejected } from '../types';
 import { isBillDate, statementFailure } from '../statement';
 import { parseTradeBill, verifyBillHash } from './trade-bill';
+import { parseFundFlowBill } from './fund-flow-bill';
 
 /**
  * Settings of one WeChat Pay v3 merchant account. Direct-merchant mode here; the service-provider
@@ -348,6 +350,7 @@ export class WechatPayV3Channel implements PaymentChannel {
       reverse: v2Secure,
       notifications: true,
       statement: true,
+      fundFlow: this.opts.mode !== 'partner',
     };
     this.privateKey = createPrivateKey(this.opts.privateKeyPem);
     this.platformPublicKey = createPublicKey(this.opts.platformPublicKeyPem);
@@ -809,27 +812,124 @@ export class WechatPayV3Channel implements PaymentChannel {
    * filtering the provider's file works without that permission.
    */
   async downloadStatement(billDate: string): Promise<StatementOutput> {
-    if (!isBillDate(billDate))
+    const got = await this.fetchBill('statement', 'v3/bill/tradebill', billDate, { bill_type: 'ALL' });
+    if (!got.ok) return got.output;
+    try {
+      verifyBillHash(got.file, got.hashType, got.hashValue);
+      return this.tradeBillOutput(got.file, billDate);
+    } catch (e) {
+      return statementFailure(e, { record: this.record, party: this.name, url: 'v3/billdownload/file' });
+    }
+  }
+
+  parseStatementFile(file: Buffer, billDate: string): StatementOutput {
+    try {
+      return this.tradeBillOutput(file, billDate);
+    } catch (e) {
+      return statementFailure(e);
+    }
+  }
+
+  private tradeBillOutput(file: Buffer, billDate: string): StatementOutput {
+    const mchId = this.partner ? this.opts.spMchId! : this.opts.mchId;
+    const parsed = parseTradeBill(file, { mchId, subMchId: this.partner ? this.opts.mchId : undefined });
+    return {
+      result: 'SUCCESS',
+      ...parsed,
+      rawFile: file,
+      fileName: `wechatpay_${mchId}_${billDate}_ALL.csv`,
+    };
+  }
+
+  /**
+   * The day's fund-flow bill of the basic account (资金账单, `GET /v3/bill/fundflowbill?account_type=BASIC`):
+   * fetched and hash-checked exactly like the trade bill, then checked against its own summary. Direct
+   * merchants only: in partner mode the hospital's money sits in the sub-merchant's account, whose bill the
+   * provider gets encrypted from another API ([C] `/v3/bill/sub-merchant-fundflowbill`) — not declared here.
+   */
+  async downloadFundFlow(billDate: string): Promise<FundFlowOutput> {
+    if (this.partner)
       return {
         result: 'FAIL',
-        errorCode: 'PARAM_ERROR',
-        errorMessage: `bill date ${billDate} is not YYYY-MM-DD`,
+        errorCode: 'UNSUPPORTED',
+        errorMessage: 'the fund-flow bill of a sub-merchant is not available in partner mode',
+      };
+    const got = await this.fetchBill('fundflow_statement', 'v3/bill/fundflowbill', billDate, {
+      account_type: 'BASIC',
+    });
+    if (!got.ok) return got.output;
+    try {
+      verifyBillHash(got.file, got.hashType, got.hashValue);
+      return this.fundFlowOutput(got.file, billDate);
+    } catch (e) {
+      return statementFailure(e, { record: this.record, party: this.name, url: 'v3/billdownload/file' });
+    }
+  }
+
+  parseFundFlowFile(file: Buffer, billDate: string): FundFlowOutput {
+    try {
+      return this.fundFlowOutput(file, billDate);
+    } catch (e) {
+      return statementFailure(e);
+    }
+  }
+
+  private fundFlowOutput(file: Buffer, billDate: string): FundFlowOutput {
+    const parsed = parseFundFlowBill(file);
+    return {
+      result: 'SUCCESS',
+      ...parsed,
+      rawFile: file,
+      fileName: `wechatpay_${this.opts.mchId}_${billDate}_FUNDFLOW_BASIC.csv`,
+    };
+  }
+
+  /**
+   * Asks for a bill (signed GET, reply verified by the SDK) and fetches the file it announces from our own
+   * API host. The file is returned with the announced hash, unchecked: the caller checks it before parsing.
+   */
+  private async fetchBill(
+    operation: string,
+    path: string,
+    billDate: string,
+    params: Record<string, string>,
+  ): Promise<
+    | { ok: true; file: Buffer; hashType?: string; hashValue?: string }
+    | { ok: false; output: { result: ChannelResult; errorCode?: string; errorMessage?: string } }
+  > {
+    if (!isBillDate(billDate))
+      return {
+        ok: false,
+        output: {
+          result: 'FAIL',
+          errorCode: 'PARAM_ERROR',
+          errorMessage: `bill date ${billDate} is not YYYY-MM-DD`,
+        },
       };
     const res = await this.call<{ hash_type?: string; hash_value?: string; download_url?: string }>(
-      'statement',
+      operation,
       undefined,
       'GET',
-      'v3/bill/tradebill',
+      path,
       undefined,
-      { params: { bill_date: billDate, bill_type: 'ALL' } },
+      { params: { bill_date: billDate, ...params } },
     );
     if (!res.ok) {
       // [C] no trade that day: 400 NO_STATEMENT_EXIST; the file is still being generated: 400 STATEMENT_CREATING.
       if (res.errorCode === 'NO_STATEMENT_EXIST')
-        return { result: 'FAIL', errorCode: 'NO_STATEMENT', errorMessage: res.errorMessage };
+        return {
+          ok: false,
+          output: { result: 'FAIL', errorCode: 'NO_STATEMENT', errorMessage: res.errorMessage },
+        };
       if (res.errorCode === 'STATEMENT_CREATING')
-        return { result: 'PENDING', errorCode: res.errorCode, errorMessage: res.errorMessage };
-      return { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage };
+        return {
+          ok: false,
+          output: { result: 'PENDING', errorCode: res.errorCode, errorMessage: res.errorMessage },
+        };
+      return {
+        ok: false,
+        output: { result: res.result, errorCode: res.errorCode, errorMessage: res.errorMessage },
+      };
     }
     const base = this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`;
     let target: URL;
@@ -837,40 +937,35 @@ export class WechatPayV3Channel implements PaymentChannel {
       target = new URL(res.data.download_url ?? '');
     } catch {
       return {
-        result: 'FAIL',
-        errorCode: 'STATEMENT_FORMAT',
-        errorMessage: 'tradebill reply has no download_url',
+        ok: false,
+        output: {
+          result: 'FAIL',
+          errorCode: 'STATEMENT_FORMAT',
+          errorMessage: `${path} reply has no download_url`,
+        },
       };
     }
     const basePath = new URL(base);
     if (target.origin !== basePath.origin || !target.pathname.startsWith(basePath.pathname))
       return {
-        result: 'FAIL',
-        errorCode: 'STATEMENT_URL_UNTRUSTED',
-        errorMessage: `download_url is not on ${basePath.origin}`,
+        ok: false,
+        output: {
+          result: 'FAIL',
+          errorCode: 'STATEMENT_URL_UNTRUSTED',
+          errorMessage: `download_url is not on ${basePath.origin}`,
+        },
       };
     const file = await this.download(
       target.pathname.slice(basePath.pathname.length),
       Object.fromEntries(target.searchParams),
       billDate,
     );
-    if (!file.ok) return { result: file.result, errorCode: file.errorCode, errorMessage: file.errorMessage };
-    const mchId = this.partner ? this.opts.spMchId! : this.opts.mchId;
-    try {
-      verifyBillHash(file.data, res.data.hash_type, res.data.hash_value);
-      const parsed = parseTradeBill(file.data, {
-        mchId,
-        subMchId: this.partner ? this.opts.mchId : undefined,
-      });
+    if (!file.ok)
       return {
-        result: 'SUCCESS',
-        ...parsed,
-        rawFile: file.data,
-        fileName: `wechatpay_${mchId}_${billDate}_ALL.csv`,
+        ok: false,
+        output: { result: file.result, errorCode: file.errorCode, errorMessage: file.errorMessage },
       };
-    } catch (e) {
-      return statementFailure(e, { record: this.record, party: this.name, url: 'v3/billdownload/file' });
-    }
+    return { ok: true, file: file.data, hashType: res.data.hash_type, hashValue: res.data.hash_value };
   }
 
   /** Fetches a bill file: a signed GET whose reply is raw bytes (not signed, so not verified by the SDK). */

@@ -18,6 +18,7 @@ import {
   type LoginResult,
 } from './auth-service';
 import type { Permission } from './permissions';
+import { listMessagesForAdmin } from '../messages/service';
 import { listComments } from '../comments/service';
 import { listHisApps, listHospitals, listMerchantAccounts } from './settings';
 import {
@@ -76,6 +77,8 @@ export interface AdminRoute {
   permission: Permission | null;
   input?: z.ZodType;
   status?: number;
+  /** A larger JSON body limit for this route (a file upload); default: the config's bodyLimitBytes. */
+  bodyLimit?: number;
   handler: (deps: Deps, ctx: Context, input: never) => Promise<unknown>;
 }
 
@@ -107,6 +110,13 @@ const CashRefundSchema = z
 
 const CommentSearchSchema = PageSchema.extend(RangeSchema.shape).extend({
   stars: z.coerce.number().int().min(1).max(5).optional(),
+});
+
+const PatientMessageSearchSchema = z.object({
+  hospitalId: z.string().max(64).optional(),
+  patientId: z.string().max(64).optional(),
+  kind: z.string().max(40).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 const ChangePasswordSchema = z
@@ -243,6 +253,22 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     permission: 'refunds.view',
     input: RefundSearchSchema,
     handler: (deps, ctx, q: z.infer<typeof RefundSearchSchema>) => searchRefunds(deps.db, admin(ctx), q),
+  },
+  // ---- messages to patients (payment, refund, credit debit failed, bill waiting)
+  {
+    method: 'GET',
+    path: '/patient-messages',
+    permission: 'orders.view',
+    input: PatientMessageSearchSchema,
+    handler: (deps, ctx, q: z.infer<typeof PatientMessageSearchSchema>) => {
+      const hospitalId = scopeHospital(admin(ctx), q.hospitalId);
+      return listMessagesForAdmin(deps.db, {
+        hospitalIds: hospitalId ? [hospitalId] : null,
+        patientId: q.patientId,
+        kind: q.kind,
+        limit: q.limit,
+      });
+    },
   },
   // ---- order comments (订单评价) pulled from WeChat Pay
   {
@@ -440,7 +466,7 @@ export function adminRoutes(deps: Deps, jwtSecret: string, extra: readonly Admin
   });
   for (const route of [...ADMIN_ROUTES, ...extra]) {
     const steps = [auth, permit(route.permission)];
-    if (route.input) steps.push(validate(route.input));
+    if (route.input) steps.push(validate(route.input, { limit: route.bodyLimit }));
     const handler = async (ctx: Context) => {
       const out = await route.handler(deps, ctx, ctx.input as never);
       ctx.status = route.status ?? 200;

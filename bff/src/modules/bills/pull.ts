@@ -1,11 +1,17 @@
 import type { BillDetail, BillStatus, PatientBillsResponse } from '@hp/shared';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { bills, patients } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { AppError, notFound, toAppError } from '../../lib/errors';
 import { hisSetupFor, requireHisEndpoint } from '../his/endpoint';
 import type { PatientPrincipal } from '../orders/service';
 import { listPayableBills, pushBills } from './service';
+
+/**
+ * Bills the platform made itself — an inpatient deposit (`YJ:…`) or a settlement's rest (`JS:…`) — are not
+ * in the HIS's pending list: pull mode neither hides nor re-checks them. A HIS bill number cannot hold `:`.
+ */
+const isInternalBill = (hisBillNo: string) => hisBillNo.includes(':');
 
 async function hisPatientIdOf(deps: Pick<Deps, 'db'>, patientId: string): Promise<string> {
   const [p] = await deps.db
@@ -65,10 +71,64 @@ export async function listBillsForPatient(deps: Deps, who: PatientPrincipal): Pr
   const stillPending = pending;
   // A bill the HIS no longer lists (paid at the window, withdrawn) is not offered; one we are paying stays.
   return {
-    bills: held.filter((b) => stillPending.has(b.hisBillNo) || b.payingOrderId),
+    bills: held.filter(
+      (b) => stillPending.has(b.hisBillNo) || b.payingOrderId || isInternalBill(b.hisBillNo),
+    ),
     billMode: 'pull',
     hisUnavailable: false,
   };
+}
+
+/**
+ * Pull mode, before an order is made: the HIS is asked once more which of the chosen bills it still calls
+ * pending (a bill paid at the window a minute ago would otherwise be paid twice), and what it says is stored
+ * through {@link pushBills} first, so the order charges the HIS's current amount. A bill it no longer lists
+ * is refused (`bill_not_payable`). When the HIS does not answer the order goes ahead on the bills we hold:
+ * the payment's push to the HIS is then the check, and a bill the HIS refuses there is refunded (see the
+ * HIS push job). Push mode: nothing to do — the HIS told us of every change.
+ */
+export async function recheckBillsWithHis(
+  deps: Deps,
+  who: PatientPrincipal,
+  billIds: string[],
+): Promise<void> {
+  const setup = await hisSetupFor(deps, who.hospitalId);
+  if (setup?.billMode !== 'pull' || billIds.length === 0) return;
+  const chosen = await deps.db
+    .select({ id: bills.id, hisBillNo: bills.hisBillNo, lockedOrderId: bills.lockedOrderId })
+    .from(bills)
+    .where(
+      and(
+        inArray(bills.id, billIds),
+        eq(bills.patientId, who.patientId),
+        eq(bills.hospitalId, who.hospitalId),
+      ),
+    );
+  // Unknown or foreign ids, and bills already being paid, are refused by the order itself.
+  const toCheck = chosen.filter((b) => !b.lockedOrderId && !isInternalBill(b.hisBillNo));
+  if (toCheck.length === 0) return;
+  let pulled;
+  try {
+    if (!setup.endpoint) throw new AppError('his_unavailable', 'no HIS endpoint configured');
+    pulled = await deps.his.pendingBills(setup.endpoint, await hisPatientIdOf(deps, who.patientId));
+  } catch (e) {
+    const err = toAppError(e);
+    if (err.code !== 'his_unavailable' && err.code !== 'his_error' && err.code !== 'not_found') throw e;
+    deps.log.warn(
+      { hospitalId: who.hospitalId, code: err.code, reason: err.message },
+      'HIS pull failed before order creation: going ahead on the bills we hold',
+    );
+    return;
+  }
+  const byNo = new Map(pulled.map((b) => [b.hisBillNo, b]));
+  const gone = toCheck.find((b) => !byNo.has(b.hisBillNo));
+  if (gone)
+    throw new AppError(
+      'bill_not_payable',
+      `bill ${gone.id} is no longer pending at the hospital (paid at a window or withdrawn); refresh the list`,
+    );
+  const current = toCheck.map((b) => byNo.get(b.hisBillNo)!);
+  await pushBills(deps.db, who.hospitalId, current);
 }
 
 /**

@@ -15,6 +15,16 @@ import { newId } from '../../lib/ids';
 
 type BillRow = typeof bills.$inferSelect;
 
+/** A bill just stored by a push, as {@link pushBills} hands it to its hook. */
+export interface StoredBill {
+  id: string;
+  hospitalId: string;
+  patientId: string;
+  version: number;
+  title: string;
+  amountFen: number;
+}
+
 /** The columns a HIS push sets; a later version replaces all of them. */
 function billContent(b: OpenBill, patientId: string) {
   return {
@@ -63,7 +73,13 @@ async function upsertPatient(
  * changed while unpaid and not in a live order → replaced by a new version. A change to a paid bill or to
  * one held by a live order is refused, and then nothing of the batch is stored.
  */
-export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): Promise<PushBillsResult> {
+export async function pushBills(
+  db: Db,
+  hospitalId: string,
+  input: OpenBill[],
+  /** Runs in the same transaction for every bill created or replaced (patient message, credit auto-pay). */
+  onStored?: (tx: Db, bill: StoredBill) => Promise<void>,
+): Promise<PushBillsResult> {
   const seen = new Set<string>();
   for (const b of input) {
     if (seen.has(b.hisBillNo))
@@ -85,6 +101,14 @@ export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): 
           .insert(bills)
           .values({ id, hospitalId, hisBillNo: b.hisBillNo, ...billContent(b, patientId) });
         results.push({ hisBillNo: b.hisBillNo, billId: id, version: 1, outcome: 'created' });
+        await onStored?.(tx, {
+          id,
+          hospitalId,
+          patientId,
+          version: 1,
+          title: b.title,
+          amountFen: b.amountFen,
+        });
         continue;
       }
       if (sameContent(existing, b, patientId)) {
@@ -114,6 +138,14 @@ export async function pushBills(db: Db, hospitalId: string, input: OpenBill[]): 
         .set({ ...billContent(b, patientId), version, updatedAt: sql`now()` })
         .where(and(eq(bills.id, existing.id), eq(bills.status, 'UNPAID'), isNull(bills.lockedOrderId)));
       results.push({ hisBillNo: b.hisBillNo, billId: existing.id, version, outcome: 'replaced' });
+      await onStored?.(tx, {
+        id: existing.id,
+        hospitalId,
+        patientId,
+        version,
+        title: b.title,
+        amountFen: b.amountFen,
+      });
     }
     return { results };
   });

@@ -1,11 +1,20 @@
-import type { CardType, HisPaymentResult, HisRefundResult, InvoiceContentType, OpenBill } from '@hp/shared';
+import type {
+  CardType,
+  HisInpatientResult,
+  HisPaymentResult,
+  HisRefundResult,
+  InvoiceContentType,
+  OpenBill,
+} from '@hp/shared';
 import type { z } from 'zod';
 import type { OutboundCall, OutboundRecorder } from '../../channels/types';
 import { AppError } from '../../lib/errors';
 import { maskName } from '../../lib/mask';
 import { firstIssue } from '../../lib/validate';
+import { HisLedgerPushSchema, type HisLedgerLine } from '../recon/intake';
 import {
   InvoicesReplySchema,
+  LedgerReplySchema,
   LookupReplySchema,
   PendingBillsReplySchema,
   PrescriptionReplySchema,
@@ -89,8 +98,11 @@ export interface HisInvoice {
  * refused or answered something unreadable. The caller decides what a patient sees.
  */
 export interface HisClient {
-  /** Pushes a payment or refund result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
-  pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void>;
+  /** Pushes a payment, refund or inpatient (deposit, settlement) result. Resolves when the HIS acknowledged it; idempotent on `eventId` at the HIS. */
+  pushResult(
+    endpoint: HisEndpoint,
+    result: HisPaymentResult | HisRefundResult | HisInpatientResult,
+  ): Promise<void>;
   /**
    * Pull mode: the patient's unpaid bills, in the shape of a push (`OpenBillSchema`, same limits). Every bill
    * is checked to be this patient's.
@@ -102,6 +114,47 @@ export interface HisClient {
   prescription(endpoint: HisEndpoint, hisBillNo: string): Promise<HisPrescription>;
   /** The e-invoices of a paid order (empty until the HIS issued one), with their files. */
   invoice(endpoint: HisEndpoint, orderNo: string): Promise<HisInvoice[]>;
+  /**
+   * The HIS's ledger of one business day (YYYY-MM-DD, Beijing), in our ledger's terms: what reconciliation
+   * reads when the HIS does not push it. Its own totals are checked; `his_error` when they do not add up.
+   */
+  ledger(endpoint: HisEndpoint, date: string): Promise<HisLedgerLine[]>;
+}
+
+/**
+ * The reference protocol's ledger channel names → ours (HisLedgerLine.channel). Platform records keep the
+ * order's channel; `cash` on a platform record is a refund we paid back at the window.
+ */
+function ledgerChannel(
+  source: 'platform' | 'offline',
+  channel: string,
+): HisLedgerLine['channel'] | undefined {
+  const c = channel.toLowerCase();
+  if (source === 'platform') {
+    switch (c) {
+      case 'wechatpay':
+      case 'alipay':
+      case 'bankpay':
+        return c;
+      case 'cash':
+        return 'CASH';
+      default:
+        return undefined;
+    }
+  }
+  switch (c) {
+    case 'cash':
+      return 'CASH';
+    case 'mispos':
+    case 'pos':
+      return 'MISPOS';
+    case 'kiosk':
+      return 'KIOSK';
+    case 'prepaid':
+      return 'PREPAID';
+    default:
+      return 'OTHER';
+  }
 }
 
 /** What one exchange with the HIS came to. */
@@ -142,6 +195,8 @@ function scrubNumbers(text: string): string {
  * - `POST {baseUrl}/his/v1/patients/lookup` `{ cardNo | idNo, name }` → `{ patient: { patientId, name, cardType } }`
  * - `GET  {baseUrl}/his/v1/prescriptions/{hisBillNo}` → `{ prescription: { …, items } }`
  * - `GET  {baseUrl}/his/v1/invoices?orderNo=…` → `{ invoices: [{ invoiceCode, invoiceNo, amountFen, issuedAt, contentType, fileBase64 }] }`
+ * - `GET  {baseUrl}/his/v1/ledger?date=YYYY-MM-DD` → `{ date, records: [{ kind, source, channel, orderNo, refundNo,
+ *   receiptNo, hisBillNos, amountFen, time, occurredAt, terminalId, terminalRef }], totals }`
  *
  * Every call goes to the interface log through the recorder (payloads masked there; card and ID numbers
  * travel only in POST bodies, never in a URL).
@@ -195,12 +250,15 @@ export class HttpHisClient implements HisClient {
     }
   }
 
-  async pushResult(endpoint: HisEndpoint, result: HisPaymentResult | HisRefundResult): Promise<void> {
+  async pushResult(
+    endpoint: HisEndpoint,
+    result: HisPaymentResult | HisRefundResult | HisInpatientResult,
+  ): Promise<void> {
     const x = await this.exchange(endpoint, 'POST', '/his/v1/results', result);
     const base: Omit<OutboundCall, 'result' | 'latencyMs'> = {
       party: 'his',
       operation: `push_${result.kind}_result`,
-      orderNo: result.orderNo,
+      orderNo: result.orderNo ?? undefined,
       method: 'POST',
       url: x.url,
       request: result,
@@ -428,5 +486,56 @@ export class HttpHisClient implements HisClient {
         file,
       };
     });
+  }
+
+  async ledger(endpoint: HisEndpoint, date: string): Promise<HisLedgerLine[]> {
+    const reply = await this.call(endpoint, {
+      operation: 'ledger',
+      method: 'GET',
+      target: `/his/v1/ledger?date=${encodeURIComponent(date)}`,
+      logRequest: { date },
+      // A day's ledger is large: the log keeps its totals, not its records.
+      logResponse: (r) => ({
+        code: r.code,
+        date: r.date,
+        totals: r.totals,
+        records: Array.isArray(r.records) ? r.records.length : r.records,
+      }),
+      notFound: 'the hospital system has no ledger of this day',
+      schema: LedgerReplySchema,
+    });
+    if (reply.date !== date)
+      throw new AppError('his_error', `the hospital system answered the ledger of ${reply.date} for ${date}`);
+    const lines = reply.records.map((r, i) => {
+      const channel = ledgerChannel(r.source, r.channel);
+      if (!channel)
+        throw new AppError('his_error', `ledger record ${i + 1}: unknown platform channel ${r.channel}`);
+      const platform = r.source === 'platform';
+      const kind = r.kind === 'payment' ? 'PAYMENT' : 'REFUND';
+      // The HIS's own number for the record: ours for platform results, its receipt for offline takings.
+      const hisTradeNo = platform
+        ? kind === 'PAYMENT'
+          ? r.orderNo
+          : (r.refundNo ?? r.receiptNo)
+        : (r.receiptNo ?? r.terminalRef);
+      return {
+        kind,
+        channel,
+        hisTradeNo: hisTradeNo ?? '',
+        orderNo: platform ? (r.orderNo ?? undefined) : undefined,
+        refundNo: platform && kind === 'REFUND' ? (r.refundNo ?? undefined) : undefined,
+        terminalRef: channel === 'MISPOS' ? (r.terminalRef ?? undefined) : undefined,
+        amountFen: r.amountFen,
+        occurredAt: r.occurredAt ?? r.time,
+      } as HisLedgerLine;
+    });
+    // The same checks as a pushed ledger: numbers where they belong, one record per number.
+    const checked = HisLedgerPushSchema.safeParse({ lines });
+    if (!checked.success)
+      throw new AppError(
+        'his_error',
+        `the hospital system's ledger is invalid (${firstIssue(checked.error)})`,
+      );
+    return checked.data.lines;
   }
 }

@@ -82,3 +82,55 @@ export const InvoicesReplySchema = z.object({
     )
     .max(50),
 });
+
+/** At most this many records in one pulled ledger (the open API's push limit). */
+const MAX_PULLED_LEDGER_RECORDS = 200_000;
+
+const amountSum = z.object({
+  count: z.number().int().nonnegative(),
+  amountFen: z.number().int().nonnegative(),
+});
+
+/**
+ * `GET /his/v1/ledger?date=YYYY-MM-DD`: the HIS's daily ledger (收费日结明细) — every record it booked that
+ * Beijing day, platform results and its own offline takings — with its totals, which must add up.
+ */
+export const LedgerReplySchema = z
+  .object({
+    date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    records: z
+      .array(
+        z.object({
+          kind: z.enum(['payment', 'refund']),
+          /** platform: a result we pushed; offline: money the HIS took itself. */
+          source: z.enum(['platform', 'offline']),
+          channel: text(32),
+          orderNo: text(64).nullish(),
+          refundNo: text(64).nullish(),
+          receiptNo: text(64).nullish(),
+          hisBillNos: z.array(text(64)).max(500).optional(),
+          amountFen: FenSchema.refine((n) => n > 0, 'must be positive'),
+          time: z.iso.datetime({ offset: true }),
+          occurredAt: z.iso.datetime({ offset: true }).nullish(),
+          terminalId: text(16).nullish(),
+          terminalRef: text(64).nullish(),
+        }),
+      )
+      .max(MAX_PULLED_LEDGER_RECORDS),
+    totals: z.object({ payments: amountSum, refunds: amountSum }),
+  })
+  .superRefine((l, ctx) => {
+    for (const [key, kind] of [
+      ['payments', 'payment'],
+      ['refunds', 'refund'],
+    ] as const) {
+      const of = l.records.filter((r) => r.kind === kind);
+      const fen = of.reduce((a, r) => a + r.amountFen, 0);
+      if (of.length !== l.totals[key].count || fen !== l.totals[key].amountFen)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['totals', key],
+          message: `the totals (${l.totals[key].count}, ${l.totals[key].amountFen}) do not add up to the records (${of.length}, ${fen})`,
+        });
+    }
+  });

@@ -14,6 +14,7 @@ import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { AppError, notFound } from '../../lib/errors';
 import { TRANSITIONS } from './state';
+import { recheckBillsWithHis } from '../bills/pull';
 import { applyChannelPayment } from '../payments/service';
 import { newId, newOrderNo } from '../../lib/ids';
 import {
@@ -115,6 +116,7 @@ export async function createOrder(
   if (!account.adapter.capabilities.tradeTypes.includes(input.tradeType as never)) {
     throw new AppError('bad_request', `${input.channel} does not support ${input.tradeType}`);
   }
+  await recheckBillsWithHis(deps, who, billIds);
 
   const now = clock.now();
   const expiresAt = new Date(now.getTime() + config.orderExpiryMinutes[input.tradeType] * 60_000);

@@ -55,16 +55,59 @@ function toCardView(row: CardRow, who: SessionPrincipal): PatientCard {
  * nothing. The same patient may be bound to other accounts (family), but only once to this one
  * (`card_already_bound`). Only the masked number is stored.
  */
+/** Failed card bindings an account may make in {@link BIND_FAILURE_WINDOW_MS} before it must wait. */
+export const BIND_FAILURE_LIMIT = 5;
+const BIND_FAILURE_WINDOW_MS = 60 * 60_000;
+
+/**
+ * Binding a card asks the HIS whether a name goes with a card or ID number, so without a limit it could be
+ * used to guess who is a patient here. Each account may fail {@link BIND_FAILURE_LIMIT} times an hour
+ * (a sliding window, per bff process: N processes allow N × the limit, still far from guessing).
+ */
+const bindFailures = {
+  byAccount: new Map<string, number[]>(),
+  recent(accountId: string, now: number): number[] {
+    const kept = (this.byAccount.get(accountId) ?? []).filter((t) => now - t < BIND_FAILURE_WINDOW_MS);
+    if (kept.length) this.byAccount.set(accountId, kept);
+    else this.byAccount.delete(accountId);
+    return kept;
+  },
+  record(accountId: string, now: number) {
+    this.byAccount.set(accountId, [...this.recent(accountId, now), now]);
+    if (this.byAccount.size > 100_000) this.byAccount.delete(this.byAccount.keys().next().value!);
+  },
+  retryAfterSeconds(accountId: string, now: number): number {
+    const recent = this.recent(accountId, now);
+    if (recent.length < BIND_FAILURE_LIMIT) return 0;
+    return Math.ceil((recent[recent.length - BIND_FAILURE_LIMIT]! + BIND_FAILURE_WINDOW_MS - now) / 1000);
+  },
+};
+
 export async function bindCard(
   deps: Deps,
   who: SessionPrincipal,
   input: BindCardRequest,
 ): Promise<PatientCard> {
   const accountId = accountOf(who);
+  const now = deps.clock.now().getTime();
+  const wait = bindFailures.retryAfterSeconds(accountId, now);
+  if (wait > 0)
+    throw new AppError(
+      'rate_limited',
+      `too many failed card bindings; try again in ${Math.ceil(wait / 60)} minutes or ask at the hospital's desk`,
+    );
   const endpoint = await requireHisEndpoint(deps, who.hospitalId);
   const by: PatientLookup =
     input.cardNo !== undefined ? { cardNo: input.cardNo } : { idNo: input.idNo ?? '' };
-  const match = await deps.his.lookupPatient(endpoint, by, input.name);
+  let match;
+  try {
+    match = await deps.his.lookupPatient(endpoint, by, input.name);
+  } catch (e) {
+    // A wrong name or an unknown number counts; the HIS being down does not.
+    const code = (e as AppError).code;
+    if (code === 'name_mismatch' || code === 'not_found') bindFailures.record(accountId, now);
+    throw e;
+  }
   const cardNoMasked = 'cardNo' in by ? maskCardNo(by.cardNo) : maskIdNo(by.idNo);
   try {
     return await deps.db.transaction(async (tx) => {

@@ -6,6 +6,8 @@ import { alerts, hisPushes, orderEvents, payments } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { newId } from '../../lib/ids';
+import { recordMessage, yuanText } from '../messages/service';
+import { onOrderPaid } from '../inpatient/events';
 import { lockOrderByNo, markBillsPaid, recordEvent, transition, type OrderRow } from '../orders/repo';
 
 /** What applying a channel's word about a payment did. */
@@ -208,6 +210,16 @@ export async function applyChannelPayment(
     .set({ status: 'SUCCESS', channelTradeNo: p.channelTradeNo ?? null, paidAt, updatedAt: sql`now()` })
     .where(eq(payments.orderId, order.id));
   await markBillsPaid(tx, order.id);
+  // A deposit (押金) or a settlement's rest among the bills: recorded and announced with the payment.
+  await onOrderPaid(deps, tx, paid);
+  await recordMessage(tx, {
+    hospitalId: order.hospitalId,
+    patientId: order.patientId,
+    kind: 'payment_succeeded',
+    title: '缴费成功',
+    body: `订单 ${order.orderNo} 已支付 ${yuanText(order.amountFen)} 元。`,
+    refs: { orderId: order.id },
+  });
   await enqueueHisPush(deps, tx, paid);
   return metric('applied');
 }

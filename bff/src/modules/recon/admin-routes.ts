@@ -3,8 +3,10 @@ import type { z } from 'zod';
 import { notFound } from '../../lib/errors';
 import type { AdminRoute } from '../admin/routes';
 import type { Actor } from '../admin/service';
+import { RECON_REPORT_ROUTES } from './report-routes';
+import { RECON_PUSH_ROUTES } from './push-routes';
+import { dailyReportFull } from './reports';
 import {
-  dailyReport,
   DailyReportSchema,
   itemDetail,
   ReconItemSearchSchema,
@@ -17,6 +19,7 @@ import {
   triggerRun,
   TriggerRunSchema,
 } from './service';
+import { StatementUploadSchema, uploadStatement, UPLOAD_BODY_LIMIT_BYTES } from './upload';
 
 const actor = (ctx: Context): Actor => ({
   admin: ctx.state.admin!,
@@ -45,6 +48,17 @@ export const RECON_ADMIN_ROUTES: readonly AdminRoute[] = [
     input: TriggerRunSchema,
     status: 201,
     handler: (deps, ctx, input: z.infer<typeof TriggerRunSchema>) => triggerRun(deps, actor(ctx), input),
+  },
+  {
+    // A statement file by hand (base64 in JSON), through the download's own parser; audited.
+    method: 'POST',
+    path: '/recon/statements/upload',
+    permission: 'recon.resolve',
+    input: StatementUploadSchema,
+    bodyLimit: UPLOAD_BODY_LIMIT_BYTES,
+    status: 201,
+    handler: (deps, ctx, input: z.infer<typeof StatementUploadSchema>) =>
+      uploadStatement(deps, actor(ctx), input),
   },
   {
     method: 'GET',
@@ -82,6 +96,11 @@ export const RECON_ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/recon/reports/daily',
     permission: 'recon.view',
     input: DailyReportSchema,
-    handler: (deps, ctx, q: z.infer<typeof DailyReportSchema>) => dailyReport(deps.db, ctx.state.admin!, q),
+    handler: (deps, ctx, q: z.infer<typeof DailyReportSchema>) =>
+      dailyReportFull(deps.db, ctx.state.admin!, q),
   },
+  // Period summary, abnormal refunds, and the Excel/CSV exports (report-routes.ts).
+  ...RECON_REPORT_ROUTES,
+  // The daily file pushed to the HIS: targets and deliveries (push-routes.ts).
+  ...RECON_PUSH_ROUTES,
 ];

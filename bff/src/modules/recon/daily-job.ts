@@ -5,7 +5,10 @@ import type { Deps } from '../../deps';
 import { raiseAlert } from '../payments/service';
 import { addDays, beijingDate } from './dates';
 import { runReconciliation, type ReconRunResult } from './engine';
-import { recordStatement } from './intake';
+import { enqueueReconPush } from './file-push';
+import { applyAutoRefundPolicy } from './auto-refund';
+import { recordFundFlow, recordStatement } from './intake';
+import { fetchTerminalStatement, pullHisLedger } from './sources';
 
 export interface DailyReconJob {
   /** The business day; default: yesterday in Beijing. */
@@ -20,7 +23,8 @@ const LAST_TRY_HOUR = 20;
 
 /**
  * The daily reconciliation: for every hospital, downloads each enabled account's statement for the day
- * (unless it is already in — a manual upload counts), then runs the matching engine with whatever is in.
+ * (unless it is already in — a manual upload counts), then runs the matching engine with whatever is in and
+ * enqueues the day's file for the hospital's push targets (file-push.ts).
  * A statement not published yet makes the job try again later the same day; one still missing at the
  * last try raises an alert, and the day can be re-run after a manual upload.
  */
@@ -38,6 +42,10 @@ export async function runDailyRecon(
   for (const h of hospitalRows) {
     pending.push(...(await fetchStatements(deps, h.id, date, 'job:recon-daily')));
     runs.push(await runReconciliation(deps, { hospitalId: h.id, date, triggeredBy: 'job:recon-daily' }));
+    // The optional policy (off by default): payments the HIS never got, past the holding period, refunded.
+    await applyAutoRefundPolicy(deps, h.id);
+    // The run is recorded (a failed run throws above): the file goes to the HIS's push targets.
+    await enqueueReconPush(deps, h.id, date);
   }
   if (pending.length) {
     const beijingHour = new Date(now.getTime() + 8 * 3_600_000).getUTCHours();
@@ -48,7 +56,7 @@ export async function runDailyRecon(
         hospitalId: null,
         kind: 'statement_missing',
         severity: 'critical',
-        message: `${date} 仍有 ${pending.length} 个商户号的对账单未能获取，可在对账页面手工上传后重新对账`,
+        message: `${date} 仍有 ${pending.length} 份对账数据（对账单、资金账单、POS 终端对账单或 HIS 日结账）未能获取，可在对账页面手工上传后重新对账`,
         data: { date, accounts: pending },
       });
     }
@@ -57,9 +65,11 @@ export async function runDailyRecon(
 }
 
 /**
- * Downloads the day's statement of every enabled account of a hospital that is not in yet (a manual upload
- * counts) and records it; returns the accounts whose statement is not published yet. A refused statement
- * raises an alert.
+ * Fetches what the day's reconciliation reads and is not in yet (a manual upload counts): each enabled
+ * account's trade statement and then, where the channel has one (WeChat Pay), its fund-flow bill; the MISPOS
+ * acquirer's terminal statement; and, for a HIS configured to be pulled, the HIS ledger. Returns what is not
+ * published (or reachable) yet — account ids, `<account>:FUNDFLOW`, `mispos:<merchantNo>`, `his-ledger`.
+ * A refused file raises an alert.
  */
 export async function fetchStatements(
   deps: Deps,
@@ -76,12 +86,16 @@ export async function fetchStatements(
     accounts.length
       ? (
           await deps.db
-            .select({ id: reconStatements.merchantAccountId, status: reconStatements.status })
+            .select({
+              id: reconStatements.merchantAccountId,
+              billType: reconStatements.billType,
+              status: reconStatements.status,
+            })
             .from(reconStatements)
             .where(
               and(
                 eq(reconStatements.billDate, date),
-                eq(reconStatements.billType, 'TRADE'),
+                inArray(reconStatements.billType, ['TRADE', 'FUNDFLOW']),
                 inArray(
                   reconStatements.merchantAccountId,
                   accounts.map((a) => a.id),
@@ -90,31 +104,47 @@ export async function fetchStatements(
             )
         )
           .filter((s) => s.status === 'IMPORTED' || s.status === 'NO_TRADE')
-          .map((s) => s.id)
+          .map((s) => `${s.id}:${s.billType}`)
       : [],
   );
-  for (const a of accounts) {
-    if (done.has(a.id)) continue;
-    const { adapter } = await deps.channels.get(a.id);
-    if (!adapter.capabilities.statement) continue;
-    const output = await adapter.downloadStatement(date);
-    const rec = await recordStatement(deps, {
-      accountId: a.id,
-      billDate: date,
-      source: 'DOWNLOAD',
-      output,
-      importedBy,
+  const refused = (accountId: string, what: string, output: { errorCode?: string; errorMessage?: string }) =>
+    raiseAlert(deps.db, {
+      hospitalId,
+      kind: 'statement_failed',
+      severity: 'critical',
+      message:
+        `${date} ${what}获取失败（${accountId}）：${output.errorCode ?? ''} ${output.errorMessage ?? ''}`.trim(),
+      data: { date, accountId, errorCode: output.errorCode },
     });
-    if (rec.status === 'PENDING') pending.push(a.id);
-    else if (rec.status === 'FAILED')
-      await raiseAlert(deps.db, {
-        hospitalId,
-        kind: 'statement_failed',
-        severity: 'critical',
-        message:
-          `${date} 对账单获取失败（${a.id}）：${output.errorCode ?? ''} ${output.errorMessage ?? ''}`.trim(),
-        data: { date, accountId: a.id, errorCode: output.errorCode },
+  for (const a of accounts) {
+    const { adapter } = await deps.channels.get(a.id);
+    if (adapter.capabilities.statement && !done.has(`${a.id}:TRADE`)) {
+      const output = await adapter.downloadStatement(date);
+      const rec = await recordStatement(deps, {
+        accountId: a.id,
+        billDate: date,
+        source: 'DOWNLOAD',
+        output,
+        importedBy,
       });
+      if (rec.status === 'PENDING') pending.push(a.id);
+      else if (rec.status === 'FAILED') await refused(a.id, '对账单', output);
+    }
+    // The fund-flow bill (settlements to the bank, fees) after the trade bill, where the channel has one.
+    if (adapter.capabilities.fundFlow && adapter.downloadFundFlow && !done.has(`${a.id}:FUNDFLOW`)) {
+      const output = await adapter.downloadFundFlow(date);
+      const rec = await recordFundFlow(deps, {
+        accountId: a.id,
+        billDate: date,
+        source: 'DOWNLOAD',
+        output,
+        importedBy,
+      });
+      if (rec.status === 'PENDING') pending.push(`${a.id}:FUNDFLOW`);
+      else if (rec.status === 'FAILED') await refused(a.id, '资金账单', output);
+    }
   }
+  pending.push(...(await fetchTerminalStatement(deps, hospitalId, date, importedBy)));
+  pending.push(...(await pullHisLedger(deps, hospitalId, date)));
   return pending;
 }

@@ -26,7 +26,13 @@ import { addDays, beijingDayRange } from './dates';
  * | fee_difference    | the statement's fee differs from the account's agreed rate    | OPEN         |
  *
  * A side is only compared when it is known: a channel whose statements for the day are all in (IMPORTED or
- * NO_TRADE), the HIS when its ledger for the day arrived. HOLDING differences are the ones a midnight
+ * NO_TRADE), the HIS when its ledger for the day arrived.
+ *
+ * Offline MISPOS card payments (bank terminals the HIS drives) are matched too, in the same pass: the
+ * acquirer's terminal statement lines (channel `mispos`, keyed by the reference number 参考号) against the HIS
+ * ledger's MISPOS records (keyed by their `terminalRef`), with the outcomes channel_only (the bank has it,
+ * the HIS does not), his_only and amount_mismatch — compared only when the day's terminal statement is
+ * IMPORTED and the HIS ledger is in. HOLDING differences are the ones a midnight
  * cut-off can cause; each run first looks for their counterpart on any day (resolving them as
  * matched_cross_day) and turns the ones past their holding period into OPEN, with an alert.
  */
@@ -81,14 +87,37 @@ export interface ReconRunResult {
     refundCount: number;
     refundFen: number;
   }[];
+  /**
+   * MISPOS terminals: the acquirer's terminal statement against the HIS ledger's MISPOS records, per kind
+   * (`channel*` = the statement, `his*` = the ledger; no platform side). Empty when not compared.
+   */
+  terminal: { compared: boolean; rows: ReconSummaryRow[] };
   newDifferences: Record<string, number>;
   resolvedCrossDay: number;
   expired: number;
   seconds: number;
 }
 
+/** The channel of MISPOS terminal statement lines and of their differences. */
+const MISPOS = 'mispos';
+
 type Rows<T> = { rows: T[] };
 const rowsOf = <T>(r: unknown) => (r as Rows<T>).rows;
+
+const summaryRow = (r: Record<string, string | number | null>): ReconSummaryRow => ({
+  channel: String(r.channel),
+  kind: r.kind as 'PAYMENT' | 'REFUND',
+  channelCount: Number(r.channel_count),
+  channelFen: Number(r.channel_fen),
+  channelFeeFen: Number(r.channel_fee_fen),
+  platformCount: Number(r.platform_count),
+  platformFen: Number(r.platform_fen),
+  hisCount: Number(r.his_count),
+  hisFen: Number(r.his_fen),
+  matched: Number(r.matched),
+  differences: Number(r.differences),
+  unverified: Number(r.unverified),
+});
 
 /** Which channels' statements are complete for the day (every enabled account IMPORTED or NO_TRADE). */
 async function statementCoverage(tx: Tx, hospitalId: string, date: string) {
@@ -128,7 +157,8 @@ export async function runReconciliation(
   const started = Date.now();
   const { hospitalId, date } = input;
   const { start, end } = beijingDayRange(date);
-  const holdUntil = addDays(date, deps.config.reconHoldDays);
+  const holdDays = deps.config.reconHoldDays;
+  const holdUntil = addDays(date, holdDays);
   const runId = newId('rcr');
   await deps.db.insert(reconRuns).values({
     id: runId,
@@ -147,6 +177,19 @@ export async function runReconciliation(
         .from(hisLedgers)
         .where(and(eq(hisLedgers.hospitalId, hospitalId), eq(hisLedgers.ledgerDate, date)));
       const hisKnown = Boolean(ledger);
+      // MISPOS: compared when every terminal statement of the day is imported, and the HIS ledger is in.
+      const terminalStatements = await tx
+        .select({ status: reconStatements.status })
+        .from(reconStatements)
+        .where(
+          and(
+            eq(reconStatements.hospitalId, hospitalId),
+            eq(reconStatements.billDate, date),
+            eq(reconStatements.billType, 'TERMINAL'),
+          ),
+        );
+      const terminalCompared =
+        hisKnown && terminalStatements.length > 0 && terminalStatements.every((t) => t.status === 'IMPORTED');
       const comparedArr = sql`ARRAY[${sql.join(
         compared.length ? compared.map((c) => sql`${c}`) : [sql`''`],
         sql`, `,
@@ -162,7 +205,7 @@ export async function runReconciliation(
                  min(order_no) AS c_order_no, min(channel) AS c_channel,
                  sum(amount_fen)::bigint AS c_fen, sum(fee_fen)::bigint AS c_fee, count(*)::int AS c_n
           FROM recon_statement_lines
-          WHERE hospital_id = ${hospitalId} AND bill_date = ${date}
+          WHERE hospital_id = ${hospitalId} AND bill_date = ${date} AND channel <> ${MISPOS}
           GROUP BY 1, 2
         ), p AS (
           SELECT 'PAYMENT'::text AS kind, p.out_trade_no AS key_no, o.order_no AS p_order_no,
@@ -197,6 +240,20 @@ export async function runReconciliation(
             SELECT id, (settings->>'feeRatePpm')::bigint AS ppm FROM merchant_accounts
             WHERE hospital_id = ${hospitalId} AND settings->>'feeRatePpm' ~ '^[0-9]{1,6}$'
           ) fee ON fee.id = account_id
+        ), mt AS (
+          -- MISPOS: the acquirer's terminal statement, by reference number…
+          SELECT kind, order_no AS key_no, sum(amount_fen)::bigint AS c_fen, sum(fee_fen)::bigint AS c_fee,
+                 count(*)::int AS c_n
+          FROM recon_statement_lines
+          WHERE ${terminalCompared} AND hospital_id = ${hospitalId} AND bill_date = ${date} AND channel = ${MISPOS}
+          GROUP BY 1, 2
+        ), mh AS (
+          -- …and the HIS's MISPOS records by the reference number they keep (their own number without one).
+          SELECT kind, coalesce(terminal_ref, his_trade_no) AS key_no, sum(amount_fen)::bigint AS h_fen,
+                 count(*)::int AS h_n
+          FROM his_ledger_lines
+          WHERE ${terminalCompared} AND hospital_id = ${hospitalId} AND ledger_date = ${date} AND channel = 'MISPOS'
+          GROUP BY 1, 2
         )
         SELECT j.*, CASE
           WHEN pstatus = 'CONFLICTED' THEN 'status_mismatch'
@@ -212,13 +269,22 @@ export async function runReconciliation(
           ELSE 'unverified'
         END AS outcome
         FROM j
+        UNION ALL
+        SELECT kind, key_no, NULL::text, ${MISPOS}::text, c_fen, c_fee, c_n, NULL::bigint, NULL::text, NULL::text,
+               NULL::text, h_fen, h_n, NULL::bigint,
+               CASE WHEN h_fen IS NULL THEN 'channel_only'
+                    WHEN c_fen IS NULL THEN 'his_only'
+                    WHEN c_fen <> h_fen THEN 'amount_mismatch'
+                    ELSE 'matched' END
+        FROM mt FULL JOIN mh USING (kind, key_no)
       `);
       // On the statement, not paid here that day: an order we hold as not paid (at all) is a status
       // mismatch to look at now — the channel took money we never recorded — not a cut-off to wait for.
       await tx.execute(sql`
         UPDATE rc SET outcome = 'status_mismatch', order_id = o.id
         FROM orders o
-        WHERE rc.outcome = 'channel_only' AND rc.kind = 'PAYMENT' AND o.order_no = rc.key_no
+        WHERE rc.outcome = 'channel_only' AND rc.kind = 'PAYMENT' AND rc.channel <> ${MISPOS}
+          AND o.order_no = rc.key_no
           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.out_trade_no = rc.key_no AND p.status = 'SUCCESS')
       `);
 
@@ -293,6 +359,19 @@ export async function runReconciliation(
                  SELECT 1 FROM his_ledger_lines l
                  WHERE l.refund_no = i.key_no AND l.kind = 'REFUND' AND l.hospital_id = i.hospital_id
                    AND l.amount_fen = i.platform_fen))
+              -- MISPOS: the other side within the holding period around the day (the HIS ledger has no
+              -- index on the reference number: its day index bounds the look-up).
+              OR (i.channel = ${MISPOS} AND i.outcome = 'channel_only' AND EXISTS (
+                 SELECT 1 FROM his_ledger_lines l
+                 WHERE l.hospital_id = i.hospital_id
+                   AND l.ledger_date BETWEEN to_char(i.business_date::date - ${holdDays}::int, 'YYYY-MM-DD')
+                                         AND to_char(i.business_date::date + ${holdDays}::int, 'YYYY-MM-DD')
+                   AND l.channel = 'MISPOS' AND l.kind = i.kind
+                   AND coalesce(l.terminal_ref, l.his_trade_no) = i.key_no AND l.amount_fen = i.channel_fen))
+              OR (i.channel = ${MISPOS} AND i.outcome = 'his_only' AND EXISTS (
+                 SELECT 1 FROM recon_statement_lines l
+                 WHERE l.order_no = i.key_no AND l.channel = ${MISPOS} AND l.kind = i.kind
+                   AND l.hospital_id = i.hospital_id AND l.amount_fen = i.his_fen))
             )
             RETURNING 1
           )
@@ -320,22 +399,26 @@ export async function runReconciliation(
                  count(*) FILTER (WHERE outcome = 'matched')::int AS matched,
                  count(*) FILTER (WHERE outcome NOT IN ('matched', 'unverified'))::int AS differences,
                  count(*) FILTER (WHERE outcome = 'unverified')::int AS unverified
-          FROM rc GROUP BY channel, kind ORDER BY channel, kind
+          FROM rc WHERE channel <> ${MISPOS} GROUP BY channel, kind ORDER BY channel, kind
         `),
-      ).map((r): ReconSummaryRow => ({
-        channel: String(r.channel),
-        kind: r.kind as 'PAYMENT' | 'REFUND',
-        channelCount: Number(r.channel_count),
-        channelFen: Number(r.channel_fen),
-        channelFeeFen: Number(r.channel_fee_fen),
-        platformCount: Number(r.platform_count),
-        platformFen: Number(r.platform_fen),
-        hisCount: Number(r.his_count),
-        hisFen: Number(r.his_fen),
-        matched: Number(r.matched),
-        differences: Number(r.differences),
-        unverified: Number(r.unverified),
-      }));
+      ).map(summaryRow);
+      const terminalRows = (
+        terminalCompared
+          ? rowsOf<Record<string, string | number | null>>(
+              await tx.execute(sql`
+                SELECT channel, kind,
+                       count(c_fen)::int AS channel_count, coalesce(sum(c_fen), 0)::bigint AS channel_fen,
+                       coalesce(sum(c_fee), 0)::bigint AS channel_fee_fen,
+                       0 AS platform_count, 0 AS platform_fen,
+                       count(h_fen)::int AS his_count, coalesce(sum(h_fen), 0)::bigint AS his_fen,
+                       count(*) FILTER (WHERE outcome = 'matched')::int AS matched,
+                       count(*) FILTER (WHERE outcome <> 'matched')::int AS differences,
+                       0 AS unverified
+                FROM rc WHERE channel = ${MISPOS} GROUP BY channel, kind ORDER BY kind
+              `),
+            )
+          : []
+      ).map(summaryRow);
       const offline = rowsOf<Record<string, string | number>>(
         await tx.execute(sql`
           SELECT channel,
@@ -380,6 +463,7 @@ export async function runReconciliation(
         missing,
         hisKnown,
         rows,
+        terminal: { compared: terminalCompared, rows: terminalRows },
         offline,
         newDifferences,
         crossDay,
@@ -394,6 +478,7 @@ export async function runReconciliation(
       channelsMissing: result.missing,
       hisLedger: result.hisKnown,
       rows: result.rows,
+      terminal: result.terminal,
       offline: result.offline,
       newDifferences: result.newDifferences,
       resolvedCrossDay: result.crossDay,
@@ -410,6 +495,7 @@ export async function runReconciliation(
           channelsMissing: out.channelsMissing,
           hisLedger: out.hisLedger,
           rows: out.rows,
+          terminal: out.terminal,
           offline: out.offline,
           newDifferences: out.newDifferences,
           resolvedCrossDay: out.resolvedCrossDay,

@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { StatementLine, StatementOutput } from '../../channels/types';
+import type { FundFlowOutput, StatementLine, StatementOutput } from '../../channels/types';
+import { FUND_FLOW_BUSINESS_TYPES } from '../../channels/wechatpay/fund-flow-bill';
 import type { Tx } from '../../db/client';
 import { merchantAccounts } from '../../db/schema';
-import { hisLedgerLines, hisLedgers, reconStatementLines, reconStatements } from '../../db/schema-recon';
+import {
+  hisLedgerLines,
+  hisLedgers,
+  reconFundFlowLines,
+  reconStatementLines,
+  reconStatements,
+} from '../../db/schema-recon';
 import type { Deps } from '../../deps';
 import { AppError } from '../../lib/errors';
 import { newId } from '../../lib/ids';
@@ -44,33 +51,58 @@ export interface StatementRecord {
   id: string;
   status: string;
   lineCount: number;
+  /** The statement's status before this call (undefined: it is new). */
+  previousStatus?: string;
+}
+
+/** What a statement is of: one merchant account (or MISPOS acquirer merchant), one kind of file. */
+interface StatementTarget {
+  hospitalId: string;
+  /** The merchant account's id, or `mispos:<acquirer merchant number>` for a TERMINAL statement. */
+  merchantAccountId: string;
+  channel: string;
+  billType: 'TRADE' | 'FUNDFLOW' | 'TERMINAL';
+}
+
+/** The common part of every statement intake's input. */
+export interface StatementIntake {
+  billDate: string;
+  source: 'DOWNLOAD' | 'UPLOAD';
+  importedBy: string;
+  /**
+   * An upload over an IMPORTED statement is refused (conflict) unless this is true; a download replaces an
+   * earlier import of the same file, which only a re-run asks for.
+   */
+  replace?: boolean;
+  /** Runs in the transaction that stored the statement (the audit row of an upload). */
+  onStored?: (tx: Tx, rec: StatementRecord) => Promise<void>;
+}
+
+/** Column totals of recon_statements: see the per-bill-type meaning there. */
+interface StoredTotals {
+  paymentCount: number;
+  paymentFen: number;
+  refundCount: number;
+  refundFen: number;
+  feeFen: number;
 }
 
 /**
- * Records what a statement download (or a manual upload) gave for one account and day. SUCCESS: the lines
- * replace any earlier import of that statement, with the file's totals (already checked by the parser
- * against its own summary). FAIL NO_STATEMENT: the channel has no statement (no trade that day). PENDING /
- * UNKNOWN: not in yet — counted as an attempt. Any other FAIL: refused, with the reason kept.
+ * Stores one statement outcome (row per target and day, replaced in place) and its lines, in one
+ * transaction. A statement already imported is not replaced by a later failed or pending attempt; an upload
+ * replaces an imported one only when asked to.
  */
-export async function recordStatement(
+async function storeStatement(
   deps: Pick<Deps, 'db'>,
-  input: {
-    accountId: string;
-    billDate: string;
-    source: 'DOWNLOAD' | 'UPLOAD';
-    output: StatementOutput;
-    importedBy: string;
+  target: StatementTarget,
+  input: StatementIntake & {
+    output: Pick<StatementOutput, 'result' | 'errorCode' | 'errorMessage' | 'rawFile' | 'fileName'>;
+    totals: StoredTotals | undefined;
+    lineCount: number;
+    writeLines: (tx: Tx, statementId: string) => Promise<void>;
+    deleteLines: (tx: Tx, statementId: string) => Promise<void>;
   },
 ): Promise<StatementRecord> {
-  const [account] = await deps.db
-    .select({
-      id: merchantAccounts.id,
-      hospitalId: merchantAccounts.hospitalId,
-      channel: merchantAccounts.channel,
-    })
-    .from(merchantAccounts)
-    .where(eq(merchantAccounts.id, input.accountId));
-  if (!account) throw new AppError('not_found', `merchant account ${input.accountId} not found`);
   const { output } = input;
   const status =
     output.result === 'SUCCESS'
@@ -80,8 +112,8 @@ export async function recordStatement(
         : output.result === 'FAIL'
           ? 'FAILED'
           : 'PENDING';
-  const lines = status === 'IMPORTED' ? (output.lines ?? []) : [];
-  const t = output.totals;
+  const imported = status === 'IMPORTED';
+  const t = imported ? input.totals : undefined;
   const file = output.rawFile;
   return deps.db.transaction(async (tx) => {
     const [existing] = await tx
@@ -89,16 +121,27 @@ export async function recordStatement(
       .from(reconStatements)
       .where(
         and(
-          eq(reconStatements.merchantAccountId, account.id),
+          eq(reconStatements.merchantAccountId, target.merchantAccountId),
           eq(reconStatements.billDate, input.billDate),
-          eq(reconStatements.billType, 'TRADE'),
+          eq(reconStatements.billType, target.billType),
         ),
       )
       .for('update');
     // A statement already imported is not replaced by a later failed or pending attempt.
-    if (existing?.status === 'IMPORTED' && status !== 'IMPORTED') {
-      return { id: existing.id, status: existing.status, lineCount: existing.lineCount };
+    if (existing?.status === 'IMPORTED' && !imported) {
+      return {
+        id: existing.id,
+        status: existing.status,
+        lineCount: existing.lineCount,
+        previousStatus: existing.status,
+      };
     }
+    if (existing?.status === 'IMPORTED' && input.source === 'UPLOAD' && !input.replace)
+      throw new AppError(
+        'conflict',
+        `the ${target.billType} statement of ${input.billDate} is already imported (${existing.source}); ` +
+          'send replace: true to replace it',
+      );
     const id = existing?.id ?? newId('stm');
     const values = {
       status,
@@ -106,16 +149,16 @@ export async function recordStatement(
       fileName: output.fileName ?? null,
       fileSha256: file ? createHash('sha256').update(file).digest('hex') : null,
       fileBytes: file?.length ?? null,
-      lineCount: lines.length,
+      lineCount: imported ? input.lineCount : 0,
       paymentCount: t?.paymentCount ?? 0,
       paymentFen: t?.paymentFen ?? 0,
       refundCount: t?.refundCount ?? 0,
       refundFen: t?.refundFen ?? 0,
       feeFen: t?.feeFen ?? 0,
-      errorCode: status === 'IMPORTED' ? null : (output.errorCode ?? null),
-      errorMessage: status === 'IMPORTED' ? null : (output.errorMessage ?? '').slice(0, 500) || null,
-      importedBy: status === 'IMPORTED' ? input.importedBy : null,
-      importedAt: status === 'IMPORTED' ? new Date() : null,
+      errorCode: imported ? null : (output.errorCode ?? null),
+      errorMessage: imported ? null : (output.errorMessage ?? '').slice(0, 500) || null,
+      importedBy: imported ? input.importedBy : null,
+      importedAt: imported ? new Date() : null,
       updatedAt: new Date(),
     };
     if (existing) {
@@ -123,25 +166,170 @@ export async function recordStatement(
         .update(reconStatements)
         .set({ ...values, attempts: sql`${reconStatements.attempts} + 1` })
         .where(eq(reconStatements.id, id));
-      await tx.delete(reconStatementLines).where(eq(reconStatementLines.statementId, id));
+      await input.deleteLines(tx, id);
     } else {
       await tx.insert(reconStatements).values({
         id,
-        hospitalId: account.hospitalId,
-        merchantAccountId: account.id,
-        channel: account.channel,
+        hospitalId: target.hospitalId,
+        merchantAccountId: target.merchantAccountId,
+        channel: target.channel,
         billDate: input.billDate,
+        billType: target.billType,
         attempts: 1,
         ...values,
       });
     }
-    if (lines.length)
-      await insertStatementLines(
+    if (imported && input.lineCount) await input.writeLines(tx, id);
+    const rec: StatementRecord = {
+      id,
+      status,
+      lineCount: values.lineCount,
+      previousStatus: existing?.status,
+    };
+    await input.onStored?.(tx, rec);
+    return rec;
+  });
+}
+
+async function accountTarget(
+  deps: Pick<Deps, 'db'>,
+  accountId: string,
+  billType: 'TRADE' | 'FUNDFLOW',
+): Promise<StatementTarget> {
+  const [account] = await deps.db
+    .select({
+      id: merchantAccounts.id,
+      hospitalId: merchantAccounts.hospitalId,
+      channel: merchantAccounts.channel,
+    })
+    .from(merchantAccounts)
+    .where(eq(merchantAccounts.id, accountId));
+  if (!account) throw new AppError('not_found', `merchant account ${accountId} not found`);
+  return {
+    hospitalId: account.hospitalId,
+    merchantAccountId: account.id,
+    channel: account.channel,
+    billType,
+  };
+}
+
+/**
+ * Records what a trade statement download (or a manual upload) gave for one account and day. SUCCESS: the
+ * lines replace any earlier import of that statement, with the file's totals (already checked by the parser
+ * against its own summary). FAIL NO_STATEMENT: the channel has no statement (no trade that day). PENDING /
+ * UNKNOWN: not in yet — counted as an attempt. Any other FAIL: refused, with the reason kept.
+ */
+export async function recordStatement(
+  deps: Pick<Deps, 'db'>,
+  input: StatementIntake & { accountId: string; output: StatementOutput },
+): Promise<StatementRecord> {
+  const target = await accountTarget(deps, input.accountId, 'TRADE');
+  return storeTradeLines(deps, target, input);
+}
+
+/**
+ * Records an acquiring bank's MISPOS terminal statement (billType TERMINAL) of one acquirer merchant number:
+ * its lines go to recon_statement_lines with channel `mispos`, `orderNo` = the reference number (参考号) the
+ * HIS keeps beside its MISPOS record and `channelTradeNo` = the terminal id. Otherwise as {@link recordStatement}.
+ */
+export async function recordTerminalStatement(
+  deps: Pick<Deps, 'db'>,
+  input: StatementIntake & { hospitalId: string; merchantNo: string; output: StatementOutput },
+): Promise<StatementRecord> {
+  return storeTradeLines(
+    deps,
+    {
+      hospitalId: input.hospitalId,
+      merchantAccountId: `${MISPOS_CHANNEL}:${input.merchantNo}`,
+      channel: MISPOS_CHANNEL,
+      billType: 'TERMINAL',
+    },
+    input,
+  );
+}
+
+/** The channel name of MISPOS terminal statement lines (the HIS ledger calls the channel `MISPOS`). */
+export const MISPOS_CHANNEL = 'mispos';
+
+function storeTradeLines(
+  deps: Pick<Deps, 'db'>,
+  target: StatementTarget,
+  input: StatementIntake & { output: StatementOutput },
+): Promise<StatementRecord> {
+  const lines = input.output.result === 'SUCCESS' ? (input.output.lines ?? []) : [];
+  return storeStatement(deps, target, {
+    ...input,
+    totals: input.output.totals,
+    lineCount: lines.length,
+    writeLines: (tx, id) =>
+      insertStatementLines(
         tx,
-        { id, hospitalId: account.hospitalId, billDate: input.billDate, channel: account.channel },
+        { id, hospitalId: target.hospitalId, billDate: input.billDate, channel: target.channel },
         lines,
-      );
-    return { id, status, lineCount: lines.length };
+      ),
+    deleteLines: async (tx, id) => {
+      await tx.delete(reconStatementLines).where(eq(reconStatementLines.statementId, id));
+    },
+  });
+}
+
+/**
+ * Records a fund-flow bill (billType FUNDFLOW) of one account and day and its lines (recon_fund_flow_lines).
+ * The statement row's totals mean: payment* = income (收入) count and sum, refund* = expense (支出) count and
+ * sum, fee = fees charged less fees returned.
+ */
+export async function recordFundFlow(
+  deps: Pick<Deps, 'db'>,
+  input: StatementIntake & { accountId: string; output: FundFlowOutput },
+): Promise<StatementRecord> {
+  const target = await accountTarget(deps, input.accountId, 'FUNDFLOW');
+  const lines = input.output.result === 'SUCCESS' ? (input.output.lines ?? []) : [];
+  const t = input.output.totals;
+  const fee = lines.reduce(
+    (a, l) =>
+      l.businessType === FUND_FLOW_BUSINESS_TYPES.fee
+        ? a + l.amountFen
+        : l.businessType === FUND_FLOW_BUSINESS_TYPES.feeReturned
+          ? a - l.amountFen
+          : a,
+    0,
+  );
+  return storeStatement(deps, target, {
+    ...input,
+    totals: t && {
+      paymentCount: t.inCount,
+      paymentFen: t.inFen,
+      refundCount: t.outCount,
+      refundFen: t.outFen,
+      feeFen: fee,
+    },
+    lineCount: lines.length,
+    writeLines: async (tx, id) => {
+      for (let i = 0; i < lines.length; i += SLICE) {
+        const slice = lines.slice(i, i + SLICE).map((l) => ({
+          f: l.flowNo,
+          n: l.businessName,
+          t: l.businessType,
+          d: l.direction,
+          a: l.amountFen,
+          b: l.balanceFen,
+          v: l.voucherNo ?? l.businessNo ?? null,
+          at: l.occurredAt.toISOString(),
+        }));
+        await tx.execute(sql`
+          INSERT INTO recon_fund_flow_lines (statement_id, hospital_id, bill_date, channel, flow_no, business_name,
+                                             business_type, direction, amount_fen, balance_fen, voucher_no,
+                                             occurred_at)
+          SELECT ${id}, ${target.hospitalId}, ${input.billDate}, ${target.channel}, x.f, x.n, x.t, x.d, x.a, x.b,
+                 x.v, x.at
+          FROM jsonb_to_recordset(${JSON.stringify(slice)}::jsonb)
+            AS x(f text, n text, t text, d text, a bigint, b bigint, v text, at timestamptz)
+        `);
+      }
+    },
+    deleteLines: async (tx, id) => {
+      await tx.delete(reconFundFlowLines).where(eq(reconFundFlowLines.statementId, id));
+    },
   });
 }
 
@@ -173,11 +361,15 @@ export const HisLedgerLineSchema = z
       ctx.addIssue({ code: 'custom', path: ['orderNo'], message: 'online channels carry our order number' });
     if (online && l.kind === 'REFUND' && !l.refundNo)
       ctx.addIssue({ code: 'custom', path: ['refundNo'], message: 'online refunds carry our refund number' });
-    if (!online && (l.orderNo || l.refundNo))
+    // A refund the platform paid back in cash at the window (method CASH) is the one offline record that
+    // carries our numbers: the HIS books the refund result we pushed.
+    const platformCashRefund = l.channel === 'CASH' && l.kind === 'REFUND' && l.orderNo && l.refundNo;
+    if (!online && !platformCashRefund && (l.orderNo || l.refundNo))
       ctx.addIssue({
         code: 'custom',
         path: ['orderNo'],
-        message: 'offline records carry no platform number',
+        message:
+          'offline records carry no platform number (but a platform cash refund: orderNo and refundNo)',
       });
   });
 export type HisLedgerLine = z.infer<typeof HisLedgerLineSchema>;

@@ -11,6 +11,8 @@ import { newId, newOrderNo } from '../../lib/ids';
 import { lockOrderById, recordEvent, transition, type OrderRow } from '../orders/repo';
 import { queryDelaySeconds } from '../orders/service';
 import { enqueueHisPush, raiseAlert } from '../payments/service';
+import { recordMessage, yuanText } from '../messages/service';
+import { onRefundSucceeded } from '../inpatient/events';
 
 type RefundRow = typeof refunds.$inferSelect;
 
@@ -79,6 +81,21 @@ async function markRefundSucceeded(deps: Deps, tx: Tx, refund: RefundRow, r: Cha
       updatedAt: sql`now()`,
     })
     .where(eq(refunds.id, refund.id));
+  const [order] = await tx
+    .select({ patientId: orders.patientId, orderNo: orders.orderNo })
+    .from(orders)
+    .where(eq(orders.id, refund.orderId));
+  if (order)
+    await recordMessage(tx, {
+      hospitalId: refund.hospitalId,
+      patientId: order.patientId,
+      kind: 'refund_done',
+      title: '退款成功',
+      body: `订单 ${order.orderNo} 已退款 ${yuanText(refund.amountFen)} 元，原路退回。`,
+      refs: { orderId: refund.orderId, refundId: refund.id },
+    });
+  // A refund a discharge settlement planned: counted on its deposit; the settlement ends with its last one.
+  await onRefundSucceeded(deps, tx, refund);
 }
 
 /** Where a failed refund leaves its order: back where it was before the refund started. */

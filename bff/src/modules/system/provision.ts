@@ -9,6 +9,7 @@ import type { Db } from '../../db/client';
 import { hisApps, hospitals, merchantAccounts } from '../../db/schema';
 import type { SecretBox } from '../../lib/secret-box';
 import { firstIssue } from '../../lib/validate';
+import { parsePushTarget, upsertPushTarget, type PushTargetInput } from '../recon/push-targets';
 
 /**
  * A hospital described for `npm run provision -- hospital.json`: its real merchant accounts and its HIS app.
@@ -78,11 +79,50 @@ export const HospitalFileSchema = z
         billMode: z.enum(BILL_MODES).optional(),
       })
       .strict(),
+    /**
+     * Where the daily reconciliation file is delivered (the HIS's SFTP/FTP servers), checked like the
+     * admin API's push targets; secrets come from the files named here.
+     */
+    reconPush: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            protocol: z.string(),
+            host: z.string(),
+            port: z.number().optional(),
+            username: z.string(),
+            remoteDir: z.string().optional(),
+            /** Beijing `HH:mm` on the day after the business day; default 12:00. */
+            deadline: z.string().optional(),
+            enabled: z.boolean().optional(),
+            /** SFTP: `SHA256:<base64>` of the server's host key (required in production). */
+            hostKeySha256: z.string().optional(),
+            fileNamePattern: z.string().optional(),
+            passive: z.boolean().optional(),
+            passwordFile: z.string().optional(),
+            privateKeyFile: z.string().optional(),
+            passphraseFile: z.string().optional(),
+            /** FTPS: the server's certificate or CA to trust, PEM. */
+            caCertFile: z.string().optional(),
+          })
+          .strict(),
+      )
+      .max(20)
+      .optional(),
   })
   .strict();
 export type HospitalFile = z.infer<typeof HospitalFileSchema>;
 
 export class ProvisionError extends Error {}
+
+/** `settings.caCertPem: …` → `caCertFile: …`, `password: …` → `passwordFile: …` (a reconPush entry's names). */
+function fileField(message: string): string {
+  return message
+    .replace(/^settings\.caCertPem\b/, 'caCertFile')
+    .replace(/^settings\./, '')
+    .replace(/^(password|privateKey|passphrase)\b/, '$1File');
+}
 
 interface AccountRow {
   id: string;
@@ -97,6 +137,8 @@ export interface ProvisionResult {
   hospitalId: string;
   accounts: { id: string; channel: string; mchId: string }[];
   hisAppId: string;
+  /** Reconciliation file push targets created or updated (by name). */
+  pushTargets: { id: string; name: string }[];
   warnings: string[];
 }
 
@@ -265,9 +307,43 @@ export async function provisionHospital(
   if (hisSecret.length < 32)
     throw new ProvisionError('his.secretFile: the secret must be at least 32 characters');
 
+  const pushTargets: PushTargetInput[] = (h.reconPush ?? []).map((t, i) => {
+    const at = `reconPush.${i}`;
+    const file = (field: string, f: string | undefined) => (f ? read(at, field, f) : undefined);
+    const r = parsePushTarget(
+      {
+        name: t.name,
+        protocol: t.protocol,
+        host: t.host,
+        port: t.port,
+        username: t.username,
+        remoteDir: t.remoteDir,
+        deadline: t.deadline,
+        enabled: t.enabled,
+        settings: JSON.parse(
+          JSON.stringify({
+            hostKeySha256: t.hostKeySha256,
+            fileNamePattern: t.fileNamePattern,
+            passive: t.passive,
+            caCertPem: file('caCertFile', t.caCertFile),
+          }),
+        ),
+        password: file('passwordFile', t.passwordFile),
+        privateKey: file('privateKeyFile', t.privateKeyFile),
+        passphrase: file('passphraseFile', t.passphraseFile),
+      },
+      opts.production,
+    );
+    // The checks name the admin API's fields; say the file's instead.
+    if (!r.ok) throw new ProvisionError(`${at}.${fileField(r.message)}`);
+    return r.target;
+  });
+  if (new Set(pushTargets.map((t) => t.name)).size !== pushTargets.length)
+    throw new ProvisionError('reconPush: two targets with the same name');
+
   // JSON drops undefined fields: settings hold only what was given.
   const clean = (o: Record<string, unknown>) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>;
-  await db.transaction(async (tx) => {
+  const pushTargetIds = await db.transaction(async (tx) => {
     await tx
       .insert(hospitals)
       .values({ id: h.id, code: h.code, name: h.name })
@@ -310,11 +386,15 @@ export async function provisionHospital(
           billMode: h.his.billMode ?? 'push',
         },
       });
+    const ids: { id: string; name: string }[] = [];
+    for (const t of pushTargets) ids.push({ id: await upsertPushTarget(tx, secrets, h.id, t), name: t.name });
+    return ids;
   });
   return {
     hospitalId: h.id,
     accounts: rows.map((r) => ({ id: r.id, channel: r.channel, mchId: r.mchId })),
     hisAppId: h.his.appId,
+    pushTargets: pushTargetIds,
     warnings,
   };
 }

@@ -222,7 +222,7 @@ export class BankPaySimulator {
     return f.fault;
   }
 
-  private later(fn: () => void, ms: number): void {
+  protected later(fn: () => void, ms: number): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -231,7 +231,7 @@ export class BankPaySimulator {
     this.timers.add(t);
   }
 
-  private id(prefix: string): string {
+  protected id(prefix: string): string {
     this.seq = (this.seq + 1) % 100000;
     return `${prefix}${bjLocal(new Date()).replace(/\D/g, '')}${String(this.seq).padStart(5, '0')}${randomBytes(3).toString('hex')}`;
   }
@@ -255,7 +255,7 @@ export class BankPaySimulator {
   }
 
   /** A reply envelope: every reply is signed, refusals included. */
-  private reply(
+  protected reply(
     req: Partial<Record<string, string>>,
     code: string,
     message: string,
@@ -353,11 +353,16 @@ export class BankPaySimulator {
 
   // ---- the signed API ----------------------------------------------------------------------------------
 
+  /** Whether `method` is one of this bank's API methods (subclasses add their own). */
+  protected knownMethod(method: string): boolean {
+    return METHODS.has(method);
+  }
+
   private async api(req: SimRequest): Promise<SimReply | undefined> {
     const m = /^\/api\/v1\/([a-z]+\.[a-z]+)$/.exec(req.path);
     if (!m) return undefined;
     const method = m[1]!;
-    if (req.method !== 'POST' || !METHODS.has(method))
+    if (req.method !== 'POST' || !this.knownMethod(method))
       return this.reply({ method }, 'METHOD_NOT_FOUND', `接口 ${method} 不存在`);
     const auth = this.authenticate(req, method);
     if ('error' in auth) return auth.error;
@@ -378,7 +383,7 @@ export class BankPaySimulator {
     return run();
   }
 
-  private handle(
+  protected handle(
     method: string,
     env: Record<string, string>,
     merchant: SimBankMerchant,
@@ -434,7 +439,7 @@ export class BankPaySimulator {
     }
   }
 
-  private tradeView(o: BankOrder): Record<string, unknown> {
+  protected tradeView(o: BankOrder): Record<string, unknown> {
     return {
       merchantNo: o.merchantNo,
       outTradeNo: o.outTradeNo,
@@ -639,7 +644,7 @@ export class BankPaySimulator {
   // ---- paying and notifying ------------------------------------------------------------------------------
 
   /** Confirms a payment (the payer paid), and notifies unless told otherwise. */
-  private settle(
+  protected settle(
     o: BankOrder,
     opts: { payMethod?: PayMethod; notify?: NotifyMode; delayMs?: number; notifyAmountFen?: number },
   ): void {
@@ -936,7 +941,7 @@ export class BankPaySimulator {
 
   // ---- control API ------------------------------------------------------------------------------------
 
-  private async control(req: SimRequest): Promise<SimReply | undefined> {
+  protected async control(req: SimRequest): Promise<SimReply | undefined> {
     let m: RegExpExecArray | null;
     if ((m = /^\/sim\/cashier\/bankpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET')
       return this.cashier(decodeURIComponent(m[1]!));

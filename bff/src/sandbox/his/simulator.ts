@@ -29,7 +29,8 @@ import { invoicePdf } from './invoice-pdf';
  * - `POST /sim/his/bills/{hisBillNo}/pay-at-window` `{ hospital?, channel?: "cash", receiptNo? }` the bill
  *   is paid offline: no longer pending, and in the ledger
  * - `POST /sim/his/patients` `{ hospital, patientId, name, cardNo?, cardType?, idNo? }`; `GET /sim/his/patients`
- * - `POST /sim/his/ledger/offline` `{ hospital, kind, channel, amountFen, hisBillNos?, receiptNo?, at? }`
+ * - `POST /sim/his/ledger/offline` `{ hospital, kind, channel, amountFen, hisBillNos?, receiptNo?, at?,
+ *   terminalId?, terminalRef?, maskedCardNo? }` (`channel: "mispos"`: a bank card on a MISPOS terminal)
  * - `GET  /sim/his/ledger?hospital=H001&date=YYYY-MM-DD`, `GET /sim/his/invoices?orderNo=…`
  * - `POST /sim/his/faults` `{ failNext?: n, down?: boolean, failureRate?: 0..1, delayMs?: n }` — for every
  *   `/his/v1/…` call: down drops the connection, failNext / failureRate answer 500, delayMs answers late
@@ -133,7 +134,9 @@ export interface AcceptedResult {
  * - `source`: `platform` — a result our platform pushed and the HIS accepted; `offline` — taken by the HIS
  *   itself (cash or bank card at the window), which the platform never saw.
  * - `channel`: for platform records the order's channel (`wechatpay`, `alipay`, `bankpay`), or `cash` for a
- *   refund paid back at the window (`method: CASH`); for offline records `cash` or `pos` (bank card).
+ *   refund paid back at the window (`method: CASH`); for offline records `cash`, `mispos` (bank card on the
+ *   acquirer's terminal the HIS drives), `kiosk` (self-service machine), `prepaid` (hospital card balance)
+ *   or `pos` (a stand-alone bank terminal, not linked to the HIS).
  * - `orderNo`: our order number (platform records), else null. `refundNo`: our refund number (platform
  *   refunds), else null. `receiptNo`: the window's receipt (offline records, cash refunds), else null.
  * - `hisBillNos`: the HIS bills the money was for (may be empty for an offline deposit).
@@ -141,6 +144,8 @@ export interface AcceptedResult {
  *   date holds the records booked that Beijing day — a payment made at 23:59:59 and pushed after midnight is
  *   in the next day's ledger (a T+1 cut-off difference for reconciliation).
  * - `occurredAt`: when the money moved, as the pusher said (`paidAt` / `refundedAt`), same format.
+ * - `terminalId`, `terminalRef`: `mispos` records only — the terminal and the reference number (参考号) its
+ *   slip printed, which the acquirer's terminal statement lists too; else null.
  */
 export interface HisLedgerRecord {
   kind: 'payment' | 'refund';
@@ -153,6 +158,8 @@ export interface HisLedgerRecord {
   amountFen: number;
   time: string;
   occurredAt: string;
+  terminalId: string | null;
+  terminalRef: string | null;
 }
 
 /** `GET /his/v1/ledger?date=…`: the day's records in booking order and their totals. */
@@ -175,6 +182,19 @@ const beijingDate = (at: Date) => new Date(at.getTime() + 8 * 3600_000).toISOStr
 
 interface LedgerEntry extends HisLedgerRecord {
   hospital: string;
+  at: Date;
+  /** MISPOS: the card as the slip prints it (masked); never in the ledger the HIS serves. */
+  maskedCardNo?: string;
+}
+
+/** A MISPOS record with what the terminal printed: what the acquirer's simulator settles. */
+export interface SimMisposRecord {
+  hospital: string;
+  kind: 'payment' | 'refund';
+  terminalId: string;
+  terminalRef: string;
+  maskedCardNo: string;
+  amountFen: number;
   at: Date;
 }
 
@@ -200,6 +220,7 @@ export class HisSimulator {
   private server?: RunningSim;
   private billSeq = 0;
   private invoiceSeq = 0;
+  private refSeq = 0;
 
   constructor(private readonly port: number) {}
 
@@ -331,7 +352,10 @@ export class HisSimulator {
     return { bill, ...res };
   }
 
-  /** Records money the HIS took itself (cash, bank card at the window) in its ledger. */
+  /**
+   * Records money the HIS took itself (cash, bank card at the window) in its ledger. A `mispos` record gets
+   * the terminal's id and a fresh 12-digit reference number (参考号) unless given, and a masked card number.
+   */
   addOfflineRecord(r: {
     hospital: string;
     kind: 'payment' | 'refund';
@@ -340,10 +364,14 @@ export class HisSimulator {
     hisBillNos?: string[];
     receiptNo?: string;
     at?: Date;
+    terminalId?: string;
+    terminalRef?: string;
+    maskedCardNo?: string;
   }): HisLedgerRecord {
     if (!Number.isSafeInteger(r.amountFen) || r.amountFen <= 0)
       throw new Error('amountFen must be a positive integer');
     const at = r.at ?? new Date();
+    const mispos = r.channel === 'mispos';
     const entry: LedgerEntry = {
       hospital: r.hospital,
       at,
@@ -357,13 +385,41 @@ export class HisSimulator {
       amountFen: r.amountFen,
       time: beijingIso(at),
       occurredAt: beijingIso(at),
+      terminalId: mispos ? (r.terminalId ?? 'T0000001') : null,
+      terminalRef: mispos
+        ? (r.terminalRef ??
+          `${beijingIso(at).slice(5, 7)}${beijingIso(at).slice(8, 10)}${String(++this.refSeq % 1e8).padStart(8, '0')}`)
+        : null,
+      maskedCardNo: mispos ? (r.maskedCardNo ?? '622848******0017') : undefined,
     };
     this.ledger.push(entry);
     return this.ledgerRecord(entry);
   }
 
+  /** The day's MISPOS records of a hospital, with what the terminals printed (for the acquirer's simulator). */
+  misposRecords(hospital: string, date: string): SimMisposRecord[] {
+    return this.ledger
+      .filter(
+        (e) =>
+          e.hospital === hospital && e.channel === 'mispos' && e.terminalRef && beijingDate(e.at) === date,
+      )
+      .map((e) => ({
+        hospital,
+        kind: e.kind,
+        terminalId: e.terminalId!,
+        terminalRef: e.terminalRef!,
+        maskedCardNo: e.maskedCardNo ?? '622848******0017',
+        amountFen: e.amountFen,
+        at: e.at,
+      }));
+  }
+
   /** A bill paid at the window: no longer pending, and in the ledger as an offline record. */
-  payAtWindow(hospital: string, hisBillNo: string, opts: { channel?: string; receiptNo?: string } = {}) {
+  payAtWindow(
+    hospital: string,
+    hisBillNo: string,
+    opts: { channel?: string; receiptNo?: string; terminalRef?: string } = {},
+  ) {
     const bill = this.bills.get(`${hospital}:${hisBillNo}`);
     if (!bill) throw new Error(`no bill ${hisBillNo}`);
     if (bill.status !== 'UNPAID') throw new Error(`bill ${hisBillNo} is ${bill.status}`);
@@ -374,6 +430,7 @@ export class HisSimulator {
       amountFen: bill.amountFen,
       hisBillNos: [hisBillNo],
       receiptNo: opts.receiptNo,
+      terminalRef: opts.terminalRef,
     });
     bill.status = 'PAID';
     bill.paidBy = record.receiptNo ?? undefined;
@@ -381,7 +438,7 @@ export class HisSimulator {
   }
 
   private ledgerRecord(e: LedgerEntry): HisLedgerRecord {
-    const { hospital: _h, at: _a, ...record } = e;
+    const { hospital: _h, at: _a, maskedCardNo: _c, ...record } = e;
     return record;
   }
 
@@ -449,6 +506,8 @@ export class HisSimulator {
       amountFen,
       time: beijingIso(receivedAt),
       occurredAt: beijingIso(Number.isNaN(occurred.getTime()) ? receivedAt : occurred),
+      terminalId: null,
+      terminalRef: null,
     });
     if (refund) return;
     for (const no of hisBillNos) {

@@ -23,9 +23,9 @@ import { WechatLoginSimulator } from './login';
  * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
  * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
  * - `POST /sim/wechatpay/orders/{out_trade_no}/comment` `{ stars: 1–5, content, at? }` the patient comments (订单评价)
- * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'bill'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`;
- *   for op `bill` also `no_bill` (400 NO_STATEMENT_EXIST), `not_ready` (400 STATEMENT_CREATING) and
- *   `corrupt_bill` (the file served differs from its announced SHA1)
+ * - `POST /sim/wechatpay/faults` `{ op: 'create'|'query'|'close'|'refund'|'bill'|'fundflow'|'any', fault: 'timeout'|'late_reply'|'system_error'|'drop', count }`;
+ *   for ops `bill` (trade bill) and `fundflow` (fund-flow bill) also `no_bill` (400 NO_STATEMENT_EXIST),
+ *   `not_ready` (400 STATEMENT_CREATING) and `corrupt_bill` (the file served differs from its announced SHA1)
  * - `GET  /sim/cashier/wechatpay/{out_trade_no}[?redirect_url=…]` a page standing in for the WeChat payment
  *   sheet; with `redirect_url` (H5 payment) it returns there after paying or cancelling, as WeChat's H5 page does
  *
@@ -263,6 +263,8 @@ export class WechatPaySimulator {
     }
     if (req.method === 'GET' && req.path === '/v3/bill/tradebill')
       return this.faulted('bill', (fault) => this.tradeBill(merchant, req.query, fault));
+    if (req.method === 'GET' && req.path === '/v3/bill/fundflowbill')
+      return this.faulted('fundflow', (fault) => this.fundFlowBill(merchant, req.query, fault));
     if (req.method === 'GET' && req.path === '/v3/billdownload/file')
       return this.billFile(merchant, req.query);
     return this.error(404, 'NOT_FOUND', '接口不存在');
@@ -900,6 +902,146 @@ export class WechatPaySimulator {
       return this.error(403, 'NO_AUTH', '服务商未获得该子商户授权');
     const bytes = this.tradeBillFile(merchant.mchId, billDate, sub);
     if (!bytes) return this.error(400, 'NO_STATEMENT_EXIST', '要查询的账单不存在');
+    return this.announceBill(merchant, bytes, fault);
+  }
+
+  // ---- daily fund-flow bill (资金账单, account_type=BASIC) -------------------------------------------------
+  //
+  // The basic account of a direct merchant, built from what this simulator processed: each payment in (交易)
+  // and its fee out (扣除交易手续费), each refund out (退款) and its fee back (退回交易手续费), and at 23:59:59
+  // of every day the balance withdrawn to the merchant's settlement bank account (提现) — a same-day
+  // settlement, so a day's withdrawal is that day's net. The balance runs from 0 when the simulator started.
+  // Same layout and serving as the trade bill (protocols.md §1).
+
+  /** The BASIC fund-flow bill of one Beijing day for the direct merchant `mchId`, or undefined when empty. */
+  fundFlowBillFile(mchId: string, billDate: string): Buffer | undefined {
+    type Flow = {
+      at: string;
+      seq: number;
+      businessNo: string;
+      flowNo: string;
+      name: string;
+      type: string;
+      dir: 'IN' | 'OUT';
+      fen: number;
+      voucher: string;
+    };
+    const flows: Flow[] = [];
+    let seq = 0;
+    const add = (f: Omit<Flow, 'seq'>) => {
+      if (f.fen > 0) flows.push({ ...f, seq: seq++ });
+    };
+    for (const o of this.orders.values()) {
+      if (o.sp_mchid || o.mchid !== mchId || !o.success_time || !o.transaction_id) continue;
+      const at = o.success_time.slice(0, 19).replace('T', ' ');
+      const base = { at, businessNo: o.transaction_id, voucher: o.transaction_id };
+      add({ ...base, flowNo: `${o.transaction_id}01`, name: '交易', type: '交易', dir: 'IN', fen: o.total });
+      add({
+        ...base,
+        flowNo: `${o.transaction_id}02`,
+        name: '扣除交易手续费',
+        type: '扣除交易手续费',
+        dir: 'OUT',
+        fen: this.feeOf(o.total),
+      });
+    }
+    for (const r of this.refunds.values()) {
+      if (r.sp_mchid || r.mchid !== mchId || r.status !== 'SUCCESS' || !r.success_time) continue;
+      const at = r.success_time.slice(0, 19).replace('T', ' ');
+      const base = { at, businessNo: r.refund_id, voucher: r.refund_id };
+      add({ ...base, flowNo: `${r.refund_id}01`, name: '退款', type: '退款', dir: 'OUT', fen: r.refund });
+      add({
+        ...base,
+        flowNo: `${r.refund_id}02`,
+        name: '退回交易手续费',
+        type: '退回交易手续费',
+        dir: 'IN',
+        fen: this.feeOf(r.refund),
+      });
+    }
+    flows.sort((a, b) => a.at.localeCompare(b.at) || a.seq - b.seq);
+    // Walk every day in order up to the bill date, withdrawing each day's closing balance.
+    let balance = 0;
+    const rows: string[][] = [];
+    const totals = { inCount: 0, inFen: 0, outCount: 0, outFen: 0 };
+    const emit = (f: Omit<Flow, 'seq'>) => {
+      balance += f.dir === 'IN' ? f.fen : -f.fen;
+      if (!f.at.startsWith(billDate)) return;
+      if (f.dir === 'IN') {
+        totals.inCount++;
+        totals.inFen += f.fen;
+      } else {
+        totals.outCount++;
+        totals.outFen += f.fen;
+      }
+      rows.push([
+        f.at,
+        f.businessNo,
+        f.flowNo,
+        f.name,
+        f.type,
+        f.dir === 'IN' ? '收入' : '支出',
+        fenToYuan(f.fen),
+        fenToYuan(balance),
+        'system',
+        '缺省',
+        f.voucher,
+      ]);
+    };
+    const withdraw = (day: string) => {
+      if (balance <= 0) return;
+      const no = `${day.replaceAll('-', '')}${mchId}`;
+      emit({
+        at: `${day} 23:59:59`,
+        businessNo: `WD${no}`,
+        flowNo: `WD${no}01`,
+        name: '自动提现',
+        type: '提现',
+        dir: 'OUT',
+        fen: balance,
+        voucher: `WD${no}`,
+      });
+    };
+    let day: string | undefined;
+    for (const f of flows) {
+      const d = f.at.slice(0, 10);
+      if (d > billDate) break;
+      if (day && d !== day) withdraw(day);
+      day = d;
+      emit(f);
+    }
+    if (day) withdraw(day);
+    if (rows.length === 0) return undefined;
+    const text = [
+      '记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号',
+      ...rows.map((r) => r.map((c) => `\`${c}`).join(',')),
+      '资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额',
+      [
+        String(rows.length),
+        String(totals.inCount),
+        fenToYuan(totals.inFen),
+        String(totals.outCount),
+        fenToYuan(totals.outFen),
+      ]
+        .map((c) => `\`${c}`)
+        .join(','),
+    ].join('\r\n');
+    return Buffer.from(`\uFEFF${text}\r\n`, 'utf8');
+  }
+
+  private fundFlowBill(merchant: SimMerchant, q: URLSearchParams, fault?: FaultKind): SimReply {
+    const billDate = q.get('bill_date') ?? '';
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(billDate)) return this.error(400, 'PARAM_ERROR', 'bill_date 格式错误');
+    if ((q.get('account_type') ?? 'BASIC') !== 'BASIC')
+      return this.error(400, 'PARAM_ERROR', '沙箱仅支持 account_type=BASIC');
+    if (q.get('tar_type')) return this.error(400, 'PARAM_ERROR', '沙箱不支持 tar_type');
+    const bytes = this.fundFlowBillFile(merchant.mchId, billDate);
+    if (!bytes) return this.error(400, 'NO_STATEMENT_EXIST', '要查询的账单不存在');
+    return this.announceBill(merchant, bytes, fault);
+  }
+
+  /** Keeps a bill file under a one-time token (30 s) and answers its signed download URL and SHA1. */
+  private announceBill(merchant: SimMerchant, bytes: Buffer, fault?: FaultKind): SimReply {
     const hash = createHash('sha1').update(bytes).digest('hex');
     // corrupt_bill: the bytes served are not the ones hashed (a tampered or truncated download).
     const served =

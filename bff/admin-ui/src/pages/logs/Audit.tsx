@@ -22,6 +22,8 @@ const TARGET: Record<string, string> = {
   admin_user: '用户',
   admin_role: '角色',
   alert: '告警',
+  recon_item: '对账差异',
+  recon_run: '对账批次',
 };
 
 /** 审计日志: every admin write, with who, what, before and after. */
