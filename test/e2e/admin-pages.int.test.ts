@@ -1,23 +1,27 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import Koa from 'koa';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { adminUsers, alerts, orderComments, orders, refunds } from '../../bff/src/db/schema';
 import { adminUi } from '../../bff/src/http/admin-ui';
 import { createAdminUser } from '../../bff/src/modules/admin/auth-service';
-import { launchChromium } from '../support/browser';
+import {
+  adminPages,
+  expectText,
+  launchAdminBrowser,
+  ROOT,
+  screenshot,
+  tableRows as rows,
+  type AdminPages,
+} from '../support/browser';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
 /**
  * The admin pages in a real browser: Debian's Chromium driven by playwright-core against the built bundle
  * (bff/admin-ui/dist, built here when missing or stale) served by a real bff on a fresh database.
+ * Screenshots go to test-results/admin-pages/.
  */
-const ROOT = path.resolve(__dirname, '../..');
-/** Screenshots of the pages, kept with the test output (test-results/ is not committed). */
-const SHOTS = path.join(ROOT, 'test-results', 'admin-pages');
 const PASSWORD = 'Passw0rd-pages';
 const USERS = {
   root: 'super_admin',
@@ -32,24 +36,17 @@ jest.setTimeout(60_000);
 describe('admin pages in Chromium', () => {
   let s: TestStack;
   let browser: Browser;
+  let pages: AdminPages;
   let base: string;
   let order: { id: string; orderNo: string };
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    // 1. The bundle: built once, only when missing or older than its sources.
-    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-admin.mjs'), '--if-stale'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0)
-      throw new Error(`building the admin pages failed:\n${build.stdout}\n${build.stderr}`);
-    // 2. The browser: a missing or broken Chromium fails every test here, loudly.
-    browser = await launchChromium('admin page tests');
-    mkdirSync(SHOTS, { recursive: true });
-    // 3. The stack, staff of every role, and one paid order.
+    // 1. The bundle (built once, only when stale) and the browser: a missing Chromium fails every test here.
+    browser = await launchAdminBrowser();
+    // 2. The stack, staff of every role, and one paid order.
     s = await startTestStack({ adminLockoutThreshold: 5, adminLockoutMinutes: 15 });
     base = s.platform.url;
+    pages = adminPages(browser, base);
     for (const [username, roleCode] of Object.entries(USERS))
       await createAdminUser(s.platform.deps.db, {
         username,
@@ -78,34 +75,14 @@ describe('admin pages in Chromium', () => {
   }, 240_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
+    await pages?.close();
     await browser?.close().catch(() => undefined);
     await s?.stop();
   });
 
-  async function newPage(): Promise<Page> {
-    const ctx = await browser.newContext({
-      viewport: { width: 1440, height: 900 },
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
-    return page;
-  }
-
-  async function loginAs(username: keyof typeof USERS | string, password = PASSWORD): Promise<Page> {
-    const page = await newPage();
-    await page.goto(`${base}/admin/login`);
-    await page.fill('#username', username);
-    await page.fill('#password', password);
-    await page.click('button[type=submit]');
-    await page.waitForURL((u) => !u.pathname.endsWith('/login'));
-    return page;
-  }
-
-  const rows = (page: Page) => page.locator('.ant-table-tbody tr.ant-table-row');
+  const newPage = () => pages.newPage();
+  const loginAs = (username: keyof typeof USERS | string, password = PASSWORD): Promise<Page> =>
+    pages.loginAs(username, password);
 
   it('serves the bundle at /admin with SPA fallback, leaves /admin/api alone, and explains a missing build', async () => {
     const index = await fetch(`${base}/admin/orders/whatever`);
@@ -165,7 +142,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
     await attempt(PASSWORD);
     await expectText(page, '[data-testid=login-error]', '账户已锁定');
-    await page.screenshot({ path: path.join(SHOTS, 'login-locked.png') });
+    await screenshot(page, 'login-locked.png', false);
     expect(page.url()).toMatch(/\/admin\/login$/);
   });
 
@@ -177,7 +154,7 @@ describe('admin pages in Chromium', () => {
     await page.waitForSelector('.hp-chart canvas');
     expect(await page.locator('.hp-chart canvas').count()).toBeGreaterThanOrEqual(3);
     await page.waitForTimeout(600); // chart animations
-    await page.screenshot({ path: path.join(SHOTS, 'dashboard.png'), fullPage: true });
+    await screenshot(page, 'dashboard.png');
   });
 
   it('orders: search by number and by patient, detail with timeline, payments and HIS push', async () => {
@@ -188,7 +165,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => (await rows(page).count()) === 1, 10_000, 'one row');
     await expectText(page, '.ant-table-tbody', order.orderNo);
     await expectText(page, '.ant-table-tbody', '已入账');
-    await page.screenshot({ path: path.join(SHOTS, 'orders.png'), fullPage: true });
+    await screenshot(page, 'orders.png');
 
     await page.fill('#no', '');
     await page.fill('#patient', 'P0001');
@@ -203,7 +180,7 @@ describe('admin pages in Chromium', () => {
     await expectText(page, '[data-testid=order-detail]', '支付记录');
     await expectText(page, '[data-testid=order-detail]', '已确认'); // the HIS push, acknowledged
     await page.waitForTimeout(500); // the drawer's slide-in
-    await page.screenshot({ path: path.join(SHOTS, 'order-detail.png'), fullPage: true });
+    await screenshot(page, 'order-detail.png');
   });
 
   it('a partial refund through the page succeeds and shows in the refunds list', async () => {
@@ -273,7 +250,7 @@ describe('admin pages in Chromium', () => {
       throw new Error(`the new-user dialog stayed open: ${await page.locator('.ant-modal').innerText()}`);
     });
     await expectText(page, '.ant-table-tbody', 'window7');
-    await page.screenshot({ path: path.join(SHOTS, 'users.png') });
+    await screenshot(page, 'users.png', false);
     const [u] = await s.platform.deps.db.select().from(adminUsers).where(eq(adminUsers.username, 'window7'));
     expect(u?.displayName).toBe('七号窗口');
     const again = await loginAs('window7', 'Window-pass-77');
@@ -345,7 +322,7 @@ describe('admin pages in Chromium', () => {
     await waitFor(async () => calls >= 3, 15_000, 'three dashboard loads');
     await expectText(page, '[data-testid=monitor-updated]', '次刷新');
     expect(await page.locator('[data-testid=monitor-updated]').innerText()).not.toContain('第 1 次');
-    await page.screenshot({ path: path.join(SHOTS, 'monitor.png') });
+    await screenshot(page, 'monitor.png', false);
   });
 
   it('refreshes an invalid access token once with the refresh token; logout ends the session', async () => {
@@ -370,19 +347,3 @@ describe('admin pages in Chromium', () => {
     expect(reuse.status).toBe(401);
   });
 });
-
-/** Waits until the element's text contains `text` (and says what it saw when it does not). */
-async function expectText(page: Page, selector: string, text: string, timeoutMs = 15_000): Promise<void> {
-  try {
-    await page.locator(selector).filter({ hasText: text }).first().waitFor({ timeout: timeoutMs });
-  } catch {
-    const seen = await page
-      .locator(selector)
-      .first()
-      .innerText({ timeout: 1000 })
-      .catch(() => '(element not found)');
-    throw new Error(
-      `expected ${selector} to contain ${JSON.stringify(text)}; it shows: ${seen.slice(0, 500)}`,
-    );
-  }
-}

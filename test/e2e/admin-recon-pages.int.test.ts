@@ -1,14 +1,22 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fenToYuan } from '@hp/shared';
 import { and, eq, sql } from 'drizzle-orm';
 import ExcelJS from 'exceljs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { adminUsers, orderEvents, patients } from '../../bff/src/db/schema';
-import { reconItems } from '../../bff/src/db/schema-recon';
+import type { Browser, Page } from 'playwright-core';
+import { adminAuditLogs, adminUsers, orderEvents, patients } from '../../bff/src/db/schema';
+import { reconDeliveries, reconItems } from '../../bff/src/db/schema-recon';
 import { createAdminUser } from '../../bff/src/modules/admin/auth-service';
 import { runReconciliation } from '../../bff/src/modules/recon/engine';
+import {
+  adminPages,
+  expectText,
+  launchAdminBrowser,
+  screenshot as shot,
+  SHOTS,
+  tableRows as rows,
+  type AdminPages,
+} from '../support/browser';
 import { generateReconDay } from '../support/recon-day';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
@@ -18,23 +26,14 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * buttons following permissions, and the Excel export downloaded and read back with exceljs. Screenshots go
  * to test-results/admin-pages/.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const SHOTS = path.join(ROOT, 'test-results', 'admin-pages');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
 const PASSWORD = 'Passw0rd-recon-pages';
 const USERS = { root: 'super_admin', fin: 'finance', aud: 'auditor' } as const;
 const H = 'hosp_h001';
 const DAY = '2026-10-01';
 const REASON = '已与微信支付核实：渠道多记 1 分，人工调账';
+/** A real-format WeChat fund-flow bill of 2026-03-14 (test/fixtures/recon/README.md). */
+const FUND_FLOW = readFileSync(path.join(__dirname, '../fixtures/recon/fundflow-BASIC-2026-03-14.csv'));
+const FUND_FLOW_DAY = '2026-03-14';
 
 jest.setTimeout(60_000);
 
@@ -48,8 +47,8 @@ function yuanText(fen: number): string {
 describe('reconciliation pages in Chromium', () => {
   let s: TestStack;
   let browser: Browser;
+  let pages: AdminPages;
   let base: string;
-  const contexts: BrowserContext[] = [];
   const tokens: Record<string, string> = {};
   /** An amount mismatch (to resolve) and a payment the HIS never recorded (refundable). */
   let mismatch: { id: number; keyNo: string; orderId: string };
@@ -57,21 +56,10 @@ describe('reconciliation pages in Chromium', () => {
   const db = () => s.platform.deps.db;
 
   beforeAll(async () => {
-    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-admin.mjs'), '--if-stale'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (build.status !== 0)
-      throw new Error(`building the admin pages failed:\n${build.stdout}\n${build.stderr}`);
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; the admin page tests need it (apt-get install -y chromium — .ci/run does this)`,
-      );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
-    mkdirSync(SHOTS, { recursive: true });
-
+    browser = await launchAdminBrowser();
     s = await startTestStack({}, { workers: false });
     base = s.platform.url;
+    pages = adminPages(browser, base, { viewport: { width: 1600, height: 960 }, acceptDownloads: true });
     for (const [username, roleCode] of Object.entries(USERS)) {
       await createAdminUser(db(), { username, displayName: `测试${roleCode}`, password: PASSWORD, roleCode });
       const r = await s.api('POST', '/admin/api/auth/login', { body: { username, password: PASSWORD } });
@@ -132,31 +120,12 @@ describe('reconciliation pages in Chromium', () => {
   }, 240_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => undefined);
+    await pages?.close();
     await browser?.close().catch(() => undefined);
     await s?.stop();
   });
 
-  async function loginAs(username: keyof typeof USERS): Promise<Page> {
-    const ctx = await browser.newContext({
-      viewport: { width: 1600, height: 960 },
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      acceptDownloads: true,
-    });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(`${base}/admin/login`);
-    await page.fill('#username', username);
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL((u) => !u.pathname.endsWith('/login'));
-    return page;
-  }
-  const rows = (page: Page) => page.locator('.ant-table-tbody tr.ant-table-row');
-  const shot = (page: Page, name: string) =>
-    page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+  const loginAs = (username: keyof typeof USERS): Promise<Page> => pages.loginAs(username, PASSWORD);
 
   it('对账批次: the run with its per-channel summary; 重新对账 only for roles that resolve', async () => {
     const page = await loginAs('fin');
@@ -326,20 +295,167 @@ describe('reconciliation pages in Chromium', () => {
     );
     expect(await auditor.locator('[data-testid^=btn-export]').count()).toBe(0);
   });
-});
 
-/** Waits until the element's text contains `text` (and says what it saw when it does not). */
-async function expectText(page: Page, selector: string, text: string, timeoutMs = 15_000): Promise<void> {
-  try {
-    await page.locator(selector).filter({ hasText: text }).first().waitFor({ timeout: timeoutMs });
-  } catch {
-    const seen = await page
-      .locator(selector)
-      .first()
-      .innerText({ timeout: 1000 })
-      .catch(() => '(element not found)');
-    throw new Error(
-      `expected ${selector} to contain ${JSON.stringify(text)}; it shows: ${seen.slice(0, 500)}`,
+  /** Picks an option of the antd select in the form item labelled `label` (in the open dialog). */
+  async function choose(page: Page, label: string, option: string) {
+    await page.click(`.ant-modal .ant-form-item:has(label:text-is("${label}")) .ant-select`);
+    await page.click(
+      `.ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option:has-text("${option}")`,
     );
   }
-}
+  /** Chooses the file of the open 上传对账单 dialog. */
+  const attach = (page: Page, name: string, buffer: Buffer) =>
+    page.setInputFiles('[data-testid=upload-file] input[type=file]', { name, mimeType: 'text/csv', buffer });
+  /** Opens 上传对账单 on the runs page for H001's WeChat Pay fund-flow bill of FUND_FLOW_DAY, with `file`. */
+  async function openFundFlowUpload(page: Page, name: string, buffer: Buffer) {
+    await page.click('[data-testid=btn-upload-statement]');
+    await choose(page, '医院', '示范市第一人民医院（本部）');
+    await choose(page, '商户号 / 渠道', '微信支付');
+    await choose(page, '账单类型', '资金账单');
+    const date = page.locator('.ant-modal .ant-form-item:has(label:text-is("账单日期")) input');
+    await date.click();
+    await date.fill(FUND_FLOW_DAY);
+    await date.press('Enter');
+    await attach(page, name, buffer);
+  }
+  /** The statements of a day as the API lists them (GET /recon/reports/daily `statements`). */
+  const statementsOf = async (date: string) =>
+    (await s.api('GET', `/admin/api/recon/reports/daily?date=${date}&hospitalId=${H}`, { token: tokens.fin }))
+      .body.statements;
+
+  it('上传对账单: a corrupt file is refused with its reason and changes nothing; a good one shows 已导入', async () => {
+    const before = await statementsOf(FUND_FLOW_DAY);
+    const page = await loginAs('fin');
+    await page.goto(`${base}/admin/recon/runs`);
+    // The summary says 11 lines; the file has 10.
+    const corrupt = Buffer.from(FUND_FLOW.toString('utf8').replace('`10,`5,', '`11,`5,'), 'utf8');
+    await openFundFlowUpload(page, 'fundflow.csv', corrupt);
+    await page.click('.ant-modal-footer .ant-btn-primary');
+    await expectText(page, '[data-testid=upload-rejected]', '已拒收，未做任何更改');
+    await expectText(page, '[data-testid=upload-rejected]', '汇总与明细不符');
+    await expectText(page, '[data-testid=upload-rejected]', 'STATEMENT_INCONSISTENT');
+    await expectText(page, '[data-testid=upload-rejected]', '资金流水总笔数 11 ≠ 10');
+    await shot(page, 'recon-upload-rejected.png');
+    // Nothing changed: no statement, no audit row.
+    expect(await statementsOf(FUND_FLOW_DAY)).toEqual(before);
+    expect(await db().select().from(adminAuditLogs).where(eq(adminAuditLogs.action, 'recon.upload'))).toEqual(
+      [],
+    );
+
+    // The file as the channel published it: imported, and the day's statements show it.
+    await attach(page, 'fundflow.csv', FUND_FLOW);
+    await page.click('.ant-modal-footer .ant-btn-primary');
+    await expectText(page, '.ant-message', '资金账单已导入：10 笔');
+    await expectText(page, '[data-testid=statement-status]', '已导入');
+    await expectText(page, '[data-testid=statement-status]', '资金账单');
+    await expectText(page, '[data-testid=statement-status]', 'ma_h001_wechatpay');
+    expect(await statementsOf(FUND_FLOW_DAY)).toEqual([
+      expect.objectContaining({
+        merchantAccountId: 'ma_h001_wechatpay',
+        billType: 'FUNDFLOW',
+        status: 'IMPORTED',
+        lineCount: 10,
+      }),
+    ]);
+    await shot(page, 'recon-statement-status.png');
+
+    // Once imported, another upload replaces it only when asked, after a confirmation.
+    await openFundFlowUpload(page, 'fundflow-again.csv', FUND_FLOW);
+    await expectText(page, '[data-testid=upload-existing]', '已导入');
+    await page.click('.ant-modal label:has-text("覆盖已导入的对账单")');
+    await page.click('.ant-modal-footer .ant-btn-primary');
+    await expectText(page, '.ant-modal-confirm', '覆盖已导入的对账单？');
+    await page.click('.ant-modal-confirm .ant-btn-dangerous');
+    await expectText(page, '.ant-message', '资金账单已导入：10 笔');
+    const uploads = await db().select().from(adminAuditLogs).where(eq(adminAuditLogs.action, 'recon.upload'));
+    expect(uploads.map((u) => (u.after as { fileName: string; replace: boolean }).fileName)).toEqual([
+      'fundflow.csv',
+      'fundflow-again.csv',
+    ]);
+
+    // Without recon.resolve there is no upload.
+    const auditor = await loginAs('aud');
+    await auditor.goto(`${base}/admin/recon/runs`);
+    await expectText(auditor, '[data-testid=recon-runs] .ant-table-tbody', DAY);
+    expect(await auditor.locator('[data-testid=btn-upload-statement]').count()).toBe(0);
+  });
+
+  it('对账文件推送: a target created through the API is listed without its secrets; deliveries and 立即推送', async () => {
+    const SECRET = 'Sftp-Secret-Do-Not-Show-7731';
+    const created = await s.api('POST', '/admin/api/recon/push-targets', {
+      token: tokens.root,
+      body: {
+        hospitalId: H,
+        name: 'HIS 对账服务器',
+        protocol: 'sftp',
+        host: 'his-sftp.hospital.local',
+        username: 'recon',
+        password: SECRET,
+        remoteDir: '/recon/in',
+        settings: { fileNamePattern: 'DZ_{hospital}_{yyyymmdd}.csv' },
+      },
+    });
+    expect(created.status).toBe(201);
+    const targetId: string = created.body.id;
+    await db()
+      .insert(reconDeliveries)
+      .values([
+        {
+          id: 'rdl_pages_1',
+          hospitalId: H,
+          targetId,
+          businessDate: DAY,
+          status: 'DELIVERED',
+          fileName: 'DZ_H001_20261001.csv',
+          remotePath: '/recon/in/DZ_H001_20261001.csv',
+          fileBytes: 2048,
+          attempts: 1,
+          triggeredBy: 'job:recon-push',
+          deliveredAt: new Date('2026-10-02T01:00:00Z'),
+        },
+        {
+          id: 'rdl_pages_2',
+          hospitalId: H,
+          targetId,
+          businessDate: '2026-09-30',
+          status: 'FAILED',
+          attempts: 3,
+          lastError: 'cannot reach his-sftp.hospital.local:22: connect ECONNREFUSED',
+          triggeredBy: 'job:recon-push',
+        },
+      ]);
+
+    const page = await loginAs('root');
+    await page.goto(`${base}/admin/recon/push`);
+    await expectText(page, '.ant-menu', '对账文件推送');
+    await expectText(page, '[data-testid=push-targets] .ant-table-tbody', 'HIS 对账服务器');
+    await expectText(page, '[data-testid=push-targets] .ant-table-tbody', 'his-sftp.hospital.local:22');
+    await expectText(page, '[data-testid=push-targets] .ant-table-tbody', '已设置');
+    await expectText(page, '[data-testid=recon-deliveries] .ant-table-tbody', '推送失败');
+    await expectText(page, '[data-testid=recon-deliveries] .ant-table-tbody', 'connect ECONNREFUSED');
+    await expectText(page, '[data-testid=recon-deliveries] .ant-table-tbody', '已送达');
+    expect(await page.content()).not.toContain(SECRET);
+    await shot(page, 'recon-push.png');
+
+    // 立即推送 of a delivered day asks first; cancelled, nothing is sent.
+    await page
+      .locator('[data-testid=recon-deliveries] .ant-table-row', { hasText: DAY })
+      .locator('[data-testid=btn-deliver-row]')
+      .click();
+    await expectText(page, '.ant-modal-confirm', '该日文件已送达');
+    await expectText(page, '.ant-modal-confirm', '/recon/in/DZ_H001_20261001.csv');
+    await page.click('.ant-modal-confirm .ant-btn:not(.ant-btn-primary)');
+    await page.waitForSelector('.ant-modal-confirm', { state: 'detached' });
+    const [kept] = await db().select().from(reconDeliveries).where(eq(reconDeliveries.id, 'rdl_pages_1'));
+    expect(kept).toMatchObject({ status: 'DELIVERED', attempts: 1 });
+
+    // Read-only roles see the targets and deliveries, and no button that changes them.
+    const auditor = await loginAs('aud');
+    await auditor.goto(`${base}/admin/recon/push`);
+    await expectText(auditor, '[data-testid=push-targets] .ant-table-tbody', 'HIS 对账服务器');
+    await expectText(auditor, '[data-testid=recon-deliveries] .ant-table-tbody', '推送失败');
+    for (const button of ['btn-new-target', 'btn-toggle-target', 'btn-deliver', 'btn-deliver-row'])
+      expect(await auditor.locator(`[data-testid=${button}]`).count()).toBe(0);
+    expect(await auditor.content()).not.toContain(SECRET);
+  });
+});

@@ -402,8 +402,11 @@ describe('reconciliation intake', () => {
 
   it('manual upload: refused files change nothing; a good one replaces a failed statement, audited', async () => {
     const date = '2026-03-14';
-    const upload = (body: Record<string, unknown>) =>
-      s.api('POST', '/admin/api/recon/statements/upload', { token: financeToken, body });
+    const upload = (file: Buffer, body: Record<string, unknown>) =>
+      s.api('POST', '/admin/api/recon/statements/upload', {
+        token: financeToken,
+        body: { ...body, fileBase64: file.toString('base64') },
+      });
     const trade = fixture(TRADE_BILL);
     const base = { accountId: 'ma_h002_wechatpay', billDate: date, fileName: 'tradebill.csv' };
     // The download failed (a tampered file).
@@ -428,17 +431,13 @@ describe('reconciliation intake', () => {
       [fixture(MISPOS_FILE), date, 'STATEMENT_FORMAT'],
     ] as const;
     for (const [file, billDate, code] of refused) {
-      const r = await upload({ ...base, billDate, fileBase64: file.toString('base64') });
+      const r = await upload(file, { ...base, billDate });
       expect(r.status).toBe(422);
       expect(r.body.error.code).toBe('statement_rejected');
       expect(r.body.error.message).toMatch(new RegExp(`^${code}: `));
     }
     // Another merchant's file (the provider's bill uploaded for H001, a direct merchant).
-    const foreign = await upload({
-      ...base,
-      accountId: 'ma_h001_wechatpay',
-      fileBase64: trade.toString('base64'),
-    });
+    const foreign = await upload(trade, { ...base, accountId: 'ma_h001_wechatpay' });
     expect(foreign.status).toBe(422);
     expect(foreign.body.error.message).toMatch(/^STATEMENT_INCONSISTENT: a line of merchant 1900009999/);
     expect(await statement('ma_h001_wechatpay', date, 'TRADE')).toBeUndefined();
@@ -447,7 +446,7 @@ describe('reconciliation intake', () => {
     expect(await audited()).toEqual([]);
 
     // The good file: the provider's bill, only this sub-merchant's line kept.
-    const ok = await upload({ ...base, fileBase64: trade.toString('base64') });
+    const ok = await upload(trade, base);
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({
       billType: 'TRADE',
@@ -479,41 +478,38 @@ describe('reconciliation intake', () => {
     });
 
     // Imported stays imported unless replace is asked for.
-    const again = await upload({ ...base, fileBase64: trade.toString('base64') });
+    const again = await upload(trade, base);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('conflict');
-    const replaced = await upload({ ...base, fileBase64: trade.toString('base64'), replace: true });
+    const replaced = await upload(trade, { ...base, replace: true });
     expect(replaced.status).toBe(201);
     expect(replaced.body.previousStatus).toBe('IMPORTED');
 
     // The fund-flow bill and the MISPOS terminal statement by hand, through the same parsers.
-    const ff = await upload({
+    const ff = await upload(fixture(FUND_FLOW), {
       accountId: 'ma_h001_wechatpay',
       billType: 'FUNDFLOW',
       billDate: date,
       fileName: 'fundflow.csv',
-      fileBase64: fixture(FUND_FLOW).toString('base64'),
     });
     expect(ff.status).toBe(201);
     expect(ff.body).toMatchObject({ billType: 'FUNDFLOW', lineCount: 10 });
     expect(await bankArrivalFen(db(), 'hosp_h001', date)).toBe(41583);
-    const pos = await upload({
+    const pos = await upload(fixture(MISPOS_FILE), {
       channel: 'mispos',
       hospitalId: 'hosp_h001',
       billType: 'TERMINAL',
       billDate: date,
       fileName: 'mispos.txt',
-      fileBase64: fixture(MISPOS_FILE).toString('base64'),
     });
     expect(pos.status).toBe(201);
     expect(pos.body).toMatchObject({ billType: 'TERMINAL', lineCount: 4, totals: { feeFen: 1039 } });
     // Alipay has no fund-flow bill here.
-    const none = await upload({
+    const none = await upload(fixture(FUND_FLOW), {
       accountId: 'ma_h001_alipay',
       billType: 'FUNDFLOW',
       billDate: date,
       fileName: 'x.csv',
-      fileBase64: fixture(FUND_FLOW).toString('base64'),
     });
     expect(none.status).toBe(400);
   });

@@ -114,6 +114,18 @@ describe('reconciliation file push', () => {
       settings: { hostKeySha256: sftp.hostKey.fingerprint },
       ...o,
     });
+  /** A target on the local FTP (or FTPS) server's /in, logging in as `his`. */
+  const ftpTarget = (name: string, protocol: 'ftp' | 'ftps', o: Record<string, unknown> = {}) =>
+    createTarget({
+      name,
+      protocol,
+      host: '127.0.0.1',
+      port: protocol === 'ftp' ? ftp.port : ftps.port,
+      username: 'his',
+      password: FTP_PASSWORD,
+      remoteDir: '/in',
+      ...o,
+    });
   const delivery = async (targetId: string, date: string) =>
     (
       await db()
@@ -421,14 +433,7 @@ describe('reconciliation file push', () => {
   });
 
   it('FTP: the exact file through a temporary name; FTPS with the HIS certificate checked', async () => {
-    const plain = await createTarget({
-      name: 'ftp',
-      protocol: 'ftp',
-      host: '127.0.0.1',
-      port: ftp.port,
-      username: 'his',
-      password: FTP_PASSWORD,
-      remoteDir: '/in',
+    const plain = await ftpTarget('ftp', 'ftp', {
       settings: { fileNamePattern: 'DZ_{hospital}_{date}.csv', passive: true },
     });
     const ftpDir = dir(ftp.root, 'in');
@@ -449,44 +454,19 @@ describe('reconciliation file push', () => {
     });
 
     // A wrong FTP password: recorded, retried.
-    const bad = await createTarget({
-      name: 'ftp-bad',
-      protocol: 'ftp',
-      host: '127.0.0.1',
-      port: ftp.port,
-      username: 'his',
-      password: 'nope',
-      remoteDir: '/in',
-    });
+    const bad = await ftpTarget('ftp-bad', 'ftp', { password: 'nope' });
     expect((await runReconPush(s.platform.deps, { targetId: bad.id, date: today }))?.outcome).toBe('failed');
     expect((await delivery(bad.id, today))!.lastError).toMatch(/cannot log in to 127\.0\.0\.1:\d+ as his/);
     expect(await pushJobs(bad.id)).toHaveLength(1);
 
     // FTPS (explicit TLS): trusted through the hospital's CA; without it the certificate is refused.
     const ftpsDir = dir(ftps.root, 'in');
-    const secure = await createTarget({
-      name: 'ftps',
-      protocol: 'ftps',
-      host: '127.0.0.1',
-      port: ftps.port,
-      username: 'his',
-      password: FTP_PASSWORD,
-      remoteDir: '/in',
-      settings: { caCertPem: tls('ca.pem') },
-    });
+    const secure = await ftpTarget('ftps', 'ftps', { settings: { caCertPem: tls('ca.pem') } });
     expect((await runReconPush(s.platform.deps, { targetId: secure.id, date: today }))?.outcome).toBe(
       'delivered',
     );
     expect(readFileSync(path.join(ftpsDir, fileName(today)), 'utf8')).toBe(expected);
-    const untrusted = await createTarget({
-      name: 'ftps-untrusted',
-      protocol: 'ftps',
-      host: '127.0.0.1',
-      port: ftps.port,
-      username: 'his',
-      password: FTP_PASSWORD,
-      remoteDir: '/in',
-    });
+    const untrusted = await ftpTarget('ftps-untrusted', 'ftps');
     expect((await runReconPush(s.platform.deps, { targetId: untrusted.id, date: today }))?.outcome).toBe(
       'failed',
     );

@@ -134,6 +134,18 @@ describe('reconciliation reports and exports', () => {
   }
   /** A yuan cell as fen (the cell holds the nearest double of a two-decimal yuan amount). */
   const fenOf = (v: unknown) => Math.round(Number(v) * 100);
+  /** A CSV file's lines (its BOM dropped) and its last row, the totals, as header → value. */
+  function csvOf(body: Buffer): { lines: string[]; total: Record<string, string> } {
+    const lines = body.toString('utf8').slice(1).trimEnd().split('\r\n');
+    const header = lines[0]!.split(',');
+    const total = Object.fromEntries(
+      lines
+        .at(-1)!
+        .split(',')
+        .map((v, i) => [header[i], v]),
+    );
+    return { lines, total };
+  }
 
   it('period Excel: the totals row equals the sums of the source tables; details on further sheets', async () => {
     const res = await download(`/recon/exports/period?from=${D1}&to=${D2}&format=xlsx`);
@@ -192,14 +204,7 @@ describe('reconciliation reports and exports', () => {
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(res.headers.get('content-disposition')).toContain(`.csv"; filename*=UTF-8''`);
     expect([...res.body.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const lines = res.body.toString('utf8').slice(1).trimEnd().split('\r\n');
-    const header = lines[0]!.split(',');
-    const total = Object.fromEntries(
-      lines
-        .at(-1)!
-        .split(',')
-        .map((v, i) => [header[i], v]),
-    );
+    const { lines, total } = csvOf(res.body);
     const src = await sourceFigures(D1, D2);
     expect(lines).toHaveLength(4);
     expect(total['日期']).toBe('合计');
@@ -245,14 +250,7 @@ describe('reconciliation reports and exports', () => {
     expect(wb.getWorksheet('异常退款')!.getRow(2).getCell(8).value).toBe('=cmd|x');
 
     const csv = await download(`/recon/exports/daily?date=${D1}&format=csv`);
-    const lines = csv.body.toString('utf8').slice(1).trimEnd().split('\r\n');
-    const header = lines[0]!.split(',');
-    const total = Object.fromEntries(
-      lines
-        .at(-1)!
-        .split(',')
-        .map((v, i) => [header[i], v]),
-    );
+    const { lines, total } = csvOf(csv.body);
     expect(total['银行到账']).toBe('未获取');
     expect(total['异常退款']).toBe('12.34');
     expect(lines.some((l) => l.startsWith('现金（窗口）（HIS 线下）,5,0,150.00'))).toBe(true);
@@ -287,7 +285,7 @@ describe('reconciliation reports and exports', () => {
       `/recon/exports/differences?from=${D1}&to=${D2}&outcome=his_missing&format=csv`,
     );
     expect(csv.status).toBe(200);
-    const lines = csv.body.toString('utf8').slice(1).trimEnd().split('\r\n');
+    const { lines } = csvOf(csv.body);
     expect(lines).toHaveLength(1 + 4 + 1); // k = 2 on each day
     expect(lines.slice(1, -1).every((l) => l.includes(',HIS 未入账,'))).toBe(true);
     expect(lines.at(-1)).toMatch(/^合计（4 笔）,/);

@@ -23,6 +23,7 @@ const SettingsPage = lazy(() => import('./pages/Settings'));
 const ReconRunsPage = lazy(() => import('./pages/recon/Runs'));
 const ReconDifferencesPage = lazy(() => import('./pages/recon/Differences'));
 const ReconReportsPage = lazy(() => import('./pages/recon/Reports'));
+const ReconPushPage = lazy(() => import('./pages/recon/Push'));
 
 const loading = (
   <div style={{ padding: 80, textAlign: 'center' }}>
@@ -30,10 +31,13 @@ const loading = (
   </div>
 );
 
-/** A page that needs a permission: shown, or a "no permission" result (the API refuses anyway). */
-function Guard({ permission, children }: { permission: string; children: ReactNode }) {
+/**
+ * A page that needs a permission (or any of several): shown, or a "no permission" result (the API refuses
+ * anyway).
+ */
+function Guard({ permission, children }: { permission: string | readonly string[]; children: ReactNode }) {
   const { can } = useAuth();
-  if (!can(permission))
+  if (!(typeof permission === 'string' ? [permission] : permission).some(can))
     return <Result status="403" title="没有权限" subTitle="您的角色没有访问此页面的权限，请联系管理员。" />;
   return <Suspense fallback={loading}>{children}</Suspense>;
 }
@@ -141,6 +145,14 @@ export function App() {
           element={
             <Guard permission="recon.view">
               <ReconReportsPage />
+            </Guard>
+          }
+        />
+        <Route
+          path="recon/push"
+          element={
+            <Guard permission={['recon.view', 'settings.view']}>
+              <ReconPushPage />
             </Guard>
           }
         />

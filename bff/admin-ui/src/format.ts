@@ -194,6 +194,12 @@ export const AUDIT_ACTION: Labels = {
   'recon.resolve': { text: '处理对账差异' },
   'recon.refund': { text: '对账差异退款' },
   'recon.run': { text: '重新对账' },
+  'recon.upload': { text: '上传对账单' },
+  'recon.redeliver': { text: '立即推送对账文件' },
+  'recon.push_target.create': { text: '新建推送目标' },
+  'recon.push_target.update': { text: '修改推送目标' },
+  'recon.push_target.enable': { text: '启用推送目标' },
+  'recon.push_target.disable': { text: '停用推送目标' },
 };
 
 export const USER_STATUS: Labels = {

@@ -35,3 +35,10 @@ export function hospitalName(list: Hospital[], id: string | null | undefined): s
   if (!id) return '-';
   return list.find((h) => h.id === id)?.name ?? id;
 }
+
+/** The 医院 column of a list, only for an admin who sees more than one hospital. */
+export function hospitalColumn(list: Hospital[]) {
+  return list.length > 1
+    ? [{ title: '医院', dataIndex: 'hospitalId', render: (h: string | null) => hospitalName(list, h) }]
+    : [];
+}

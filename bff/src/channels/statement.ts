@@ -42,6 +42,53 @@ export function totalsOf(lines: readonly StatementLine[]): StatementTotals {
   return t;
 }
 
+/** The rows of a text file: a leading byte-order mark dropped, CRLF or LF, trailing empty lines dropped. */
+export function textRows(text: string): string[] {
+  const rows = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split(/\r?\n/);
+  while (rows.length && rows[rows.length - 1] === '') rows.pop();
+  return rows;
+}
+
+/** A row split into exactly `N` cells (its length checked by the parser), to destructure without `!`. */
+export type Cells<N extends number, Acc extends string[] = []> = Acc['length'] extends N
+  ? Acc
+  : Cells<N, [...Acc, string]>;
+
+/** A count cell: a whole number of at most nine digits. */
+export function countCell(s: string, what: string): number {
+  if (!/^\d{1,9}$/.test(s)) throw new StatementError('STATEMENT_FORMAT', `${what}: not a count: ${s}`);
+  return Number(s);
+}
+
+/** One figure of a file's own summary: its name, what the file states, what its lines add up to. */
+export type SummaryFigure = readonly [name: string, stated: number, counted: number];
+
+/**
+ * Refuses a file whose own summary (header, trailer, footer) disagrees with its lines: STATEMENT_INCONSISTENT,
+ * `<subject>: <name> <stated> ≠ <counted>, …` for every figure that is off.
+ */
+export function checkSummary(subject: string, figures: readonly SummaryFigure[]): void {
+  const off = figures.filter(([, stated, counted]) => stated !== counted);
+  if (off.length)
+    throw new StatementError(
+      'STATEMENT_INCONSISTENT',
+      `${subject}: ${off.map(([name, stated, counted]) => `${name} ${stated} ≠ ${counted}`).join(', ')}`,
+    );
+}
+
+/** {@link checkSummary} of the stated and counted totals, key by key; `names` labels a key (default: the key). */
+export function checkTotals<K extends string>(
+  subject: string,
+  stated: Record<K, number>,
+  counted: Record<K, number>,
+  names?: Record<K, string>,
+): void {
+  checkSummary(
+    subject,
+    (Object.keys(stated) as K[]).map((k) => [names?.[k] ?? k, stated[k], counted[k]] as const),
+  );
+}
+
 /** `yyyy-MM-dd HH:mm:ss` in Beijing time, as both channels print it. */
 export function beijingDateTime(s: string, what: string): Date {
   const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/.exec(s);

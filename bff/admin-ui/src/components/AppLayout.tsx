@@ -22,7 +22,8 @@ import { useAuth } from '../auth';
 interface Item {
   path: string;
   label: string;
-  permission: string;
+  /** Shown to roles holding this permission (or any of these). */
+  permission: string | readonly string[];
   icon?: ReactNode;
 }
 interface Group {
@@ -47,6 +48,8 @@ const MENU: (Item | Group)[] = [
       { path: '/recon/runs', label: '对账批次', permission: 'recon.view' },
       { path: '/recon/items', label: '差异处理', permission: 'recon.view' },
       { path: '/recon/reports', label: '对账报表', permission: 'recon.view' },
+      // Deliveries for finance (recon.view), the targets for IT (settings.view).
+      { path: '/recon/push', label: '对账文件推送', permission: ['recon.view', 'settings.view'] },
     ],
   },
   {
@@ -74,12 +77,14 @@ const MENU: (Item | Group)[] = [
 ];
 
 const isGroup = (i: Item | Group): i is Group => 'children' in i;
+const allowed = (item: Item, has: (p: string) => boolean) =>
+  (typeof item.permission === 'string' ? [item.permission] : item.permission).some(has);
 
 /** The first page a user may open (the landing page after login). */
 export function firstAllowedPath(permissions: string[]): string {
   for (const i of MENU) {
     for (const item of isGroup(i) ? i.children : [i])
-      if (permissions.includes(item.permission)) return item.path;
+      if (allowed(item, (p) => permissions.includes(p))) return item.path;
   }
   return '/dashboard';
 }
@@ -93,9 +98,9 @@ export function AppLayout() {
   const items = useMemo<MenuProps['items']>(
     () =>
       MENU.flatMap((i) => {
-        if (!isGroup(i)) return can(i.permission) ? [{ key: i.path, icon: i.icon, label: i.label }] : [];
+        if (!isGroup(i)) return allowed(i, can) ? [{ key: i.path, icon: i.icon, label: i.label }] : [];
         const children = i.children
-          .filter((c) => can(c.permission))
+          .filter((c) => allowed(c, can))
           .map((c) => ({ key: c.path, label: c.label }));
         return children.length ? [{ key: i.key, icon: i.icon, label: i.label, children }] : [];
       }),

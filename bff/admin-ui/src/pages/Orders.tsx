@@ -5,7 +5,7 @@ import { Link } from 'react-router-dom';
 import { ListPage } from '../components/ListPage';
 import { OrderDetail } from '../components/OrderDetail';
 import { CHANNEL, HIS_SYNC, label, money, options, ORDER_STATUS, time, TRADE_TYPE } from '../format';
-import { hospitalName, useHospitals } from '../hooks';
+import { hospitalColumn, useHospitals } from '../hooks';
 
 interface OrderRow {
   id: string;
@@ -79,9 +79,7 @@ export default function OrdersPage() {
       dataIndex: 'hisSyncStatus',
       render: (s: string) => <Tag color={HIS_SYNC[s]?.color}>{label(HIS_SYNC, s)}</Tag>,
     },
-    ...(hospitals.length > 1
-      ? [{ title: '医院', dataIndex: 'hospitalId', render: (h: string) => hospitalName(hospitals, h) }]
-      : []),
+    ...hospitalColumn(hospitals),
     { title: '下单时间', dataIndex: 'createdAt', render: time },
     { title: '支付时间', dataIndex: 'paidAt', render: time },
     {

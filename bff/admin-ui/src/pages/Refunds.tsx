@@ -1,24 +1,7 @@
+import type { RefundRow } from '../api-types';
 import { ListPage } from '../components/ListPage';
 import { dash, orderLink, tagOf } from '../components/cells';
 import { CHANNEL, money, options, REFUND_METHOD, REFUND_STATUS, time } from '../format';
-
-interface RefundRow {
-  id: string;
-  refundNo: string;
-  hisRefundNo: string | null;
-  orderId: string;
-  orderNo: string;
-  channel: string;
-  amountFen: number;
-  method: string;
-  status: string;
-  reason: string;
-  requestedBy: string;
-  errorCode: string | null;
-  errorMessage: string | null;
-  succeededAt: string | null;
-  createdAt: string;
-}
 
 export default function RefundsPage() {
   return (

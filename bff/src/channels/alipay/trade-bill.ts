@@ -1,7 +1,14 @@
 import { decodeGbk } from '../../lib/gbk';
 import { readZip, ZipFormatError } from '../../lib/zip';
 import type { StatementLine } from '../types';
-import { StatementError, beijingDateTime, totalsOf, yuanCell, type ParsedStatement } from '../statement';
+import {
+  StatementError,
+  beijingDateTime,
+  checkTotals,
+  totalsOf,
+  yuanCell,
+  type ParsedStatement,
+} from '../statement';
 
 /**
  * Alipay's trade bill (bill_type=trade), protocols.md §5: a zip of GBK CSVs — `<PID>0156_<yyyyMMdd>_业务明细.csv`
@@ -177,11 +184,6 @@ export function parseAlipayTradeBill(text: string, opts: AlipayBillOptions): Par
     refunds: Number(refunds[1]),
     refundReceived: yuanCell(refunds[2]!, '#退款合计 商家实收退款'),
   };
-  const off = (Object.keys(stated) as (keyof typeof stated)[]).filter((k) => stated[k] !== sums[k]);
-  if (off.length)
-    throw new StatementError(
-      'STATEMENT_INCONSISTENT',
-      `the footer disagrees with the rows: ${off.map((k) => `${k} ${stated[k]} ≠ ${sums[k]}`).join(', ')}`,
-    );
+  checkTotals('the footer disagrees with the rows', stated, sums);
   return { lines, totals: totalsOf(lines) };
 }

@@ -1,7 +1,17 @@
 import { fenToYuan } from '@hp/shared';
 import { decodeGbk } from '../../lib/gbk';
 import type { StatementLine } from '../types';
-import { StatementError, beijingDateTime, totalsOf, yuanCell, type ParsedStatement } from '../statement';
+import {
+  StatementError,
+  beijingDateTime,
+  checkSummary,
+  countCell,
+  textRows,
+  totalsOf,
+  yuanCell,
+  type Cells,
+  type ParsedStatement,
+} from '../statement';
 
 /**
  * The acquiring bank's MISPOS terminal statement (POS 终端交易明细对账文件): the card payments and returns
@@ -111,7 +121,6 @@ export interface TerminalStatementOptions {
 }
 
 const MASKED_CARD = /^\d{0,6}\*{2,}\d{0,4}$/;
-const COUNT = /^\d{1,9}$/;
 
 /** GBK (what acquirers send), or UTF-8 when the file starts with a byte-order mark. */
 function decode(raw: Buffer): string {
@@ -128,8 +137,7 @@ function decode(raw: Buffer): string {
  * channel `mispos`: `orderNo` = 参考号, `channelTradeNo` = 终端号, `rawState` = 交易类型; amounts positive fen.
  */
 export function parseTerminalStatement(raw: Buffer, opts: TerminalStatementOptions): ParsedStatement {
-  const rows = decode(raw).split(/\r?\n/);
-  while (rows.length && rows[rows.length - 1] === '') rows.pop();
+  const rows = textRows(decode(raw));
   const head = (rows[0] ?? '').split(',');
   if (head[0] !== 'H' || head.length !== 6)
     throw new StatementError('STATEMENT_FORMAT', 'not a terminal statement: no H header line');
@@ -141,7 +149,7 @@ export function parseTerminalStatement(raw: Buffer, opts: TerminalStatementOptio
       'STATEMENT_FORMAT',
       'the file does not end with its T trailer line (truncated?)',
     );
-  const [, merchantNo, , day, headCount, headNet] = head as [string, string, string, string, string, string];
+  const [, merchantNo, , day, headCount, headNet] = head as Cells<6>;
   if (merchantNo !== opts.merchantNo)
     throw new StatementError(
       'STATEMENT_INCONSISTENT',
@@ -161,18 +169,9 @@ export function parseTerminalStatement(raw: Buffer, opts: TerminalStatementOptio
         'STATEMENT_FORMAT',
         `${what}: not a D line of ${MISPOS_COLUMNS.length} cells (${c.length})`,
       );
-    const [, terminalId, ref, card, type, amount, fee, at, batchNo, voucherNo] = c as string[] as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [, terminalId, ref, card, type, amount, fee, at, batchNo, voucherNo] = c as Cells<
+      typeof MISPOS_COLUMNS.length
+    >;
     if (!/^[0-9A-Za-z]{1,16}$/.test(terminalId))
       throw new StatementError('STATEMENT_FORMAT', `${what}: 终端号 ${JSON.stringify(terminalId)}`);
     if (!/^[0-9A-Za-z]{6,32}$/.test(ref))
@@ -210,26 +209,16 @@ export function parseTerminalStatement(raw: Buffer, opts: TerminalStatementOptio
     });
   }
 
-  const num = (s: string, what: string) => {
-    if (!COUNT.test(s)) throw new StatementError('STATEMENT_FORMAT', `${what}: not a count: ${s}`);
-    return Number(s);
-  };
-  const off: string[] = [];
-  const check = (what: string, stated: number, actual: number) => {
-    if (stated !== actual) off.push(`${what} ${stated} ≠ ${actual}`);
-  };
-  check('header 明细笔数', num(headCount, 'header 明细笔数'), lines.length);
-  check('header 净额(分)', yuanCell(headNet, 'header 净额'), sum.payFen - sum.retFen);
-  check('trailer 消费笔数', num(trailer[1]!, 'trailer 消费笔数'), sum.payCount);
-  check('trailer 消费金额(分)', yuanCell(trailer[2]!, 'trailer 消费金额'), sum.payFen);
-  check('trailer 退货笔数', num(trailer[3]!, 'trailer 退货笔数'), sum.retCount);
-  check('trailer 退货金额(分)', yuanCell(trailer[4]!, 'trailer 退货金额'), sum.retFen);
-  check('trailer 手续费合计(分)', yuanCell(trailer[5]!, 'trailer 手续费合计'), sum.feeFen);
-  if (off.length)
-    throw new StatementError(
-      'STATEMENT_INCONSISTENT',
-      `the header or trailer disagrees with the lines: ${off.join(', ')}`,
-    );
+  const [, payCount, payFen, retCount, retFen, feeFen] = trailer as Cells<6>;
+  checkSummary('the header or trailer disagrees with the lines', [
+    ['header 明细笔数', countCell(headCount, 'header 明细笔数'), lines.length],
+    ['header 净额(分)', yuanCell(headNet, 'header 净额'), sum.payFen - sum.retFen],
+    ['trailer 消费笔数', countCell(payCount, 'trailer 消费笔数'), sum.payCount],
+    ['trailer 消费金额(分)', yuanCell(payFen, 'trailer 消费金额'), sum.payFen],
+    ['trailer 退货笔数', countCell(retCount, 'trailer 退货笔数'), sum.retCount],
+    ['trailer 退货金额(分)', yuanCell(retFen, 'trailer 退货金额'), sum.retFen],
+    ['trailer 手续费合计(分)', yuanCell(feeFen, 'trailer 手续费合计'), sum.feeFen],
+  ]);
   const totals = totalsOf(lines);
   // The file's own fee sum is signed (returns give fees back): keep it as stated.
   return { lines, totals: { ...totals, feeFen: sum.feeFen } };

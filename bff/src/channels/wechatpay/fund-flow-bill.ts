@@ -1,5 +1,6 @@
 import type { FundFlowLine, FundFlowTotals } from '../types';
-import { StatementError, beijingDateTime, yuanCell } from '../statement';
+import { StatementError, beijingDateTime, checkTotals, countCell, textRows, yuanCell } from '../statement';
+import { billCells } from './trade-bill';
 
 /**
  * The WeChat Pay fund-flow bill (资金账单, `GET /v3/bill/fundflowbill?account_type=BASIC`), protocols.md §1:
@@ -57,20 +58,6 @@ export interface ParsedFundFlow {
   totals: FundFlowTotals;
 }
 
-/** Splits a backtick-prefixed row: "`a,`b,`c" → [a, b, c]. */
-function cells(row: string, expected: number, what: string): string[] {
-  if (!row.startsWith('`')) throw new StatementError('STATEMENT_FORMAT', `${what}: cells lack the backtick`);
-  const out = row.slice(1).split(',`');
-  if (out.length !== expected)
-    throw new StatementError('STATEMENT_FORMAT', `${what}: ${out.length} cells, expected ${expected}`);
-  return out;
-}
-
-const count = (s: string, what: string) => {
-  if (!/^\d{1,9}$/.test(s)) throw new StatementError('STATEMENT_FORMAT', `${what}: not a count: ${s}`);
-  return Number(s);
-};
-
 /**
  * Parses a BASIC fund-flow bill. Refused (never partly read): a header, summary or cell out of the layout
  * (STATEMENT_FORMAT); a summary whose counts or sums disagree with the lines, a flow number listed twice, or
@@ -78,10 +65,7 @@ const count = (s: string, what: string) => {
  * [P] the balance column is the account balance after each movement, lines in booking order.
  */
 export function parseFundFlowBill(raw: Buffer): ParsedFundFlow {
-  let text = raw.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const rows = text.split(/\r?\n/);
-  while (rows.length && rows[rows.length - 1] === '') rows.pop();
+  const rows = textRows(raw.toString('utf8'));
   if (rows[0] !== FUND_FLOW_COLUMNS.join(','))
     throw new StatementError('STATEMENT_FORMAT', 'not a fund-flow bill: unexpected header');
   const summaryAt = rows.indexOf(FUND_FLOW_SUMMARY_COLUMNS.join(','));
@@ -108,19 +92,7 @@ export function parseFundFlowBill(raw: Buffer): ParsedFundFlow {
       applicant,
       remark,
       voucher,
-    ] = cells(rows[i]!, FUND_FLOW_COLUMNS.length, what) as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    ] = billCells(rows[i]!, FUND_FLOW_COLUMNS.length, what);
     const direction = dir === '收入' ? 'IN' : dir === '支出' ? 'OUT' : undefined;
     if (!direction) throw new StatementError('STATEMENT_FORMAT', `${what}: unknown 收支类型 ${dir}`);
     const amountFen = yuanCell(amount, `${what} 收支金额(元)`);
@@ -164,26 +136,24 @@ export function parseFundFlowBill(raw: Buffer): ParsedFundFlow {
     }
   }
 
-  const s = cells(rows[summaryAt + 1]!, FUND_FLOW_SUMMARY_COLUMNS.length, 'summary');
+  const [count, inCount, inFen, outCount, outFen] = billCells(
+    rows[summaryAt + 1]!,
+    FUND_FLOW_SUMMARY_COLUMNS.length,
+    'summary',
+  );
   const stated: FundFlowTotals = {
-    count: count(s[0]!, '资金流水总笔数'),
-    inCount: count(s[1]!, '收入笔数'),
-    inFen: yuanCell(s[2]!, '收入金额'),
-    outCount: count(s[3]!, '支出笔数'),
-    outFen: yuanCell(s[4]!, '支出金额'),
+    count: countCell(count, '资金流水总笔数'),
+    inCount: countCell(inCount, '收入笔数'),
+    inFen: yuanCell(inFen, '收入金额'),
+    outCount: countCell(outCount, '支出笔数'),
+    outFen: yuanCell(outFen, '支出金额'),
   };
-  const names: Record<keyof FundFlowTotals, string> = {
+  checkTotals('the summary disagrees with the lines', stated, sum, {
     count: '资金流水总笔数',
     inCount: '收入笔数',
     inFen: '收入金额(分)',
     outCount: '支出笔数',
     outFen: '支出金额(分)',
-  };
-  const off = (Object.keys(stated) as (keyof FundFlowTotals)[]).filter((k) => stated[k] !== sum[k]);
-  if (off.length)
-    throw new StatementError(
-      'STATEMENT_INCONSISTENT',
-      `the summary disagrees with the lines: ${off.map((k) => `${names[k]} ${stated[k]} ≠ ${sum[k]}`).join(', ')}`,
-    );
+  });
   return { lines, totals: stated };
 }

@@ -3,9 +3,12 @@ import type { StatementLine } from '../types';
 import {
   StatementError,
   beijingDateTime,
+  checkTotals,
   feeCell,
+  textRows,
   totalsOf,
   yuanCell,
+  type Cells,
   type ParsedStatement,
 } from '../statement';
 
@@ -75,13 +78,16 @@ export function verifyBillHash(
     throw new StatementError('STATEMENT_HASH_MISMATCH', 'the bill file does not match its SHA1 hash_value');
 }
 
-/** Splits a backtick-prefixed data row: "`a,`b,`c" → [a, b, c]. */
-function cells(row: string, expected: number, what: string): string[] {
+/**
+ * Splits a backtick-prefixed data row of a WeChat bill (trade or fund-flow): "`a,`b,`c" → [a, b, c],
+ * exactly `expected` cells.
+ */
+export function billCells<N extends number>(row: string, expected: N, what: string): Cells<N> {
   if (!row.startsWith('`')) throw new StatementError('STATEMENT_FORMAT', `${what}: cells lack the backtick`);
   const out = row.slice(1).split(',`');
   if (out.length !== expected)
     throw new StatementError('STATEMENT_FORMAT', `${what}: ${out.length} cells, expected ${expected}`);
-  return out;
+  return out as Cells<N>;
 }
 
 export interface TradeBillOptions {
@@ -97,10 +103,7 @@ export interface TradeBillOptions {
  * its sub-merchants: it is checked whole, then only `subMchId`'s lines are kept and totalled.
  */
 export function parseTradeBill(raw: Buffer, opts: TradeBillOptions): ParsedStatement {
-  let text = raw.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const rows = text.split(/\r?\n/);
-  while (rows.length && rows[rows.length - 1] === '') rows.pop();
+  const rows = textRows(raw.toString('utf8'));
   if (rows[0] !== TRADE_BILL_COLUMNS.join(','))
     throw new StatementError('STATEMENT_FORMAT', 'not an ALL trade bill: unexpected header');
   const summaryAt = rows.indexOf(TRADE_BILL_SUMMARY_COLUMNS.join(','));
@@ -111,7 +114,7 @@ export function parseTradeBill(raw: Buffer, opts: TradeBillOptions): ParsedState
   const all: StatementLine[] = [];
   for (let i = 1; i < summaryAt; i++) {
     const what = `line ${i + 1}`;
-    const c = cells(rows[i]!, TRADE_BILL_COLUMNS.length, what);
+    const c: string[] = billCells(rows[i]!, TRADE_BILL_COLUMNS.length, what);
     const col = (name: keyof typeof C) => c[C[name]]!;
     const money = (name: keyof typeof C) => yuanCell(col(name), `${what} ${name}`);
     const fee = feeCell(col('手续费'), `${what} 手续费`);
@@ -151,22 +154,21 @@ export function parseTradeBill(raw: Buffer, opts: TradeBillOptions): ParsedState
     }
   }
 
-  const s = cells(rows[summaryAt + 1]!, TRADE_BILL_SUMMARY_COLUMNS.length, 'summary');
+  const [count, settle, refund, voucherRefund, fee, order, applied] = billCells(
+    rows[summaryAt + 1]!,
+    TRADE_BILL_SUMMARY_COLUMNS.length,
+    'summary',
+  );
   const stated = {
-    count: /^\d+$/.test(s[0]!) ? Number(s[0]) : NaN,
-    settle: yuanCell(s[1]!, '应结订单总金额'),
-    refund: yuanCell(s[2]!, '退款总金额'),
-    voucherRefund: yuanCell(s[3]!, '充值券退款总金额'),
-    fee: feeCell(s[4]!, '手续费总金额'),
-    order: yuanCell(s[5]!, '订单总金额'),
-    applied: yuanCell(s[6]!, '申请退款总金额'),
+    count: /^\d+$/.test(count) ? Number(count) : NaN,
+    settle: yuanCell(settle, '应结订单总金额'),
+    refund: yuanCell(refund, '退款总金额'),
+    voucherRefund: yuanCell(voucherRefund, '充值券退款总金额'),
+    fee: feeCell(fee, '手续费总金额'),
+    order: yuanCell(order, '订单总金额'),
+    applied: yuanCell(applied, '申请退款总金额'),
   };
-  const off = (Object.keys(stated) as (keyof typeof stated)[]).filter((k) => stated[k] !== sum[k]);
-  if (off.length)
-    throw new StatementError(
-      'STATEMENT_INCONSISTENT',
-      `the summary disagrees with the lines: ${off.map((k) => `${k} ${stated[k]} ≠ ${sum[k]}`).join(', ')}`,
-    );
+  checkTotals('the summary disagrees with the lines', stated, sum);
 
   for (const l of all) {
     if (l.mchId !== opts.mchId)

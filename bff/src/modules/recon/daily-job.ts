@@ -7,7 +7,7 @@ import { addDays, beijingDate } from './dates';
 import { runReconciliation, type ReconRunResult } from './engine';
 import { enqueueReconPush } from './file-push';
 import { applyAutoRefundPolicy } from './auto-refund';
-import { recordFundFlow, recordStatement } from './intake';
+import { recordFundFlow, recordStatement, type StatementIntake, type StatementRecord } from './intake';
 import { fetchTerminalStatement, pullHisLedger } from './sources';
 
 export interface DailyReconJob {
@@ -116,33 +116,39 @@ export async function fetchStatements(
         `${date} ${what}获取失败（${accountId}）：${output.errorCode ?? ''} ${output.errorMessage ?? ''}`.trim(),
       data: { date, accountId, errorCode: output.errorCode },
     });
+  /** Downloads one file of an account unless it is in, records it, and notes it pending or refused. */
+  const fetchOne = async <O extends { errorCode?: string; errorMessage?: string }>(
+    accountId: string,
+    file: { billType: 'TRADE' | 'FUNDFLOW'; what: string; pendingAs: string },
+    download: () => Promise<O>,
+    record: (
+      deps: Deps,
+      input: StatementIntake & { accountId: string; output: O },
+    ) => Promise<StatementRecord>,
+  ) => {
+    if (done.has(`${accountId}:${file.billType}`)) return;
+    const output = await download();
+    const rec = await record(deps, { accountId, billDate: date, source: 'DOWNLOAD', output, importedBy });
+    if (rec.status === 'PENDING') pending.push(file.pendingAs);
+    else if (rec.status === 'FAILED') await refused(accountId, file.what, output);
+  };
   for (const a of accounts) {
     const { adapter } = await deps.channels.get(a.id);
-    if (adapter.capabilities.statement && !done.has(`${a.id}:TRADE`)) {
-      const output = await adapter.downloadStatement(date);
-      const rec = await recordStatement(deps, {
-        accountId: a.id,
-        billDate: date,
-        source: 'DOWNLOAD',
-        output,
-        importedBy,
-      });
-      if (rec.status === 'PENDING') pending.push(a.id);
-      else if (rec.status === 'FAILED') await refused(a.id, '对账单', output);
-    }
+    if (adapter.capabilities.statement)
+      await fetchOne(
+        a.id,
+        { billType: 'TRADE', what: '对账单', pendingAs: a.id },
+        () => adapter.downloadStatement(date),
+        recordStatement,
+      );
     // The fund-flow bill (settlements to the bank, fees) after the trade bill, where the channel has one.
-    if (adapter.capabilities.fundFlow && adapter.downloadFundFlow && !done.has(`${a.id}:FUNDFLOW`)) {
-      const output = await adapter.downloadFundFlow(date);
-      const rec = await recordFundFlow(deps, {
-        accountId: a.id,
-        billDate: date,
-        source: 'DOWNLOAD',
-        output,
-        importedBy,
-      });
-      if (rec.status === 'PENDING') pending.push(`${a.id}:FUNDFLOW`);
-      else if (rec.status === 'FAILED') await refused(a.id, '资金账单', output);
-    }
+    if (adapter.capabilities.fundFlow && adapter.downloadFundFlow)
+      await fetchOne(
+        a.id,
+        { billType: 'FUNDFLOW', what: '资金账单', pendingAs: `${a.id}:FUNDFLOW` },
+        () => adapter.downloadFundFlow!(date),
+        recordFundFlow,
+      );
   }
   pending.push(...(await fetchTerminalStatement(deps, hospitalId, date, importedBy)));
   pending.push(...(await pullHisLedger(deps, hospitalId, date)));

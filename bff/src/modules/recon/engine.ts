@@ -98,6 +98,9 @@ export interface ReconRunResult {
   seconds: number;
 }
 
+/** What a finished run keeps in `recon_runs.summary`: its result less what the run's row itself holds. */
+export type ReconRunSummary = Omit<ReconRunResult, 'runId' | 'hospitalId' | 'date' | 'seconds'>;
+
 /** The channel of MISPOS terminal statement lines and of their differences. */
 const MISPOS = 'mispos';
 
@@ -500,7 +503,7 @@ export async function runReconciliation(
           newDifferences: out.newDifferences,
           resolvedCrossDay: out.resolvedCrossDay,
           expired: out.expired,
-        },
+        } satisfies ReconRunSummary,
       })
       .where(eq(reconRuns.id, runId));
     return out;

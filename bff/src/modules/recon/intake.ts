@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { FundFlowOutput, StatementLine, StatementOutput } from '../../channels/types';
 import { FUND_FLOW_BUSINESS_TYPES } from '../../channels/wechatpay/fund-flow-bill';
-import type { Tx } from '../../db/client';
+import type { Db, Tx } from '../../db/client';
 import { merchantAccounts } from '../../db/schema';
 import {
   hisLedgerLines,
@@ -191,19 +191,28 @@ async function storeStatement(
   });
 }
 
-async function accountTarget(
-  deps: Pick<Deps, 'db'>,
-  accountId: string,
-  billType: 'TRADE' | 'FUNDFLOW',
-): Promise<StatementTarget> {
-  const [account] = await deps.db
+/** The merchant account `where` picks (its id, hospital and channel), if any. */
+export async function findMerchantAccount(
+  db: Db,
+  where: SQL | undefined,
+): Promise<{ id: string; hospitalId: string; channel: string } | undefined> {
+  const [account] = await db
     .select({
       id: merchantAccounts.id,
       hospitalId: merchantAccounts.hospitalId,
       channel: merchantAccounts.channel,
     })
     .from(merchantAccounts)
-    .where(eq(merchantAccounts.id, accountId));
+    .where(where);
+  return account;
+}
+
+async function accountTarget(
+  deps: Pick<Deps, 'db'>,
+  accountId: string,
+  billType: 'TRADE' | 'FUNDFLOW',
+): Promise<StatementTarget> {
+  const account = await findMerchantAccount(deps.db, eq(merchantAccounts.id, accountId));
   if (!account) throw new AppError('not_found', `merchant account ${accountId} not found`);
   return {
     hospitalId: account.hospitalId,

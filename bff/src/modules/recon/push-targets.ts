@@ -148,6 +148,7 @@ export const UpdatePushTargetSchema = z
         fileNamePattern: FileNamePattern.nullable().optional(),
         passive: Passive.nullable().optional(),
         caCertPem: CaCert.nullable().optional(),
+        allowPlaintext: z.boolean().nullable().optional(),
       })
       .strict()
       .optional(),

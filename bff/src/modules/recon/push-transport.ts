@@ -97,12 +97,22 @@ export async function uploadFile(
   content: Buffer,
   timeoutMs: number,
 ): Promise<UploadResult> {
-  const finalPath = posix.join(dir, fileName);
-  // Unique per try: two tries at once (a retry and an admin's re-delivery) never write the same file.
-  const tempPath = posix.join(dir, `.${fileName}.${randomBytes(4).toString('hex')}.part`);
-  return ep.protocol === 'sftp'
-    ? uploadSftp(ep, tempPath, finalPath, content, timeoutMs)
-    : uploadFtp(ep, tempPath, finalPath, content, timeoutMs);
+  const job: UploadJob = {
+    finalPath: posix.join(dir, fileName),
+    // Unique per try: two tries at once (a retry and an admin's re-delivery) never write the same file.
+    tempPath: posix.join(dir, `.${fileName}.${randomBytes(4).toString('hex')}.part`),
+    content,
+    timeoutMs,
+  };
+  return ep.protocol === 'sftp' ? uploadSftp(ep, job) : uploadFtp(ep, job);
+}
+
+/** One upload, whatever the protocol: `content` to `tempPath`, then renamed to `finalPath`. */
+interface UploadJob {
+  tempPath: string;
+  finalPath: string;
+  content: Buffer;
+  timeoutMs: number;
 }
 
 /** Rejects when no step has made progress for `ms`; `touch()` on progress, `stop()` when done. */
@@ -149,14 +159,37 @@ function sizeCheck(what: string, got: number, want: number) {
     throw new PushError('refused', `${what} is ${got} bytes on the server, ${want} were sent`);
 }
 
+/** Removes a failed upload's temporary file, waiting at most two seconds (or the timeout) for the server. */
+async function removeTemp(remove: () => Promise<unknown>, timeoutMs: number): Promise<void> {
+  await Promise.race([
+    remove().catch(() => undefined),
+    new Promise((r) => setTimeout(r, Math.min(timeoutMs, 2000))),
+  ]);
+}
+
+/**
+ * Renames the temporary file over the final one. Some servers refuse to rename over an existing file (a
+ * forced re-delivery): when the final file exists, it is removed first and the rename tried again.
+ */
+async function renameReplacing(ops: {
+  rename: () => Promise<unknown>;
+  exists: () => Promise<boolean>;
+  remove: () => Promise<unknown>;
+}): Promise<void> {
+  try {
+    await ops.rename();
+  } catch (e) {
+    if (!(await ops.exists())) throw e;
+    await ops.remove();
+    await ops.rename();
+  }
+}
+
 // ---------------------------------------------------------------- SFTP
 
 async function uploadSftp(
   ep: PushEndpoint,
-  tempPath: string,
-  finalPath: string,
-  content: Buffer,
-  timeoutMs: number,
+  { tempPath, finalPath, content, timeoutMs }: UploadJob,
 ): Promise<UploadResult> {
   const expected = ep.hostKeySha256 ? normalizeFingerprint(ep.hostKeySha256) : null;
   if (ep.hostKeySha256 && !expected)
@@ -243,10 +276,7 @@ async function uploadSftp(
   } catch (e) {
     if (tempCreated && sftp) {
       const w = sftp;
-      await Promise.race([
-        new Promise<void>((r) => w.unlink(tempPath, () => r())),
-        new Promise((r) => setTimeout(r, Math.min(timeoutMs, 2000))),
-      ]);
+      await removeTemp(() => new Promise<void>((r) => w.unlink(tempPath, () => r())), timeoutMs);
     }
     conn.destroy();
     throw e;
@@ -298,27 +328,22 @@ async function sftpRename(
   } catch (e) {
     if (!/does not support/.test((e as Error).message)) throw e;
   }
-  try {
-    await call<void>(what, (cb) => s.rename(from, to, cb));
-  } catch (e) {
-    const exists = await call<Stats>(`stat ${to}`, (cb) => s.stat(to, cb)).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) throw e;
-    await call<void>(`removing the previous ${to}`, (cb) => s.unlink(to, cb));
-    await call<void>(what, (cb) => s.rename(from, to, cb));
-  }
+  await renameReplacing({
+    rename: () => call<void>(what, (cb) => s.rename(from, to, cb)),
+    exists: () =>
+      call<Stats>(`stat ${to}`, (cb) => s.stat(to, cb)).then(
+        () => true,
+        () => false,
+      ),
+    remove: () => call<void>(`removing the previous ${to}`, (cb) => s.unlink(to, cb)),
+  });
 }
 
 // ---------------------------------------------------------------- FTP / FTPS
 
 async function uploadFtp(
   ep: PushEndpoint,
-  tempPath: string,
-  finalPath: string,
-  content: Buffer,
-  timeoutMs: number,
+  { tempPath, finalPath, content, timeoutMs }: UploadJob,
 ): Promise<UploadResult> {
   const dog = watchdog(timeoutMs, `${ep.protocol} ${ep.host}:${ep.port}`);
   // basic-ftp's own timeout closes an idle control or data socket; the watchdog covers the rest.
@@ -357,27 +382,20 @@ async function uploadFtp(
     await step(`uploading ${tempPath}`, client.uploadFrom(Readable.from([content]), tempPath));
     client.trackProgress();
     sizeCheck(tempPath, await step(`SIZE ${tempPath}`, client.size(tempPath)), content.length);
-    try {
-      await step(`renaming ${tempPath} to ${finalPath}`, client.rename(tempPath, finalPath));
-    } catch (e) {
-      // Some servers refuse to rename over an existing file (a forced re-delivery): remove it first.
-      const exists = await client.size(finalPath).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) throw e;
-      await step(`removing the previous ${finalPath}`, client.remove(finalPath));
-      await step(`renaming ${tempPath} to ${finalPath}`, client.rename(tempPath, finalPath));
-    }
+    await renameReplacing({
+      rename: () => step(`renaming ${tempPath} to ${finalPath}`, client.rename(tempPath, finalPath)),
+      exists: () =>
+        client.size(finalPath).then(
+          () => true,
+          () => false,
+        ),
+      remove: () => step(`removing the previous ${finalPath}`, client.remove(finalPath)),
+    });
     tempCreated = false;
     sizeCheck(finalPath, await step(`SIZE ${finalPath}`, client.size(finalPath)), content.length);
     return { remotePath: finalPath, bytes: content.length };
   } catch (e) {
-    if (tempCreated && !client.closed)
-      await Promise.race([
-        client.remove(tempPath, true).catch(() => undefined),
-        new Promise((r) => setTimeout(r, Math.min(timeoutMs, 2000))),
-      ]);
+    if (tempCreated && !client.closed) await removeTemp(() => client.remove(tempPath, true), timeoutMs);
     throw e;
   } finally {
     dog.stop();

@@ -8,6 +8,7 @@ import {
   sendExportFile,
   type ExportColumn,
   type ExportFile,
+  type ExportFormat,
 } from '../../lib/table-export';
 import type { AdminPrincipal } from '../admin/auth-service';
 import { scopeHospital } from '../admin/queries';
@@ -202,25 +203,99 @@ async function hospitalNames(db: Db): Promise<(id: string) => string> {
   return (id) => m.get(id) ?? id;
 }
 
-async function writeDifferences(f: ExportFile, db: Db, q: DifferenceFilter) {
-  const t = f.table('差异明细', differenceColumns(await hospitalNames(db)));
-  for await (const page of iterateDifferences(db, q)) {
+/** A detail sheet written page by page as the rows are read, with a count row at the end. */
+async function writeDetailRows<T>(
+  f: ExportFile,
+  sheet: string,
+  columns: readonly ExportColumn<T>[],
+  pages: AsyncIterable<T[]>,
+) {
+  const t = f.table(sheet, columns);
+  for await (const page of pages) {
     for (const r of page) t.row(r);
     await t.flush();
   }
   await t.end((n) => `合计（${n} 笔）`);
+}
+
+async function writeDifferences(f: ExportFile, db: Db, q: DifferenceFilter) {
+  await writeDetailRows(f, '差异明细', differenceColumns(await hospitalNames(db)), iterateDifferences(db, q));
 }
 
 async function writeAbnormalRefunds(f: ExportFile, db: Db, q: AbnormalRefundQuery) {
-  const t = f.table('异常退款', ABNORMAL_COLUMNS);
-  for await (const page of iterateAbnormalRefunds(db, q)) {
-    for (const r of page) t.row(r);
-    await t.flush();
-  }
-  await t.end((n) => `合计（${n} 笔）`);
+  await writeDetailRows(f, '异常退款', ABNORMAL_COLUMNS, iterateAbnormalRefunds(db, q));
+}
+
+/** Excel only: the differences and abnormal refunds of the report's days, on further sheets. */
+async function writeDetailSheets(
+  f: ExportFile,
+  db: Db,
+  range: { from: string; to: string; hospitalId: string },
+) {
+  if (f.format === 'csv') return;
+  await writeDifferences(f, db, range);
+  await writeAbnormalRefunds(f, db, range);
 }
 
 // ---------------------------------------------------------------- the downloads
+
+/** The rows of the period's first sheet: each day's channels, a marker row for a day not reconciled. */
+function* periodLines(report: Awaited<ReturnType<typeof periodSummary>>): Generator<PeriodLine> {
+  const missing = new Set(report.missingDays);
+  for (const day of report.days) {
+    if (missing.has(day.date)) yield { date: day.date, missing: true };
+    yield* report.rows.filter((r) => r.date === day.date);
+  }
+}
+
+/**
+ * One hospital's report over `from`..`to` as a file named `<title>_<hospital>_<days>`: its table (with the
+ * totals row) on the first sheet; Excel adds the differences and abnormal refunds of the same days.
+ */
+function sendReportFile<T>(
+  ctx: Context,
+  db: Db,
+  file: {
+    format: ExportFormat;
+    hospital: { id: string; code: string; name: string };
+    title: string;
+    kind: string;
+    from: string;
+    to: string;
+  },
+  sheet: { name: string; columns: readonly ExportColumn<T>[]; lines: Iterable<T> },
+) {
+  const { hospital: h, from, to } = file;
+  const span = from === to ? from : `${from}_${to}`;
+  return sendExportFile(
+    ctx,
+    {
+      format: file.format,
+      name: `${file.title}_${h.name}_${span}`,
+      asciiName: `recon-${file.kind}-${h.code}-${span}`,
+    },
+    async (f) => {
+      const t = f.table(sheet.name, sheet.columns);
+      for (const line of sheet.lines) t.row(line);
+      await t.end();
+      await writeDetailSheets(f, db, { from, to, hospitalId: h.id });
+    },
+  );
+}
+
+/** A list over `from`..`to` (every hospital the admin sees unless narrowed) as a file `<title>_<from>_<to>`. */
+function sendRangeFile(
+  ctx: Context,
+  file: { format: ExportFormat; title: string; kind: string; from: string; to: string },
+  write: (f: ExportFile) => Promise<void>,
+) {
+  const range = `${file.from}_${file.to}`;
+  return sendExportFile(
+    ctx,
+    { format: file.format, name: `${file.title}_${range}`, asciiName: `recon-${file.kind}-${range}` },
+    write,
+  );
+}
 
 /** The daily report of one hospital and day; Excel adds the day's differences and abnormal refunds. */
 export async function exportDailyReport(
@@ -230,19 +305,18 @@ export async function exportDailyReport(
   q: z.infer<typeof DailyExportSchema>,
 ) {
   const report = await dailyReportFull(db, admin, q);
-  const h = report.hospital;
-  return sendExportFile(
+  return sendReportFile(
     ctx,
-    { format: q.format, name: `对账日报_${h.name}_${q.date}`, asciiName: `recon-daily-${h.code}-${q.date}` },
-    async (f) => {
-      const t = f.table('对账日报', DAILY_COLUMNS);
-      for (const line of dailyLines(report)) t.row(line);
-      await t.end();
-      if (f.format === 'csv') return;
-      const range = { from: q.date, to: q.date, hospitalId: h.id };
-      await writeDifferences(f, db, range);
-      await writeAbnormalRefunds(f, db, range);
+    db,
+    {
+      format: q.format,
+      hospital: report.hospital,
+      title: '对账日报',
+      kind: 'daily',
+      from: q.date,
+      to: q.date,
     },
+    { name: '对账日报', columns: DAILY_COLUMNS, lines: dailyLines(report) },
   );
 }
 
@@ -254,25 +328,18 @@ export async function exportPeriodReport(
   q: z.infer<typeof PeriodExportSchema>,
 ) {
   const report = await periodSummary(db, admin, q);
-  const h = report.hospital;
-  const span = q.from === q.to ? q.from : `${q.from}_${q.to}`;
-  return sendExportFile(
+  return sendReportFile(
     ctx,
-    { format: q.format, name: `对账报表_${h.name}_${span}`, asciiName: `recon-period-${h.code}-${span}` },
-    async (f) => {
-      const t = f.table('每日汇总', PERIOD_COLUMNS);
-      const missing = new Set(report.missingDays);
-      for (const day of report.days) {
-        const rows = report.rows.filter((r) => r.date === day.date);
-        if (missing.has(day.date)) t.row({ date: day.date, missing: true });
-        for (const r of rows) t.row(r);
-      }
-      await t.end();
-      if (f.format === 'csv') return;
-      const range = { from: q.from, to: q.to, hospitalId: h.id };
-      await writeDifferences(f, db, range);
-      await writeAbnormalRefunds(f, db, range);
+    db,
+    {
+      format: q.format,
+      hospital: report.hospital,
+      title: '对账报表',
+      kind: 'period',
+      from: q.from,
+      to: q.to,
     },
+    { name: '每日汇总', columns: PERIOD_COLUMNS, lines: periodLines(report) },
   );
 }
 
@@ -284,14 +351,8 @@ export async function exportDifferences(
   q: z.infer<typeof DifferenceExportSchema>,
 ) {
   const filter = { ...q, hospitalId: scopeHospital(admin, q.hospitalId) };
-  return sendExportFile(
-    ctx,
-    {
-      format: q.format,
-      name: `对账差异明细_${q.from}_${q.to}`,
-      asciiName: `recon-differences-${q.from}_${q.to}`,
-    },
-    (f) => writeDifferences(f, db, filter),
+  return sendRangeFile(ctx, { ...q, title: '对账差异明细', kind: 'differences' }, (f) =>
+    writeDifferences(f, db, filter),
   );
 }
 
@@ -303,13 +364,7 @@ export async function exportAbnormalRefunds(
   q: z.infer<typeof AbnormalRefundExportSchema>,
 ) {
   const filter = { from: q.from, to: q.to, hospitalId: scopeHospital(admin, q.hospitalId) };
-  return sendExportFile(
-    ctx,
-    {
-      format: q.format,
-      name: `异常退款_${q.from}_${q.to}`,
-      asciiName: `recon-abnormal-refunds-${q.from}_${q.to}`,
-    },
-    (f) => writeAbnormalRefunds(f, db, filter),
+  return sendRangeFile(ctx, { ...q, title: '异常退款', kind: 'abnormal-refunds' }, (f) =>
+    writeAbnormalRefunds(f, db, filter),
   );
 }

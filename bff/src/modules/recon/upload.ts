@@ -8,7 +8,15 @@ import { AppError, notFound } from '../../lib/errors';
 import { scopeHospital } from '../admin/queries';
 import { audit, type Actor } from '../admin/service';
 import { beijingDate, isBusinessDate } from './dates';
-import { MISPOS_CHANNEL, recordFundFlow, recordStatement, recordTerminalStatement } from './intake';
+import {
+  findMerchantAccount,
+  MISPOS_CHANNEL,
+  recordFundFlow,
+  recordStatement,
+  recordTerminalStatement,
+  type StatementIntake,
+  type StatementRecord,
+} from './intake';
 import { reconSettingsOf } from './settings';
 
 /** Largest statement file an admin may upload (decoded); the JSON body carries it base64, a third larger. */
@@ -65,14 +73,23 @@ export async function uploadStatement(deps: Deps, actor: Actor, input: Statement
     importedBy,
     replace: input.replace ?? false,
   };
-  const auditRow =
-    (target: { hospitalId: string; accountId: string; billType: string }, lines: number) =>
-    async (tx: Parameters<typeof audit>[0], rec: { id: string; previousStatus?: string }) =>
+  /**
+   * Checks the parser's output, records it through `record` (with the file's name and the audit row in the
+   * statement's transaction) and answers what was stored.
+   */
+  const importParsed = async <T extends StatementOutput | FundFlowOutput>(
+    parsed: T,
+    target: { hospitalId: string; accountId: string; billType: string },
+    record: (output: T, onStored: NonNullable<StatementIntake['onStored']>) => Promise<StatementRecord>,
+  ) => {
+    const output = checked(parsed, input.billDate);
+    const lines = output.lines?.length ?? 0;
+    const rec = await record({ ...output, fileName: input.fileName }, (tx, r) =>
       audit(tx, actor, {
         action: 'recon.upload',
         targetType: 'recon_statement',
-        targetId: rec.id,
-        before: rec.previousStatus ? { status: rec.previousStatus } : null,
+        targetId: r.id,
+        before: r.previousStatus ? { status: r.previousStatus } : null,
         after: {
           status: 'IMPORTED',
           hospitalId: target.hospitalId,
@@ -84,7 +101,10 @@ export async function uploadStatement(deps: Deps, actor: Actor, input: Statement
           lines,
           replace: input.replace ?? false,
         },
-      });
+      }),
+    );
+    return view(rec, target.billType, output);
+  };
 
   // MISPOS: the acquirer's terminal statement of the hospital's configured merchant number.
   if (input.channel === MISPOS_CHANNEL || input.billType === 'TERMINAL') {
@@ -99,18 +119,18 @@ export async function uploadStatement(deps: Deps, actor: Actor, input: Statement
       timeoutMs: deps.config.outboundTimeoutMs,
       production: false, // nothing is downloaded here
     });
-    const output = checked(source.parseStatementFile(file, input.billDate), input.billDate);
-    const rec = await recordTerminalStatement(deps, {
-      ...common,
-      hospitalId,
-      merchantNo: mispos.merchantNo,
-      output: { ...output, fileName: input.fileName },
-      onStored: auditRow(
-        { hospitalId, accountId: `${MISPOS_CHANNEL}:${mispos.merchantNo}`, billType: 'TERMINAL' },
-        output.lines?.length ?? 0,
-      ),
-    });
-    return view(rec, 'TERMINAL', output);
+    return importParsed(
+      source.parseStatementFile(file, input.billDate),
+      { hospitalId, accountId: `${MISPOS_CHANNEL}:${mispos.merchantNo}`, billType: 'TERMINAL' },
+      (output, onStored) =>
+        recordTerminalStatement(deps, {
+          ...common,
+          hospitalId,
+          merchantNo: mispos.merchantNo,
+          output,
+          onStored,
+        }),
+    );
   }
 
   const account = await accountFor(deps, actor, input);
@@ -120,23 +140,13 @@ export async function uploadStatement(deps: Deps, actor: Actor, input: Statement
   if (billType === 'FUNDFLOW') {
     if (!adapter.capabilities.fundFlow || !adapter.parseFundFlowFile)
       throw new AppError('bad_request', `${account.channel} (this account) has no fund-flow bill`);
-    const output = checked(adapter.parseFundFlowFile(file, input.billDate), input.billDate);
-    const rec = await recordFundFlow(deps, {
-      ...common,
-      accountId: account.id,
-      output: { ...output, fileName: input.fileName },
-      onStored: auditRow(target, output.lines?.length ?? 0),
-    });
-    return view(rec, billType, output);
+    return importParsed(adapter.parseFundFlowFile(file, input.billDate), target, (output, onStored) =>
+      recordFundFlow(deps, { ...common, accountId: account.id, output, onStored }),
+    );
   }
-  const output = checked(adapter.parseStatementFile(file, input.billDate), input.billDate);
-  const rec = await recordStatement(deps, {
-    ...common,
-    accountId: account.id,
-    output: { ...output, fileName: input.fileName },
-    onStored: auditRow(target, output.lines?.length ?? 0),
-  });
-  return view(rec, billType, output);
+  return importParsed(adapter.parseStatementFile(file, input.billDate), target, (output, onStored) =>
+    recordStatement(deps, { ...common, accountId: account.id, output, onStored }),
+  );
 }
 
 /** The account named, or the hospital's enabled account of the channel; within the admin's hospital. */
@@ -154,14 +164,7 @@ async function accountFor(deps: Deps, actor: Actor, input: StatementUpload) {
             })(),
         ),
       );
-  const [account] = await deps.db
-    .select({
-      id: merchantAccounts.id,
-      hospitalId: merchantAccounts.hospitalId,
-      channel: merchantAccounts.channel,
-    })
-    .from(merchantAccounts)
-    .where(where);
+  const account = await findMerchantAccount(deps.db, where);
   if (!account || (actor.admin.hospitalId && account.hospitalId !== actor.admin.hospitalId))
     throw notFound('merchant account');
   return account;

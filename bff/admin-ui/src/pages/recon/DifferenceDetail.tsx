@@ -20,6 +20,7 @@ import {
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { api } from '../../api';
+import type { ItemDetail } from '../../api-types';
 import { useAuth } from '../../auth';
 import { tagOf } from '../../components/cells';
 import {
@@ -41,81 +42,6 @@ import {
   RECON_OUTCOME,
   RECON_RESOLUTION,
 } from './labels';
-
-/** One row of recon_items. */
-export interface ReconItem {
-  id: number;
-  hospitalId: string;
-  businessDate: string;
-  channel: string;
-  kind: string;
-  keyNo: string;
-  orderNo: string | null;
-  outcome: string;
-  channelFen: number | null;
-  platformFen: number | null;
-  hisFen: number | null;
-  channelFeeFen: number | null;
-  expectedFeeFen: number | null;
-  orderId: string | null;
-  status: string;
-  holdUntil: string | null;
-  resolution: string | null;
-  resolvedBy: string | null;
-  resolvedAt: string | null;
-  note: string | null;
-  createdAt: string;
-}
-
-/** GET /recon/items/:id — the difference and its three sides. */
-interface ItemDetail {
-  item: ReconItem;
-  channel: {
-    statementId: string;
-    billDate: string;
-    kind: string;
-    orderNo: string;
-    refundNo: string | null;
-    channelTradeNo: string | null;
-    channelRefundId: string | null;
-    amountFen: number;
-    feeFen: number;
-    occurredAt: string;
-  }[];
-  platform: {
-    order: {
-      id: string;
-      orderNo: string;
-      status: string;
-      amountFen: number;
-      refundedFen: number;
-      hisSyncStatus: string;
-      paidAt: string | null;
-      createdAt: string;
-    };
-    events: {
-      id: number;
-      event: string;
-      toStatus: string;
-      actor: string;
-      reason: string | null;
-      createdAt: string;
-    }[];
-    payments: { id: string; outTradeNo: string; amountFen: number; status: string; paidAt: string | null }[];
-    refunds: { id: string; refundNo: string; amountFen: number; status: string; createdAt: string }[];
-  } | null;
-  his: {
-    ledgerDate: string;
-    kind: string;
-    channel: string;
-    hisTradeNo: string;
-    orderNo: string | null;
-    refundNo: string | null;
-    terminalRef: string | null;
-    amountFen: number;
-    occurredAt: string;
-  }[];
-}
 
 /** Differences whose payment can be refunded from here (the HIS never recorded it; service.ts). */
 const REFUNDABLE = ['his_missing', 'platform_only', 'status_mismatch'];

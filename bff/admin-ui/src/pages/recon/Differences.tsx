@@ -3,12 +3,13 @@ import { Button, Drawer, Typography, message } from 'antd';
 import type { ColumnsType } from 'antd/es/table';
 import { useCallback, useState } from 'react';
 import { download, type Query } from '../../api';
+import type { ReconItem } from '../../api-types';
 import { useAuth } from '../../auth';
 import { ListPage } from '../../components/ListPage';
 import { dash, tagOf } from '../../components/cells';
 import { errorText, label, money, options } from '../../format';
-import { hospitalName, useHospitals } from '../../hooks';
-import { DifferenceDetail, type ReconItem } from './DifferenceDetail';
+import { hospitalColumn, useHospitals } from '../../hooks';
+import { DifferenceDetail } from './DifferenceDetail';
 import { RECON_CHANNEL, RECON_ITEM_STATUS, RECON_KIND, RECON_OUTCOME, RECON_RESOLUTION } from './labels';
 
 /** 差异处理: the differences reconciliation found, filtered; each opens side by side with its actions. */
@@ -40,9 +41,7 @@ export default function ReconDifferencesPage() {
 
   const columns: ColumnsType<ReconItem> = [
     { title: '业务日期', dataIndex: 'businessDate', fixed: 'left' },
-    ...(hospitals.length > 1
-      ? [{ title: '医院', dataIndex: 'hospitalId', render: (h: string) => hospitalName(hospitals, h) }]
-      : []),
+    ...hospitalColumn(hospitals),
     { title: '渠道', dataIndex: 'channel', render: tagOf(RECON_CHANNEL) },
     { title: '类型', dataIndex: 'kind', render: tagOf(RECON_KIND) },
     {

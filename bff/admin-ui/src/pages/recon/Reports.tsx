@@ -19,6 +19,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
 import { fenToYuan } from '../../../../../shared/src/money';
 import { api, download, type Page } from '../../api';
+import type { AbnormalRefund, DailyReport, PeriodReport } from '../../api-types';
 import { useAuth } from '../../auth';
 import { Chart, type ChartOption } from '../../components/Chart';
 import { orderLink, tagOf } from '../../components/cells';
@@ -26,81 +27,7 @@ import { errorText, label, money, time } from '../../format';
 import { useHospitals } from '../../hooks';
 import { ABNORMAL_REFUND_STATUS, RECON_CHANNEL } from './labels';
 
-/** Figures of one channel (GET /recon/reports/daily `channels`, /period `rows`). */
-interface Figures {
-  channel: string;
-  paymentCount: number;
-  refundCount: number;
-  hisIncomeFen: number;
-  platformIncomeFen: number;
-  channelIncomeFen: number;
-  feeFen: number;
-  differenceFen: number;
-  bankArrivalFen: number;
-  differences: number;
-}
-
-interface DailyReport {
-  date: string;
-  hospital: { id: string; name: string };
-  run: { id: string; finishedAt: string; triggeredBy: string } | null;
-  statements: { channel: string; billType: string; status: string; lineCount: number }[];
-  hisLedger: { version: number; lineCount: number; receivedAt: string } | null;
-  channels: (Figures & {
-    abnormalRefundCount: number;
-    abnormalRefundFen: number;
-    bankSettledFen: number | null;
-  })[];
-  offline: {
-    channel: string;
-    paymentCount: number;
-    paymentFen: number;
-    refundCount: number;
-    refundFen: number;
-  }[];
-  abnormalRefunds: { count: number; amountFen: number };
-  totals: {
-    hisIncomeFen: number;
-    onlineHisIncomeFen: number;
-    platformIncomeFen: number;
-    channelIncomeFen: number;
-    dailyDifferenceFen: number;
-    feeFen: number;
-    bankArrivalFen: number;
-    bankSettledFen: number | null;
-  };
-  differences: { outcome: string; status: string; n: number }[];
-}
-
-type PeriodDay = Omit<Figures, 'channel'> & {
-  date: string;
-  runId: string | null;
-  refundFen: number;
-  matched: number;
-  openDifferences: number;
-};
-
-interface PeriodReport {
-  hospital: { id: string; name: string };
-  rows: (Figures & { date: string; refundFen: number; matched: number; openDifferences: number })[];
-  days: PeriodDay[];
-  missingDays: string[];
-  totals: Omit<PeriodDay, 'date' | 'runId'>;
-}
-
-interface AbnormalRefund {
-  id: string;
-  refundNo: string;
-  orderId: string;
-  orderNo: string;
-  channel: string;
-  amountFen: number;
-  status: string;
-  reason: string;
-  errorCode: string | null;
-  errorMessage: string | null;
-  createdAt: string;
-}
+type PeriodDay = PeriodReport['days'][number];
 
 const DAY = 'YYYY-MM-DD';
 const yuanNumber = (fen: number) => Number(fenToYuan(fen));

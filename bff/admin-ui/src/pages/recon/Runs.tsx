@@ -1,57 +1,16 @@
-import { SyncOutlined } from '@ant-design/icons';
+import { SyncOutlined, UploadOutlined } from '@ant-design/icons';
 import { Alert, Button, DatePicker, Form, Modal, Select, Space, Table, Tag, Typography, message } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useState } from 'react';
 import { api } from '../../api';
+import type { ReconSummaryRow, RunRow } from '../../api-types';
 import { useAuth } from '../../auth';
 import { ListPage } from '../../components/ListPage';
 import { tagOf } from '../../components/cells';
 import { errorText, label, money, time } from '../../format';
-import { hospitalName, useHospitals } from '../../hooks';
+import { hospitalColumn, useHospitals } from '../../hooks';
 import { actorText, RECON_CHANNEL, RECON_KIND, RECON_OUTCOME, RECON_RUN_STATUS } from './labels';
-
-/** One row of recon_runs; `summary` as engine.ts writes it. */
-export interface RunRow {
-  id: string;
-  hospitalId: string;
-  businessDate: string;
-  status: string;
-  summary: {
-    channelsCompared?: string[];
-    channelsMissing?: string[];
-    hisLedger?: boolean;
-    rows?: SummaryRow[];
-    offline?: {
-      channel: string;
-      paymentCount: number;
-      paymentFen: number;
-      refundCount: number;
-      refundFen: number;
-    }[];
-    newDifferences?: Record<string, number>;
-    resolvedCrossDay?: number;
-    expired?: number;
-  };
-  triggeredBy: string;
-  errorMessage: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-}
-
-interface SummaryRow {
-  channel: string;
-  kind: string;
-  channelCount: number;
-  channelFen: number;
-  channelFeeFen: number;
-  platformCount: number;
-  platformFen: number;
-  hisCount: number;
-  hisFen: number;
-  matched: number;
-  differences: number;
-  unverified: number;
-}
+import { StatementStatusCard, StatementTable, StatementUploadModal, useDayStatements } from './Statements';
 
 const channelTags = (list: string[] | undefined) =>
   list?.length ? list.map((c) => <Tag key={c}>{label(RECON_CHANNEL, c)}</Tag>) : '-';
@@ -59,12 +18,13 @@ const channelTags = (list: string[] | undefined) =>
 /** The per-channel figures of one run (每日汇总): each side's count and sum, matched and different. */
 function RunSummary({ run }: { run: RunRow }) {
   const s = run.summary;
+  const statements = useDayStatements(run.businessDate, run.hospitalId);
   return (
     <div data-testid="run-summary">
       {run.errorMessage && (
         <Alert type="error" showIcon message={run.errorMessage} style={{ marginBottom: 8 }} />
       )}
-      <Table<SummaryRow>
+      <Table<ReconSummaryRow>
         size="small"
         pagination={false}
         rowKey={(r) => `${r.channel}|${r.kind}`}
@@ -112,6 +72,10 @@ function RunSummary({ run }: { run: RunRow }) {
           ))}
         </Typography.Paragraph>
       )}
+      <Typography.Title level={5} style={{ marginTop: 12 }}>
+        当日对账单
+      </Typography.Title>
+      <StatementTable items={statements.items} loading={statements.loading} />
     </div>
   );
 }
@@ -183,7 +147,11 @@ export default function ReconRunsPage() {
   const { can } = useAuth();
   const hospitals = useHospitals();
   const [rerun, setRerun] = useState(false);
+  const [upload, setUpload] = useState(false);
   const [reload, setReload] = useState(0);
+  const [statementDay, setStatementDay] = useState<{ date: Dayjs; hospitalId?: string }>(() => ({
+    date: dayjs().subtract(1, 'day'),
+  }));
   return (
     <>
       <ListPage<RunRow>
@@ -203,7 +171,15 @@ export default function ReconRunsPage() {
                 重新对账
               </Button>
             )}
-            {/* Statement upload (对账单上传: manual statements, MISPOS terminal files) goes here, beside 重新对账. */}
+            {can('recon.resolve') && (
+              <Button
+                icon={<UploadOutlined />}
+                onClick={() => setUpload(true)}
+                data-testid="btn-upload-statement"
+              >
+                上传对账单
+              </Button>
+            )}
           </Space>
         }
         expandable={{
@@ -212,9 +188,7 @@ export default function ReconRunsPage() {
         }}
         columns={[
           { title: '业务日期', dataIndex: 'businessDate', fixed: 'left' },
-          ...(hospitals.length > 1
-            ? [{ title: '医院', dataIndex: 'hospitalId', render: (h: string) => hospitalName(hospitals, h) }]
-            : []),
+          ...hospitalColumn(hospitals),
           { title: '状态', dataIndex: 'status', render: tagOf(RECON_RUN_STATUS) },
           {
             title: '平台收入',
@@ -264,11 +238,27 @@ export default function ReconRunsPage() {
           { title: '完成时间', dataIndex: 'finishedAt', render: time },
         ]}
       />
+      <StatementStatusCard
+        date={statementDay.date}
+        hospitalId={statementDay.hospitalId}
+        reloadKey={reload}
+        onChange={(date, hospitalId) => setStatementDay({ date, hospitalId })}
+      />
       <RerunModal
         open={rerun}
         onClose={(done) => {
           setRerun(false);
           if (done) setReload((n) => n + 1);
+        }}
+      />
+      <StatementUploadModal
+        open={upload}
+        onClose={(uploaded) => {
+          setUpload(false);
+          if (uploaded) {
+            setStatementDay(uploaded);
+            setReload((n) => n + 1);
+          }
         }}
       />
     </>

@@ -61,3 +61,40 @@ export function actorText(a: string | null | undefined): string {
   if (a.startsWith('job')) return '定时任务';
   return a;
 }
+
+/** recon_statements.status: what became of a day's statement (download or upload). */
+export const STATEMENT_STATUS: Labels = {
+  IMPORTED: { text: '已导入', color: 'success' },
+  NO_TRADE: { text: '无交易', color: 'default' },
+  PENDING: { text: '未获取（待出账）', color: 'processing' },
+  FAILED: { text: '失败', color: 'error' },
+};
+
+/** recon_statements.bill_type. */
+export const BILL_TYPE: Labels = {
+  TRADE: { text: '交易账单', color: 'blue' },
+  FUNDFLOW: { text: '资金账单', color: 'purple' },
+  TERMINAL: { text: '终端对账单', color: 'cyan' },
+};
+
+/** Why a statement file was refused (the parser's error code, before the message). */
+export const STATEMENT_REFUSAL: Labels = {
+  STATEMENT_FORMAT: { text: '文件格式不符（不是该类账单、列不对或文件不完整）' },
+  STATEMENT_INCONSISTENT: { text: '文件内容自相矛盾（汇总与明细不符、重复记录或不是本商户的账单）' },
+  STATEMENT_HASH_MISMATCH: { text: '文件校验值不符' },
+  STATEMENT_WRONG_DATE: { text: '账单日期与所选日期不符' },
+};
+
+/** recon_push_targets.protocol. */
+export const PUSH_PROTOCOL: Labels = {
+  sftp: { text: 'SFTP', color: 'geekblue' },
+  ftps: { text: 'FTPS', color: 'blue' },
+  ftp: { text: 'FTP（明文）', color: 'orange' },
+};
+
+/** recon_deliveries.status. */
+export const DELIVERY_STATUS: Labels = {
+  PENDING: { text: '待推送/重试中', color: 'processing' },
+  DELIVERED: { text: '已送达', color: 'success' },
+  FAILED: { text: '推送失败', color: 'error' },
+};
