@@ -235,6 +235,22 @@ describe('admin pages in Chromium', () => {
     expect(await nameIn('aud')).toBe('张*');
   });
 
+  it('patient messages: what the patient was told about the order, name masked without pii.view', async () => {
+    const shown = async (username: string) => {
+      const page = await loginAs(username);
+      await page.goto(`${base}/admin/patient-messages`);
+      const row = page.locator('[data-testid=patient-messages] .ant-table-tbody tr.ant-table-row', {
+        hasText: '缴费成功',
+      });
+      await row.first().waitFor({ timeout: 15_000 });
+      return { page, text: await row.first().innerText() };
+    };
+    const fin = await shown('fin');
+    expect(fin.text).toContain('张三');
+    await screenshot(fin.page, 'patient-messages.png');
+    expect((await shown('aud')).text).toContain('张*');
+  });
+
   it('users page creates a user who can then log in', async () => {
     const page = await loginAs('root');
     await page.goto(`${base}/admin/users`);

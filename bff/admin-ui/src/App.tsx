@@ -11,6 +11,7 @@ const OrdersPage = lazy(() => import('./pages/Orders'));
 const OrderDetailPage = lazy(() => import('./pages/OrderDetailPage'));
 const RefundsPage = lazy(() => import('./pages/Refunds'));
 const AlertsPage = lazy(() => import('./pages/Alerts'));
+const PatientMessagesPage = lazy(() => import('./pages/PatientMessages'));
 const CommentsPage = lazy(() => import('./pages/Comments'));
 const OutboundLogPage = lazy(() => import('./pages/logs/Outbound'));
 const OpenApiLogPage = lazy(() => import('./pages/logs/OpenApi'));
@@ -113,6 +114,14 @@ export function App() {
           element={
             <Guard permission="alerts.view">
               <AlertsPage />
+            </Guard>
+          }
+        />
+        <Route
+          path="patient-messages"
+          element={
+            <Guard permission="orders.view">
+              <PatientMessagesPage />
             </Guard>
           }
         />

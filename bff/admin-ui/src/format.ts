@@ -246,3 +246,15 @@ export function errorText(e: unknown): string {
   }
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Kinds of messages the platform sends patients (bff/src/modules/messages/service.ts). */
+export const PATIENT_MESSAGE_KIND: Labels = {
+  bill_waiting: { text: '待缴费', color: 'orange' },
+  payment_succeeded: { text: '缴费成功', color: 'green' },
+  refund_done: { text: '退款到账', color: 'blue' },
+  credit_debit_failed: { text: '信用扣款失败', color: 'red' },
+  credit_signed: { text: '信用就医开通', color: 'green' },
+  deposit_paid: { text: '押金缴纳', color: 'green' },
+  settlement_refunded: { text: '出院结算退款', color: 'blue' },
+  settlement_debited: { text: '出院结算补缴', color: 'purple' },
+};

@@ -2,6 +2,7 @@ import {
   AlertOutlined,
   AccountBookOutlined,
   AuditOutlined,
+  BellOutlined,
   DashboardOutlined,
   DesktopOutlined,
   FileSearchOutlined,
@@ -39,6 +40,7 @@ const MENU: (Item | Group)[] = [
   { path: '/orders', label: '订单查询', permission: 'orders.view', icon: <ProfileOutlined /> },
   { path: '/refunds', label: '退款记录', permission: 'refunds.view', icon: <RollbackOutlined /> },
   { path: '/alerts', label: '告警消息', permission: 'alerts.view', icon: <AlertOutlined /> },
+  { path: '/patient-messages', label: '患者消息', permission: 'orders.view', icon: <BellOutlined /> },
   { path: '/comments', label: '订单评价', permission: 'comments.view', icon: <MessageOutlined /> },
   {
     key: 'recon',

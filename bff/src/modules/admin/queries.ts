@@ -11,6 +11,7 @@ import {
   orderEvents,
   orders,
   outboundCalls,
+  patientMessages,
   patients,
   payments,
   refunds,
@@ -451,6 +452,57 @@ export async function searchAlerts(db: Db, admin: AdminPrincipal, q: z.infer<typ
     db.select({ n: count() }).from(alerts).where(cond),
     q,
   );
+}
+
+// ---------------------------------------------------------------- messages to patients
+
+export const PatientMessageSearchSchema = PageSchema.extend(RangeSchema.shape).extend({
+  patientId: z.string().max(64).optional(),
+  kind: z.string().max(40).optional(),
+  unread: z.enum(['true', 'false']).optional(),
+});
+
+/** What the platform told patients (payment, refund, credit debit failed, bill waiting), newest first. */
+export async function searchPatientMessages(
+  db: Db,
+  admin: AdminPrincipal,
+  q: z.infer<typeof PatientMessageSearchSchema>,
+) {
+  const hospitalId = scopeHospital(admin, q.hospitalId);
+  const where: SQL[] = timeWhere(patientMessages.createdAt, q);
+  if (hospitalId) where.push(eq(patientMessages.hospitalId, hospitalId));
+  if (q.patientId) where.push(eq(patientMessages.patientId, q.patientId));
+  if (q.kind) where.push(eq(patientMessages.kind, q.kind));
+  if (q.unread)
+    where.push(sql`${patientMessages.readAt} IS ${sql.raw(q.unread === 'true' ? 'NULL' : 'NOT NULL')}`);
+  const cond = where.length ? and(...where) : undefined;
+  const page = await paged(
+    db
+      .select({ m: patientMessages, patientName: patients.name })
+      .from(patientMessages)
+      .leftJoin(patients, eq(patients.id, patientMessages.patientId))
+      .where(cond)
+      .orderBy(desc(patientMessages.createdAt), desc(patientMessages.id))
+      .limit(q.pageSize)
+      .offset((q.page - 1) * q.pageSize),
+    db.select({ n: count() }).from(patientMessages).where(cond),
+    q,
+  );
+  return {
+    ...page,
+    items: page.items.map(({ m, patientName }) => ({
+      id: m.id,
+      hospitalId: m.hospitalId,
+      patientId: m.patientId,
+      patientName: showName(admin, patientName),
+      kind: m.kind,
+      title: m.title,
+      body: m.body,
+      refs: m.refs as Record<string, string>,
+      readAt: m.readAt?.toISOString() ?? null,
+      createdAt: m.createdAt.toISOString(),
+    })),
+  };
 }
 
 // ---------------------------------------------------------------- dashboard

@@ -18,7 +18,6 @@ import {
   type LoginResult,
 } from './auth-service';
 import type { Permission } from './permissions';
-import { listMessagesForAdmin } from '../messages/service';
 import { listComments } from '../comments/service';
 import { listHisApps, listHospitals, listMerchantAccounts } from './settings';
 import {
@@ -32,6 +31,7 @@ import {
   OrderSearchSchema,
   OutboundLogSchema,
   PageSchema,
+  PatientMessageSearchSchema,
   RangeSchema,
   rangeBounds,
   scopeHospital,
@@ -43,6 +43,7 @@ import {
   searchOpenApiCalls,
   searchOrders,
   searchOutboundCalls,
+  searchPatientMessages,
   searchRefunds,
 } from './queries';
 import {
@@ -110,13 +111,6 @@ const CashRefundSchema = z
 
 const CommentSearchSchema = PageSchema.extend(RangeSchema.shape).extend({
   stars: z.coerce.number().int().min(1).max(5).optional(),
-});
-
-const PatientMessageSearchSchema = z.object({
-  hospitalId: z.string().max(64).optional(),
-  patientId: z.string().max(64).optional(),
-  kind: z.string().max(40).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 const ChangePasswordSchema = z
@@ -260,15 +254,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/patient-messages',
     permission: 'orders.view',
     input: PatientMessageSearchSchema,
-    handler: (deps, ctx, q: z.infer<typeof PatientMessageSearchSchema>) => {
-      const hospitalId = scopeHospital(admin(ctx), q.hospitalId);
-      return listMessagesForAdmin(deps.db, {
-        hospitalIds: hospitalId ? [hospitalId] : null,
-        patientId: q.patientId,
-        kind: q.kind,
-        limit: q.limit,
-      });
-    },
+    handler: (deps, ctx, q: z.infer<typeof PatientMessageSearchSchema>) =>
+      searchPatientMessages(deps.db, admin(ctx), q),
   },
   // ---- order comments (订单评价) pulled from WeChat Pay
   {

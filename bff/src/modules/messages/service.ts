@@ -92,21 +92,3 @@ export async function markMessageRead(db: Db, patientId: string, id: string): Pr
   if (!row) throw notFound('message');
   return view(row);
 }
-
-/** Messages for the admin pages: a hospital's (or every hospital's), optionally one patient's, newest first. */
-export async function listMessagesForAdmin(
-  db: Db,
-  filter: { hospitalIds?: string[] | null; patientId?: string; kind?: string; limit: number },
-) {
-  const conds = [];
-  if (filter.hospitalIds) conds.push(sql`${patientMessages.hospitalId} = ANY(${filter.hospitalIds})`);
-  if (filter.patientId) conds.push(eq(patientMessages.patientId, filter.patientId));
-  if (filter.kind) conds.push(eq(patientMessages.kind, filter.kind));
-  const rows = await db
-    .select()
-    .from(patientMessages)
-    .where(conds.length ? and(...conds) : undefined)
-    .orderBy(desc(patientMessages.createdAt))
-    .limit(filter.limit);
-  return { messages: rows.map((r) => ({ ...view(r), hospitalId: r.hospitalId, patientId: r.patientId })) };
-}
