@@ -81,6 +81,10 @@ export default defineConfig<'webpack5'>(() => {
           '/packages/cards/index': '/cards',
           '/packages/invoices/index': '/invoices',
           '/packages/invoices/viewer': '/invoice',
+          // The bank's signing page returns here (/h5/credit?signRequestNo=…&result=…).
+          '/packages/credit/index': '/credit',
+          '/packages/messages/index': '/messages',
+          '/packages/inpatient/index': '/inpatient',
         },
       },
       postcss: {

@@ -1,5 +1,5 @@
 // The main package holds the first screen (bills) and login; every other domain is a subpackage, loaded when
-// first opened. Credit pay, insurance and messages join as their own subpackages when the bff serves them.
+// first opened. Insurance joins as its own subpackage when the bff serves it.
 export default defineAppConfig({
   pages: ['pages/bills/index', 'pages/login/index'],
   subPackages: [
@@ -7,6 +7,10 @@ export default defineAppConfig({
     { root: 'packages/orders', pages: ['index', 'detail'] },
     { root: 'packages/cards', pages: ['index', 'bind'] },
     { root: 'packages/invoices', pages: ['index', 'viewer'] },
+    // credit/bank: the bank's signing page (an H5 page) in a web-view, for the mini-program.
+    { root: 'packages/credit', pages: ['index', 'bank'] },
+    { root: 'packages/messages', pages: ['index'] },
+    { root: 'packages/inpatient', pages: ['index'] },
   ],
   preloadRule: {
     'pages/bills/index': { network: 'all', packages: ['packages/pay'] },

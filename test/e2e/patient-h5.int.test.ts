@@ -1,8 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser';
+import {
+  buildPatientH5,
+  PATIENT_SHOTS as SHOTS,
+  patientShot,
+  phonePage,
+  waitText,
+} from '../support/patient-h5';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
 /**
@@ -10,8 +15,6 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * (client/dist/h5, built here when its sources changed) served by a real bff at /h5, with the WeChat Pay
  * simulator's cashier page standing in for WeChat's H5 payment page. Screenshots go to /tmp/patient-h5-*.png.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const SHOTS = '/tmp';
 
 jest.setTimeout(90_000);
 
@@ -23,18 +26,7 @@ describe('patient H5 in Chromium', () => {
 
   beforeAll(async () => {
     // 1. The build: only when its sources changed since the last one (hash kept beside client/dist).
-    const build = spawnSync(
-      process.execPath,
-      [path.join(ROOT, 'scripts', 'build-client.mjs'), 'h5', '--if-stale'],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        // A cold build takes about a minute; several minutes when the whole suite shares two cores.
-        timeout: 420_000,
-      },
-    );
-    if (build.status !== 0)
-      throw new Error(`building the patient H5 failed:\n${build.stdout}\n${build.stderr}`);
+    buildPatientH5();
     browser = await launchChromium('patient H5 browser tests');
     s = await startTestStack();
     base = s.platform.url;
@@ -48,41 +40,9 @@ describe('patient H5 in Chromium', () => {
   });
 
   /** A phone-sized page; text scaled up to check the layout holds at large font sizes. */
-  async function phone(opts: { fontScale?: number } = {}): Promise<Page> {
-    const ctx = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      userAgent:
-        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Safari/604.1',
-    });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.setDefaultTimeout(20_000);
-    if (opts.fontScale)
-      await page.addInitScript((scale) => {
-        document.addEventListener('DOMContentLoaded', () => {
-          document.documentElement.style.zoom = String(scale);
-        });
-      }, opts.fontScale);
-    return page;
-  }
-
-  const text = (page: Page, selector: string, t: string | RegExp, timeout?: number) =>
-    page.locator(selector).filter({ hasText: t }).first().waitFor({ timeout });
-  /** Taro slides pages in; a screenshot waits until the current page stands still. */
-  async function shot(page: Page, name: string) {
-    await page.waitForFunction(() => {
-      const pages = [...document.querySelectorAll('.taro_page')] as HTMLElement[];
-      const top = pages[pages.length - 1];
-      return !top || Math.abs(top.getBoundingClientRect().left) < 1;
-    });
-    await page.waitForTimeout(200);
-    await page.screenshot({ path: `${SHOTS}/patient-h5-${name}.png`, fullPage: true });
-  }
+  const phone = (opts: { fontScale?: number } = {}) => phonePage(browser, contexts, opts);
+  const text = waitText;
+  const shot = patientShot;
   async function sandboxLogin(page: Page, hisPatientId: string) {
     await page.locator(`.hp-sandbox-H001-${hisPatientId}`).click();
   }

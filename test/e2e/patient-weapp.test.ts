@@ -67,7 +67,10 @@ describe('the WeChat mini-program build', () => {
     expect(app.pages).toEqual(['pages/bills/index', 'pages/login/index']);
     expect(subs.map((s) => s.root).sort()).toEqual([
       'packages/cards',
+      'packages/credit',
+      'packages/inpatient',
       'packages/invoices',
+      'packages/messages',
       'packages/orders',
       'packages/pay',
     ]);

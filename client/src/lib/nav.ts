@@ -12,6 +12,10 @@ export const PAGES = {
   bindCard: '/packages/cards/bind',
   invoices: '/packages/invoices/index',
   invoice: '/packages/invoices/viewer',
+  credit: '/packages/credit/index',
+  creditBank: '/packages/credit/bank',
+  messages: '/packages/messages/index',
+  inpatient: '/packages/inpatient/index',
 } as const;
 
 /** A page URL with its query. */

@@ -39,6 +39,14 @@ export function payReturnUrl(orderId: string): string {
   return `${location.origin}/h5/result?id=${encodeURIComponent(orderId)}&from=cashier`;
 }
 
+export function creditReturnUrl(): string {
+  return `${location.origin}/h5/credit`;
+}
+
+export async function openBankPage(url: string): Promise<void> {
+  location.assign(url);
+}
+
 /** Fetches a file of the patient API with the session header; the page shows it from a blob: URL. */
 export async function sessionFile(path: string, token: string): Promise<string> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });

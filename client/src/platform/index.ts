@@ -35,6 +35,19 @@ export function payReturnUrl(_orderId: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Where the bank's credit signing page returns to: the H5's 信用就医 page (its own origin in the H5; the
+ * bff's /h5 in the mini-program, whose web-view page notices the return and closes).
+ */
+export function creditReturnUrl(): string {
+  return `${HP_API_BASE}/h5/credit`;
+}
+
+/** Opens the bank's signing page: the browser leaves for it (H5), or a web-view page shows it (mini-program). */
+export async function openBankPage(_url: string): Promise<void> {
+  throw new Error('not supported on this platform');
+}
+
 /** Fetches a file of the patient API (an e-invoice, a QR code) with the session; a local URL to show it from. */
 export async function sessionFile(_path: string, _token: string): Promise<string> {
   throw new Error('not supported on this platform');

@@ -25,6 +25,16 @@ export function payReturnUrl(_orderId: string): string | undefined {
   return undefined;
 }
 
+/** The H5's credit page on the bff: the web-view page closes when the bank sends the patient there. */
+export function creditReturnUrl(): string {
+  return `${HP_API_BASE}/h5/credit`;
+}
+
+/** The bank's page is an H5 page: a web-view page shows it (its domain must be a business domain, 业务域名). */
+export async function openBankPage(url: string): Promise<void> {
+  await Taro.navigateTo({ url: `/packages/credit/bank?url=${encodeURIComponent(url)}` });
+}
+
 /** Downloads a file of the patient API with the session header into a temporary file. */
 export async function sessionFile(path: string, token: string): Promise<string> {
   const res = await Taro.downloadFile({

@@ -1,12 +1,13 @@
 import Taro, { useDidShow, usePullDownRefresh } from '@tarojs/taro';
 import { Text, View } from '@tarojs/components';
 import type { BillDetail, PatientBillsResponse } from '@hp/shared';
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { BillGroupCard } from '../../components/BillGroupCard';
 import { Money } from '../../components/Money';
 import { StateView } from '../../components/StateView';
 import { api, loginUrl, session } from '../../lib/app';
 import { groupByVisit, isPayable } from '../../lib/bills';
+import { unreadBadge, type PatientMessageList } from '../../lib/messages';
 import { sumFen } from '../../lib/money';
 import { go, PAGES } from '../../lib/nav';
 import { useLoad } from '../../lib/use-load';
@@ -16,11 +17,19 @@ import { Button } from '../../ui/nut';
 export default function BillsPage() {
   const s = session.get();
   const bills = useLoad(() => api.get<PatientBillsResponse>('/api/patient/bills'));
+  const [unread, setUnread] = useState(0);
   useDidShow(() => {
     const now = session.get();
     if (!now) void Taro.redirectTo({ url: loginUrl(PAGES.bills) });
     else if (!now.patient) void Taro.redirectTo({ url: PAGES.bindCard });
-    else void bills.reload();
+    else {
+      void bills.reload();
+      // The badge is a hint: a failed count leaves the old one and never blocks the bills.
+      api.get<PatientMessageList>('/api/patient/messages').then(
+        (m) => setUnread(m.unread),
+        () => undefined,
+      );
+    }
   });
   usePullDownRefresh(async () => {
     await bills.reload();
@@ -41,6 +50,25 @@ export default function BillsPage() {
           </Text>
         </View>
         <Text className="hp-muted">{s?.hospital.name}</Text>
+      </View>
+      <View className="hp-card hp-entries">
+        <View className="hp-entry hp-entry-credit" onClick={() => go(PAGES.credit)}>
+          <Text className="hp-kind hp-kind-ok">信</Text>
+          <Text>信用就医</Text>
+        </View>
+        <View className="hp-entry hp-entry-messages" onClick={() => go(PAGES.messages)}>
+          <Text className="hp-kind hp-kind-info">消</Text>
+          <Text>消息</Text>
+          {unreadBadge(unread) && (
+            <Text className="hp-badge" data-testid="unread-count">
+              {unreadBadge(unread)}
+            </Text>
+          )}
+        </View>
+        <View className="hp-entry hp-entry-inpatient" onClick={() => go(PAGES.inpatient)}>
+          <Text className="hp-kind hp-kind-warn">住</Text>
+          <Text>住院押金</Text>
+        </View>
       </View>
       <View className="hp-links">
         <Button className="hp-link-orders" size="small" onClick={() => go(PAGES.orders)}>
