@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fenToYuan } from '@hp/shared';
 import { and, eq } from 'drizzle-orm';
 import Koa from 'koa';
 import type { Browser, Page } from 'playwright-core';
@@ -332,8 +333,15 @@ describe('admin pages in Chromium', () => {
     page.on('request', (r) => {
       if (r.url().includes('/admin/api/dashboard')) calls++;
     });
+    const first = page.waitForResponse((r) => r.url().includes('/admin/api/dashboard'));
     await page.goto(`${base}/admin/monitor?interval=2`);
-    await expectText(page, '[data-testid=monitor-income]', '¥50.00');
+    // Today's income is the China day's: the order paid in beforeAll counts unless midnight (Beijing) has
+    // passed since (a run across midnight).
+    const { totalIncomeFen } = (await (await first).json()) as { totalIncomeFen: number };
+    const chinaDay = (d: Date) => new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+    const [paid] = await s.platform.deps.db.select().from(orders).where(eq(orders.id, order.id));
+    expect(totalIncomeFen).toBe(chinaDay(paid!.paidAt!) === chinaDay(new Date()) ? 5000 : 0);
+    await expectText(page, '[data-testid=monitor-income]', `¥${fenToYuan(totalIncomeFen)}`);
     await page.waitForSelector('[data-testid=monitor] .hp-chart canvas');
     await waitFor(async () => calls >= 3, 15_000, 'three dashboard loads');
     await expectText(page, '[data-testid=monitor-updated]', '次刷新');
