@@ -37,6 +37,8 @@ import { adminRoutes } from './modules/admin/routes';
 import { adminUi } from './http/admin-ui';
 import { patientH5 } from './http/patient-h5';
 import { WechatAuthClient } from './channels/wechat-auth/adapter';
+import { WechatSubscribeClient } from './channels/wechat-subscribe';
+import { runMessageSend, type MessageSendJob } from './modules/messages/service';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -149,6 +151,11 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       config.outboundTimeoutMs,
       recorder.recorderFor(null),
     ),
+    wechatSubscribe: new WechatSubscribeClient(
+      opts.sandboxWechatUrl ?? config.wechatApiBaseUrl,
+      config.outboundTimeoutMs,
+      recorder.recorderFor(null),
+    ),
     urls: {
       public: config.publicBaseUrl,
       wechatApi: opts.sandboxWechatUrl ?? config.wechatApiBaseUrl,
@@ -204,6 +211,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       runCreditDebitCheck(deps, job.data),
     );
     await jobs.work<InpatientNotifyJob>(QUEUES.inpatientNotify, (job) => runInpatientNotify(deps, job));
+    await jobs.work<MessageSendJob>(QUEUES.messageSend, (job) => runMessageSend(deps, job));
     await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db

@@ -8,6 +8,7 @@ import type { Logger } from './lib/logger';
 import type { SecretBox } from './lib/secret-box';
 import type { Metrics } from './http/metrics';
 import type { WechatAuthClient } from './channels/wechat-auth/adapter';
+import type { WechatSubscribeClient } from './channels/wechat-subscribe';
 
 /**
  * What services receive: built once by the composition root (app.ts). Tests build it with real
@@ -25,6 +26,8 @@ export interface Deps {
   metrics: Metrics;
   /** WeChat login (code2session, OAuth access token). */
   wechatAuth: WechatAuthClient;
+  /** WeChat subscription messages (access token, subscribe/send). */
+  wechatSubscribe: WechatSubscribeClient;
   /**
    * The base URL channels and the HIS reach us at (known once the server listens when port is 0); WeChat's API
    * and OAuth page (the simulator in the sandbox); the sandbox's WeChat Pay simulator.

@@ -156,6 +156,13 @@ const ConfigSchema = z
       .regex(/^wx[0-9a-f]{16}$/, 'must be "wx" followed by 16 hex characters')
       .optional(),
     wechatOaSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    /**
+     * WeChat subscription messages (订阅消息) of the mini-program: message kind → template id, as JSON
+     * (WECHAT_SUBSCRIBE_TEMPLATES, e.g. `{"payment_succeeded":"…"}`). A kind without a template is not sent;
+     * templates take `thing1` (title), `amount2` (yuan) and `time3` (Beijing time). Unset in the sandbox: its demo
+     * templates.
+     */
+    wechatSubscribeTemplates: z.record(z.string().min(1), z.string().min(1).max(128)).optional(),
     /** Reconciliation file push to the HIS: minutes between tries until the target's deadline (RECON_PUSH_RETRY_MINUTES). */
     reconPushRetryMinutes: z.coerce.number().int().min(1).max(240),
   })
@@ -365,6 +372,7 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     wechatOaAppId: env.WECHAT_OA_APPID,
     wechatOaSecret: secretFromEnv(env, 'WECHAT_OA_SECRET'),
     reconPushRetryMinutes: env.RECON_PUSH_RETRY_MINUTES,
+    wechatSubscribeTemplates: jsonFromEnv(env.WECHAT_SUBSCRIBE_TEMPLATES),
   };
   if (env.PAYMENT_QUERY_BACKOFF_SECONDS) {
     out.paymentQueryBackoffSeconds = env.PAYMENT_QUERY_BACKOFF_SECONDS.split(',').map((s) =>
@@ -373,6 +381,16 @@ function fromEnv(env: Env): Partial<ConfigInput> {
   }
   for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === '') delete out[k];
   return out as Partial<ConfigInput>;
+}
+
+/** A JSON setting: parsed when it is JSON, else left as text for the schema to refuse with its name. */
+function jsonFromEnv(v: string | undefined): unknown {
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
 }
 
 /**

@@ -25,6 +25,8 @@ export const QUEUES = {
   creditDebitCheck: 'credit-debit-check',
   /** Inpatient: push a deposit paid / settlement result / reversal to the HIS (outbox; retried like his-push). */
   inpatientNotify: 'inpatient-notify',
+  /** Send one patient message on an outside channel (WeChat subscription message); retried while WeChat is busy. */
+  messageSend: 'message-send',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -40,6 +42,7 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'credit-debit': 60,
   'credit-debit-check': 60,
   'inpatient-notify': 120,
+  'message-send': 60,
 };
 
 /**

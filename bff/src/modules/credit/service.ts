@@ -21,7 +21,7 @@ import { newId, newOrderNo } from '../../lib/ids';
 import { findOrder, releaseBills, transition } from '../orders/repo';
 import { queryDelaySeconds, type PatientPrincipal } from '../orders/service';
 import { applyChannelPayment } from '../payments/service';
-import { recordMessage, yuanText } from '../messages/service';
+import { recordMessage, yuanText, type MessageDeps } from '../messages/service';
 
 type AgreementRow = typeof creditAgreements.$inferSelect;
 type DebitRow = typeof creditDebits.$inferSelect;
@@ -278,12 +278,13 @@ export async function onBillStored(
     amountFen: number;
   },
 ) {
-  await recordMessage(tx, {
+  await recordMessage(deps, tx, {
     hospitalId: bill.hospitalId,
     patientId: bill.patientId,
     kind: 'bill_waiting',
     title: '待缴费',
     body: `${bill.title} ${yuanText(bill.amountFen)} 元待缴费。`,
+    amountFen: bill.amountFen,
     refs: { billId: bill.id },
   });
   const payer = await payerFor(tx, bill.patientId);
@@ -333,6 +334,7 @@ const DEBIT_FAILURE_TEXT: Record<string, string> = {
 
 /** Ends a debit attempt that did not pay, with a message to the patient; the bill stays payable. */
 async function endDebit(
+  deps: MessageDeps,
   tx: Tx,
   debit: DebitRow,
   status: 'OVER_LIMIT' | 'NOT_SIGNED' | 'DECLINED' | 'FAILED',
@@ -344,12 +346,13 @@ async function endDebit(
     .where(and(eq(creditDebits.id, debit.id), inArray(creditDebits.status, ['PENDING', 'DEBITING'])))
     .returning({ id: creditDebits.id });
   if (!done.length) return;
-  await recordMessage(tx, {
+  await recordMessage(deps, tx, {
     hospitalId: debit.hospitalId,
     patientId: debit.patientId,
     kind: 'credit_debit_failed',
     title: '信用就医扣款未成功',
     body: `${DEBIT_FAILURE_TEXT[status]}：${yuanText(debit.amountFen)} 元的账单请用其他方式缴费。`,
+    amountFen: debit.amountFen,
     refs: { billId: debit.billId, debitId: debit.id, ...(debit.orderId ? { orderId: debit.orderId } : {}) },
   });
 }
@@ -376,7 +379,7 @@ async function failDebitOrder(
           .where(and(eq(payments.orderId, debit.orderId), eq(payments.status, 'PENDING')));
       }
     }
-    await endDebit(tx, debit, status, reason);
+    await endDebit(deps, tx, debit, status, reason);
   });
 }
 
@@ -416,12 +419,18 @@ export async function runCreditDebit(deps: Deps, job: CreditDebitJob): Promise<v
   // Before every use: the bank's word on the agreement and what is left of the limit.
   const sync = await syncAgreement(deps, bill.hospitalId, payer.patientId);
   if (sync.row?.status !== 'SIGNED' || !sync.row.agreementNo) {
-    await db.transaction((tx) => endDebit(tx, debit, 'NOT_SIGNED', `agreement ${sync.bankStatus}`));
+    await db.transaction((tx) => endDebit(deps, tx, debit, 'NOT_SIGNED', `agreement ${sync.bankStatus}`));
     return;
   }
   if (bill.amountFen > sync.available) {
     await db.transaction((tx) =>
-      endDebit(tx, debit, 'OVER_LIMIT', `${bill.amountFen} fen over the available ${sync.available} fen`),
+      endDebit(
+        deps,
+        tx,
+        debit,
+        'OVER_LIMIT',
+        `${bill.amountFen} fen over the available ${sync.available} fen`,
+      ),
     );
     return;
   }
@@ -491,7 +500,9 @@ export async function runCreditDebit(deps: Deps, job: CreditDebitJob): Promise<v
     return true;
   });
   if (!opened) {
-    await db.transaction((tx) => endDebit(tx, debit, 'FAILED', 'the bill was taken by another payment'));
+    await db.transaction((tx) =>
+      endDebit(deps, tx, debit, 'FAILED', 'the bill was taken by another payment'),
+    );
     return;
   }
   const res = await adapter.debit({
@@ -552,7 +563,9 @@ export async function runCreditDebitCheck(deps: Deps, job: CreditDebitCheckJob):
     return;
   }
   if (order.status === 'FAILED' || order.status === 'CLOSED' || order.status === 'CONFLICTED') {
-    await deps.db.transaction((tx) => endDebit(tx, debit, 'DECLINED', `order ${order.status.toLowerCase()}`));
+    await deps.db.transaction((tx) =>
+      endDebit(deps, tx, debit, 'DECLINED', `order ${order.status.toLowerCase()}`),
+    );
     return;
   }
   const account = await deps.channels.get(order.merchantAccountId);

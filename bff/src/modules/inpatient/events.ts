@@ -147,12 +147,13 @@ export async function onOrderPaid(
     .where(and(inArray(inpatientDeposits.billId, billIds), sql`${inpatientDeposits.paidOrderId} IS NULL`))
     .returning();
   for (const d of paidDeposits) {
-    await recordMessage(tx, {
+    await recordMessage(deps, tx, {
       hospitalId: d.hospitalId,
       patientId: order.patientId,
       kind: 'deposit_paid',
       title: '住院押金已缴',
       body: `住院押金 ${yuanText(d.amountFen)} 元已缴纳（订单 ${order.orderNo}）。`,
+      amountFen: d.amountFen,
       refs: { billId: d.billId, orderId: order.id },
     });
     await enqueueInpatientNotify(deps, tx, {
@@ -170,7 +171,7 @@ export async function onOrderPaid(
     .for('update');
   for (const s of settled) {
     if (!(await finishSettlement(deps, tx, s))) continue;
-    await recordMessage(tx, {
+    await recordMessage(deps, tx, {
       hospitalId: s.hospitalId,
       patientId: order.patientId,
       kind: 'settlement_debited',
@@ -179,6 +180,7 @@ export async function onOrderPaid(
         order.channel === 'credit'
           ? `出院结算补缴 ${yuanText(s.extraFen)} 元已通过信用就医扣款。`
           : `出院结算补缴 ${yuanText(s.extraFen)} 元已支付。`,
+      amountFen: s.extraFen,
       refs: { billId: s.extraBillId!, orderId: order.id },
     });
   }
@@ -220,12 +222,13 @@ export async function onRefundSucceeded(
   if (ended.filter((r) => r.status === 'SUCCESS').length < moves.length) return;
   if (!(await finishSettlement(deps, tx, s))) return;
   const [adm] = await tx.select().from(inpatientAdmissions).where(eq(inpatientAdmissions.id, s.admissionId));
-  await recordMessage(tx, {
+  await recordMessage(deps, tx, {
     hospitalId: s.hospitalId,
     patientId: adm!.patientId,
     kind: 'settlement_refunded',
     title: '出院结算退款成功',
     body: `出院结算费用 ${yuanText(s.totalCostFen)} 元，押金余额 ${yuanText(s.refundFen)} 元已原路退回。`,
+    amountFen: s.refundFen,
     refs: {},
   });
 }

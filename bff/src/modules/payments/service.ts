@@ -212,12 +212,13 @@ export async function applyChannelPayment(
   await markBillsPaid(tx, order.id);
   // A deposit (押金) or a settlement's rest among the bills: recorded and announced with the payment.
   await onOrderPaid(deps, tx, paid);
-  await recordMessage(tx, {
+  await recordMessage(deps, tx, {
     hospitalId: order.hospitalId,
     patientId: order.patientId,
     kind: 'payment_succeeded',
     title: '缴费成功',
     body: `订单 ${order.orderNo} 已支付 ${yuanText(order.amountFen)} 元。`,
+    amountFen: order.amountFen,
     refs: { orderId: order.id },
   });
   await enqueueHisPush(deps, tx, paid);

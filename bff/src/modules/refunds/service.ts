@@ -86,12 +86,13 @@ async function markRefundSucceeded(deps: Deps, tx: Tx, refund: RefundRow, r: Cha
     .from(orders)
     .where(eq(orders.id, refund.orderId));
   if (order)
-    await recordMessage(tx, {
+    await recordMessage(deps, tx, {
       hospitalId: refund.hospitalId,
       patientId: order.patientId,
       kind: 'refund_done',
       title: '退款成功',
       body: `订单 ${order.orderNo} 已退款 ${yuanText(refund.amountFen)} 元，原路退回。`,
+      amountFen: refund.amountFen,
       refs: { orderId: refund.orderId, refundId: refund.id },
     });
   // A refund a discharge settlement planned: counted on its deposit; the settlement ends with its last one.

@@ -12,6 +12,11 @@ import { json, type SimReply, type SimRequest } from '../harness';
  * 41008 missing code, 45011 minute quota (injectable).
  *
  * Control API: `POST /sim/wechat/login { appId, user? }` → `{ code }` stands in for `wx.login` on a device.
+ *
+ * Subscription messages (订阅消息), as WeChat's server does them:
+ * - `GET /cgi-bin/token?grant_type=client_credential&appid&secret` → `{ access_token, expires_in }` (40013, 40125)
+ * - `POST /cgi-bin/message/subscribe/send?access_token=…` → `{ errcode, errmsg }`: 40001 unknown token, 42001 expired,
+ *   43101 the user has not subscribed, 47003 bad data, -1 system busy (injectable). Sent messages are kept in `sent`.
  */
 
 /** The sandbox's own apps: used when WEAPP_* / WECHAT_OA_* are not configured. */
@@ -32,11 +37,44 @@ interface IssuedCode {
 
 const CODE_TTL_MS = 5 * 60_000;
 
+/** Demo template ids of the sandbox mini-program (kind → template), used when none are configured. */
+export const SANDBOX_SUBSCRIBE_TEMPLATES: Record<string, string> = {
+  payment_succeeded: 'sandbox-tpl-payment-succeeded',
+  refund_done: 'sandbox-tpl-refund-done',
+  credit_debit_failed: 'sandbox-tpl-credit-debit-failed',
+  deposit_paid: 'sandbox-tpl-deposit-paid',
+  settlement_refunded: 'sandbox-tpl-settlement-refunded',
+  settlement_debited: 'sandbox-tpl-settlement-debited',
+};
+
+/** A subscription message the simulator accepted. */
+export interface SimSubscribeMessage {
+  appId: string;
+  touser: string;
+  template_id: string;
+  page?: string;
+  data: Record<string, { value: string }>;
+  miniprogram_state?: string;
+  at: number;
+}
+
 export class WechatLoginSimulator {
   private readonly apps = new Map<string, { secret: string; kind: 'miniprogram' | 'official_account' }>();
   private readonly codes = new Map<string, IssuedCode>();
   /** Calls left that answer 45011 (minute quota), for tests. */
   quotaFaults = 0;
+  /** Access tokens issued: token → app and expiry. */
+  private readonly tokens = new Map<string, { appId: string; expiresAt: number }>();
+  /** Lifetime of an issued access token, in seconds (WeChat: 7200). */
+  tokenTtlSeconds = 7200;
+  /** Subscription messages accepted, oldest first. */
+  readonly sent: SimSubscribeMessage[] = [];
+  /** Openids that have not subscribed (send answers 43101). */
+  readonly unsubscribed = new Set<string>();
+  /** Errcodes the next sends answer, one each (e.g. -1, 47003), for tests. */
+  sendFaults: number[] = [];
+  /** Calls of `cgi-bin/token` answered, for tests. */
+  tokenCalls = 0;
 
   constructor() {
     this.addApp(SANDBOX_WECHAT_APPS.miniProgram.appId, SANDBOX_WECHAT_APPS.miniProgram.secret, 'miniprogram');
@@ -69,7 +107,20 @@ export class WechatLoginSimulator {
     return code;
   }
 
+  /** Expires every issued access token now (the next send answers 42001), for tests. */
+  expireTokens(): void {
+    for (const t of this.tokens.values()) t.expiresAt = 0;
+  }
+
+  /** Forgets every issued access token (the next send answers 40001), for tests. */
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
   handle(req: SimRequest): SimReply | undefined {
+    if (req.method === 'GET' && req.path === '/cgi-bin/token') return this.accessToken(req);
+    if (req.method === 'POST' && req.path === '/cgi-bin/message/subscribe/send')
+      return this.subscribeSend(req);
     if (req.method === 'GET' && req.path === '/sns/jscode2session')
       return this.exchange(req, 'miniprogram', req.query.get('js_code'));
     if (req.method === 'GET' && req.path === '/sns/oauth2/access_token')
@@ -83,6 +134,53 @@ export class WechatLoginSimulator {
       return json(200, { code: this.issueCode(appId, b.user) });
     }
     return undefined;
+  }
+
+  private accessToken(req: SimRequest): SimReply {
+    const err = (errcode: number, errmsg: string) => json(200, { errcode, errmsg });
+    if (req.query.get('grant_type') !== 'client_credential') return err(40002, 'invalid grant_type');
+    const app = this.apps.get(req.query.get('appid') ?? '');
+    if (!app) return err(40013, 'invalid appid');
+    if (req.query.get('secret') !== app.secret) return err(40125, 'invalid appsecret');
+    this.tokenCalls++;
+    const token = randomBytes(32).toString('base64url');
+    this.tokens.set(token, {
+      appId: req.query.get('appid')!,
+      expiresAt: Date.now() + this.tokenTtlSeconds * 1000,
+    });
+    return json(200, { access_token: token, expires_in: this.tokenTtlSeconds });
+  }
+
+  private subscribeSend(req: SimRequest): SimReply {
+    const err = (errcode: number, errmsg: string) =>
+      json(200, { errcode, errmsg: `${errmsg} rid: ${randomBytes(4).toString('hex')}` });
+    const issued = this.tokens.get(req.query.get('access_token') ?? '');
+    if (!issued) return err(40001, 'invalid credential, access_token is invalid or not latest');
+    if (issued.expiresAt <= Date.now()) return err(42001, 'access_token expired');
+    const fault = this.sendFaults.shift();
+    if (fault !== undefined) return err(fault, fault === -1 ? 'system error' : 'injected fault');
+    let b: Partial<SimSubscribeMessage>;
+    try {
+      b = JSON.parse(req.body || '{}') as Partial<SimSubscribeMessage>;
+    } catch {
+      return err(47001, 'data format error');
+    }
+    if (!b.touser || !b.template_id) return err(47003, 'argument invalid! touser or template_id');
+    if (!b.data || typeof b.data !== 'object') return err(47003, 'argument invalid! data');
+    for (const [k, v] of Object.entries(b.data))
+      if (typeof v?.value !== 'string' || !/^[a-z_]+\d+$/.test(k))
+        return err(47003, `argument invalid! ${k}`);
+    if (this.unsubscribed.has(b.touser)) return err(43101, 'user refuse to accept the msg');
+    this.sent.push({
+      appId: issued.appId,
+      touser: b.touser,
+      template_id: b.template_id,
+      page: b.page,
+      data: b.data,
+      miniprogram_state: b.miniprogram_state,
+      at: Date.now(),
+    });
+    return json(200, { errcode: 0, errmsg: 'ok' });
   }
 
   private exchange(req: SimRequest, kind: 'miniprogram' | 'official_account', code: string | null): SimReply {
