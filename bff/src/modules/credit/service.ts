@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
 import { BankCreditChannel } from '../../channels/credit/adapter';
 import type { ResolvedAccount } from '../../channels/registry';
 import type { Tx } from '../../db/client';
@@ -440,65 +440,74 @@ export async function runCreditDebit(deps: Deps, job: CreditDebitJob): Promise<v
   const orderId = newId('ord', now.getTime());
   const orderNo = newOrderNo(now);
   const expiresAt = new Date(now.getTime() + DEBIT_ORDER_MINUTES * 60_000);
-  const opened = await db.transaction(async (tx) => {
-    const held = await tx
-      .update(bills)
-      .set({ lockedOrderId: orderId, updatedAt: sql`now()` })
-      .where(
-        and(
-          eq(bills.id, bill.id),
-          eq(bills.version, bill.version),
-          eq(bills.status, 'UNPAID'),
-          isNull(bills.lockedOrderId),
-        ),
-      )
-      .returning({ id: bills.id });
-    if (!held.length) return false; // the patient started paying it another way meanwhile
-    await tx.insert(orders).values({
-      id: orderId,
-      orderNo,
-      hospitalId: bill.hospitalId,
-      patientId: bill.patientId,
-      status: 'PAYING',
-      amountFen: bill.amountFen,
-      channel: 'credit',
-      tradeType: 'CREDIT',
-      merchantAccountId: account.id,
-      expiresAt,
+  let opened: boolean;
+  try {
+    opened = await db.transaction(async (tx) => {
+      const held = await tx
+        .update(bills)
+        .set({ lockedOrderId: orderId, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(bills.id, bill.id),
+            eq(bills.version, bill.version),
+            eq(bills.status, 'UNPAID'),
+            isNull(bills.lockedOrderId),
+          ),
+        )
+        .returning({ id: bills.id });
+      if (!held.length) return false; // the patient started paying it another way meanwhile
+      await tx.insert(orders).values({
+        id: orderId,
+        orderNo,
+        hospitalId: bill.hospitalId,
+        patientId: bill.patientId,
+        status: 'PAYING',
+        amountFen: bill.amountFen,
+        channel: 'credit',
+        tradeType: 'CREDIT',
+        merchantAccountId: account.id,
+        expiresAt,
+      });
+      await tx
+        .insert(orderBills)
+        .values({ orderId, billId: bill.id, billVersion: bill.version, amountFen: bill.amountFen });
+      await tx.insert(payments).values({
+        id: newId('pay', now.getTime()),
+        orderId,
+        hospitalId: bill.hospitalId,
+        channel: 'credit',
+        tradeType: 'CREDIT',
+        outTradeNo: orderNo,
+        amountFen: bill.amountFen,
+      });
+      await tx.insert(orderEvents).values({
+        orderId,
+        hospitalId: bill.hospitalId,
+        event: 'start_payment',
+        fromStatus: null,
+        toStatus: 'PAYING',
+        actor: 'job:credit-debit',
+        data: { channel: 'credit', billIds: [bill.id], amountFen: bill.amountFen, debitId: debit.id },
+      });
+      const [moved] = await tx
+        .update(creditDebits)
+        .set({ status: 'DEBITING', orderId, updatedAt: sql`now()` })
+        .where(and(eq(creditDebits.id, debit.id), eq(creditDebits.status, 'PENDING')))
+        .returning({ id: creditDebits.id });
+      // Another run of this job got here first: undo the lock and the order, leave the debit to it.
+      if (!moved) return tx.rollback();
+      await deps.jobs.send(
+        QUEUES.creditDebitCheck,
+        { debitId: debit.id, attempt: 0 } satisfies CreditDebitCheckJob,
+        { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) },
+        tx,
+      );
+      return true;
     });
-    await tx
-      .insert(orderBills)
-      .values({ orderId, billId: bill.id, billVersion: bill.version, amountFen: bill.amountFen });
-    await tx.insert(payments).values({
-      id: newId('pay', now.getTime()),
-      orderId,
-      hospitalId: bill.hospitalId,
-      channel: 'credit',
-      tradeType: 'CREDIT',
-      outTradeNo: orderNo,
-      amountFen: bill.amountFen,
-    });
-    await tx.insert(orderEvents).values({
-      orderId,
-      hospitalId: bill.hospitalId,
-      event: 'start_payment',
-      fromStatus: null,
-      toStatus: 'PAYING',
-      actor: 'job:credit-debit',
-      data: { channel: 'credit', billIds: [bill.id], amountFen: bill.amountFen, debitId: debit.id },
-    });
-    await tx
-      .update(creditDebits)
-      .set({ status: 'DEBITING', orderId, updatedAt: sql`now()` })
-      .where(eq(creditDebits.id, debit.id));
-    await deps.jobs.send(
-      QUEUES.creditDebitCheck,
-      { debitId: debit.id, attempt: 0 } satisfies CreditDebitCheckJob,
-      { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt) },
-      tx,
-    );
-    return true;
-  });
+  } catch (e) {
+    if (e instanceof TransactionRollbackError) return;
+    throw e;
+  }
   if (!opened) {
     await db.transaction((tx) =>
       endDebit(deps, tx, debit, 'FAILED', 'the bill was taken by another payment'),

@@ -14,6 +14,8 @@ export const SYSTEM_ACTOR = 'system';
 export const AUTO_REFUNDED = 'auto_refunded';
 /** Claimed by a run of the policy, refund under way (left behind only if that run died). */
 const AUTO_REFUND_CLAIMED = 'auto_refund_pending';
+/** A refund the policy tried that did not succeed: the difference stays OPEN for a person and is never tried again. */
+export const AUTO_REFUND_FAILED = 'auto_refund_failed';
 
 /** Most differences refunded by one run (the rest wait for the next). */
 const BATCH = 200;
@@ -79,40 +81,59 @@ export async function applyAutoRefundPolicy(deps: Deps, hospitalId: string): Pro
       if (refund.status === 'FAILED' || refund.status === 'ABNORMAL') {
         failure = `refund ${refund.refundNo} ${refund.status.toLowerCase()}`;
       } else {
-        await deps.db.transaction(async (tx) => {
-          await tx
-            .update(reconItems)
-            .set({
-              status: 'RESOLVED',
-              resolution: AUTO_REFUNDED,
-              resolvedBy: SYSTEM_ACTOR,
-              resolvedAt: new Date(),
-              note: `${reason}（退款单 ${refund.refundNo}）`,
-              updatedAt: new Date(),
-            })
-            .where(eq(reconItems.id, itemId));
-          await auditSystem(tx, {
-            action: 'recon.auto_refund',
-            targetId: String(itemId),
-            before: { status: 'OPEN', outcome: 'his_missing' },
-            after: {
-              status: 'RESOLVED',
-              resolution: AUTO_REFUNDED,
-              orderNo: c.order_no,
-              refundNo: refund.refundNo,
-              amountFen: refund.amountFen,
-            },
+        try {
+          await deps.db.transaction(async (tx) => {
+            const [resolved] = await tx
+              .update(reconItems)
+              .set({
+                status: 'RESOLVED',
+                resolution: AUTO_REFUNDED,
+                resolvedBy: SYSTEM_ACTOR,
+                resolvedAt: new Date(),
+                note: `${reason}（退款单 ${refund.refundNo}）`,
+                updatedAt: new Date(),
+              })
+              .where(and(eq(reconItems.id, itemId), eq(reconItems.resolution, AUTO_REFUND_CLAIMED)))
+              .returning({ id: reconItems.id });
+            if (!resolved) throw new Error(`difference #${itemId} changed while it was being refunded`);
+            await auditSystem(tx, {
+              action: 'recon.auto_refund',
+              targetId: String(itemId),
+              before: { status: 'OPEN', outcome: 'his_missing' },
+              after: {
+                status: 'RESOLVED',
+                resolution: AUTO_REFUNDED,
+                orderNo: c.order_no,
+                refundNo: refund.refundNo,
+                amountFen: refund.amountFen,
+              },
+            });
           });
-        });
+        } catch (e) {
+          // The money went back; only the bookkeeping failed. The claim stays, so no run refunds it again.
+          await raiseAlert(deps.db, {
+            hospitalId,
+            kind: 'recon_auto_refund_failed',
+            severity: 'critical',
+            message: `对账自动退款已发起（退款单 ${refund.refundNo}），但差异 #${itemId} 未能标记为已处理：${(e as Error).message}`,
+            data: { itemId, orderNo: c.order_no, refundNo: refund.refundNo },
+          });
+        }
         out.refunded.push({ itemId, orderNo: c.order_no, refundNo: refund.refundNo });
         continue;
       }
     } catch (e) {
       failure = (e as Error).message;
     }
+    // Refused or failed: never tried again by the policy (a refund may still land, or be settled by hand at
+    // the channel — a second automatic refund could pay the patient twice). A person takes it from here.
     await deps.db
       .update(reconItems)
-      .set({ resolution: null, updatedAt: new Date() })
+      .set({
+        resolution: AUTO_REFUND_FAILED,
+        note: `自动退款失败：${failure ?? 'unknown'}`,
+        updatedAt: new Date(),
+      })
       .where(and(eq(reconItems.id, itemId), eq(reconItems.resolution, AUTO_REFUND_CLAIMED)));
     out.failed.push({ itemId, orderNo: c.order_no, reason: failure ?? 'unknown' });
     await raiseAlert(deps.db, {
