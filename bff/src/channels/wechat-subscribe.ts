@@ -1,4 +1,5 @@
 import type { OutboundRecorder } from './types';
+import { callWechat } from './wechat-http';
 import type { WechatApp } from './wechat-auth/adapter';
 
 /**
@@ -58,41 +59,19 @@ export class WechatSubscribeClient {
     url.searchParams.set('grant_type', 'client_credential');
     url.searchParams.set('appid', app.appId);
     url.searchParams.set('secret', app.secret);
-    const logged = {
+    const r = await callWechat<TokenReply>({
+      record: this.record,
       party: 'wechat-subscribe',
       operation: 'access_token',
-      method: 'GET',
-      url: `${url.origin}${url.pathname}`,
-    };
-    const started = Date.now();
-    let res: Response;
-    let body: TokenReply;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-      body = (await res.json()) as TokenReply;
-    } catch (e) {
-      this.record({
-        ...logged,
-        latencyMs: Date.now() - started,
-        result: 'UNKNOWN',
-        errorMessage: (e as Error).message,
-        request: { appid: app.appId },
-      });
-      throw new Error(`WeChat access token: no answer (${(e as Error).message})`);
-    }
-    const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
-    const ok = res.ok && errcode === 0 && typeof body.access_token === 'string' && body.access_token !== '';
-    this.record({
-      ...logged,
-      httpStatus: res.status,
-      latencyMs: Date.now() - started,
-      result: ok ? 'SUCCESS' : 'FAIL',
-      errorCode: ok ? undefined : String(errcode || res.status),
-      errorMessage: ok ? undefined : body.errmsg,
+      url,
+      timeoutMs: this.timeoutMs,
       request: { appid: app.appId },
-      response: { errcode, errmsg: body.errmsg, expires_in: body.expires_in },
+      isOk: (body) => typeof body.access_token === 'string' && body.access_token !== '',
+      response: (body) => ({ expires_in: body.expires_in }),
     });
-    if (!ok) throw new Error(`WeChat access token: ${errcode || res.status} ${body.errmsg ?? ''}`.trim());
+    if (!r.answered) throw new Error(`WeChat access token: no answer (${r.error.message})`);
+    if (!r.ok) throw new Error(`WeChat access token: ${r.errcode || r.status} ${r.errmsg}`.trim());
+    const body = r.body;
     const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 7200;
     this.tokens.set(app.appId, { token: body.access_token!, expiresAt: this.now() + expiresIn * 1000 });
     return body.access_token!;
@@ -147,46 +126,17 @@ export class WechatSubscribeClient {
       lang: 'zh_CN',
     };
     // The interface log: no token (URL without its query), the openid masked.
-    const logged = {
+    const r = await callWechat<SendReply>({
+      record: this.record,
       party: 'wechat-subscribe',
       operation: 'subscribe_send',
-      method: 'POST',
-      url: `${url.origin}${url.pathname}`,
-    };
-    const request = { ...payload, touser: maskOpenId(m.openId) };
-    const started = Date.now();
-    let res: Response;
-    let body: SendReply;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      body = (await res.json()) as SendReply;
-    } catch (e) {
-      this.record({
-        ...logged,
-        latencyMs: Date.now() - started,
-        result: 'UNKNOWN',
-        errorMessage: (e as Error).message,
-        request,
-      });
-      return { errcode: -1, errmsg: `no answer: ${(e as Error).message}` };
-    }
-    const errcode = typeof body.errcode === 'number' ? body.errcode : res.ok ? 0 : -1;
-    const errmsg = body.errmsg ?? (res.ok ? '' : `HTTP ${res.status}`);
-    this.record({
-      ...logged,
-      httpStatus: res.status,
-      latencyMs: Date.now() - started,
-      result: errcode === 0 ? 'SUCCESS' : 'FAIL',
-      errorCode: errcode === 0 ? undefined : String(errcode),
-      errorMessage: errcode === 0 ? undefined : errmsg,
-      request,
-      response: { errcode, errmsg },
+      url,
+      timeoutMs: this.timeoutMs,
+      json: payload,
+      request: { ...payload, touser: maskOpenId(m.openId) },
     });
+    if (!r.answered) return { errcode: -1, errmsg: `no answer: ${r.error.message}` };
+    const { errcode, errmsg } = r;
     return { errcode, errmsg };
   }
 }

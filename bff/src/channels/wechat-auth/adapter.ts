@@ -1,5 +1,6 @@
 import { AppError } from '../../lib/errors';
 import type { OutboundRecorder } from '../types';
+import { callWechat } from '../wechat-http';
 
 /**
  * WeChat login (微信登录) for patients, against WeChat's server API:
@@ -94,38 +95,21 @@ export class WechatAuthClient {
     const url = new URL(path, this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     // The interface log gets the URL without its query: it carries the app secret and the code.
-    const logged = { party: 'wechat-auth', operation, method: 'GET', url: `${url.origin}${url.pathname}` };
-    const started = Date.now();
-    let res: Response;
-    let body: WechatReply;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
-      body = (await res.json()) as WechatReply;
-    } catch (e) {
-      this.record({
-        ...logged,
-        latencyMs: Date.now() - started,
-        result: 'UNKNOWN',
-        errorMessage: (e as Error).message,
-        request: { appid: query.appid },
-      });
-      throw new AppError('service_unavailable', 'WeChat login did not answer, please try again', {
-        cause: e,
-      });
-    }
-    const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
-    const ok = res.ok && errcode === 0 && typeof body.openid === 'string' && body.openid.length > 0;
-    this.record({
-      ...logged,
-      httpStatus: res.status,
-      latencyMs: Date.now() - started,
-      result: ok ? 'SUCCESS' : 'FAIL',
-      errorCode: ok ? undefined : String(errcode || res.status),
-      errorMessage: ok ? undefined : body.errmsg,
+    const r = await callWechat<WechatReply>({
+      record: this.record,
+      party: 'wechat-auth',
+      operation,
+      url,
+      timeoutMs: this.timeoutMs,
       request: { appid: query.appid },
-      response: { errcode, errmsg: body.errmsg },
+      isOk: (body) => typeof body.openid === 'string' && body.openid.length > 0,
     });
-    if (!ok) throw mapError(errcode || -1, body.errmsg ?? `HTTP ${res.status}`);
+    if (!r.answered)
+      throw new AppError('service_unavailable', 'WeChat login did not answer, please try again', {
+        cause: r.error,
+      });
+    if (!r.ok) throw mapError(r.errcode || -1, r.errmsg || `HTTP ${r.status}`);
+    const body = r.body;
     return { openId: body.openid!, unionId: body.unionid || undefined };
   }
 }
