@@ -117,6 +117,23 @@ const ChangePasswordSchema = z
   .object({ currentPassword: z.string().min(1).max(128), newPassword: z.string().min(1).max(128) })
   .strict();
 
+/** The audit entry of a refund an admin started (channel or cash): which refund, how much, and why. */
+function auditRefund(
+  deps: Deps,
+  a: Actor,
+  action: 'order.refund' | 'order.cash_refund',
+  orderId: string,
+  refund: { id: string; refundNo: string; amountFen: number },
+  extra: Record<string, unknown>,
+) {
+  return audit(deps.db, a, {
+    action,
+    targetType: 'order',
+    targetId: orderId,
+    after: { refundId: refund.id, refundNo: refund.refundNo, amountFen: refund.amountFen, ...extra },
+  });
+}
+
 async function orderHospital(
   deps: Deps,
   ctx: Context,
@@ -194,17 +211,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
         reason: input.reason,
         requestedBy: `admin:${a.admin.id}`,
       });
-      await audit(deps.db, a, {
-        action: 'order.refund',
-        targetType: 'order',
-        targetId: o.id,
-        after: {
-          refundId: refund.id,
-          refundNo: refund.refundNo,
-          amountFen: refund.amountFen,
-          status: refund.status,
-          reason: input.reason,
-        },
+      await auditRefund(deps, a, 'order.refund', o.id, refund, {
+        status: refund.status,
+        reason: input.reason,
       });
       return refund;
     },
@@ -226,17 +235,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
         receiptNo: input.receiptNo,
         requestedBy: `admin:${a.admin.id}`,
       });
-      await audit(deps.db, a, {
-        action: 'order.cash_refund',
-        targetType: 'order',
-        targetId: o.id,
-        after: {
-          refundId: refund.id,
-          refundNo: refund.refundNo,
-          amountFen: refund.amountFen,
-          receiptNo: input.receiptNo ?? null,
-          reason: input.reason,
-        },
+      await auditRefund(deps, a, 'order.cash_refund', o.id, refund, {
+        receiptNo: input.receiptNo ?? null,
+        reason: input.reason,
       });
       return refund;
     },
