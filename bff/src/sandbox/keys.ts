@@ -40,7 +40,15 @@ export interface SandboxHospitalKeys {
   bankpay: { appId: string; merchantNo: string; keyId: string } & Sm2HexPair;
   /** Credit pay after treatment (信用就医) at the bank: same shape as the aggregator's, its own merchant. */
   credit: { appId: string; merchantNo: string; keyId: string } & Sm2HexPair;
+  /**
+   * National insurance mobile payment (国家医保移动支付): the app id and secret the platform issues, the
+   * institution code (定点医药机构编码) and our SM2 key. Added to older key files at load.
+   */
+  nhsa: NhsaAppKeys;
 }
+
+/** One hospital's app at the national insurance mobile payment platform. */
+export type NhsaAppKeys = { appId: string; appSecret: string; orgCode: string } & Sm2HexPair;
 
 /** Every key the sandbox uses. Generated at first start; never valid anywhere but the simulators. */
 export interface SandboxKeys {
@@ -51,6 +59,8 @@ export interface SandboxKeys {
   bankpayPlatform: { keyId: string } & Sm2HexPair;
   /** The credit-pay bank's own SM2 key (signs replies, notifications and statement digests). */
   creditPlatform: { keyId: string } & Sm2HexPair;
+  /** The national insurance mobile payment platform's own SM2 key (signs replies and 6302 notifications). */
+  nhsaPlatform: Sm2HexPair;
   /** A WeChat Pay service provider that acts for hospitals in partner mode (sp_mchid). */
   wechatServiceProvider: {
     mchId: string;
@@ -69,6 +79,17 @@ const alnum = (n: number) =>
     .replace(/[^A-Za-z0-9]/g, '')
     .padEnd(n, 'x')
     .slice(0, n);
+
+/** A sandbox hospital's app at the national insurance platform (32-character id and secret like the real ones). */
+export function nhsaAppKeys(index: number): NhsaAppKeys {
+  return {
+    // Sandbox app ids start with NHSASBX, institution codes with H9999 (no such region), so both stand out in logs.
+    appId: `NHSASBX${String(index).padStart(3, '0')}${randomBytes(11).toString('hex').toUpperCase()}`,
+    appSecret: alnum(32).toUpperCase(),
+    orgCode: `H999900${String(index).padStart(5, '0')}`,
+    ...sm2Pair(),
+  };
+}
 
 export function hospitalKeys(index: number): SandboxHospitalKeys {
   return {
@@ -101,6 +122,7 @@ export function hospitalKeys(index: number): SandboxHospitalKeys {
       keyId: `SBXC${randomBytes(6).toString('hex').toUpperCase()}`,
       ...sm2Pair(),
     },
+    nhsa: nhsaAppKeys(index),
   };
 }
 
@@ -119,6 +141,7 @@ export function generateSandboxKeys(hospitalCodes: string[]): SandboxKeys {
     alipayPlatform: rsaPair(),
     bankpayPlatform: { keyId: `BANKSBX${randomBytes(6).toString('hex').toUpperCase()}`, ...sm2Pair() },
     creditPlatform: { keyId: `CREDITSBX${randomBytes(6).toString('hex').toUpperCase()}`, ...sm2Pair() },
+    nhsaPlatform: sm2Pair(),
     wechatPlatform: {
       keyId: `PUB_KEY_ID_SANDBOX${randomBytes(8).toString('hex').toUpperCase()}`,
       ...rsaPair(),
@@ -142,8 +165,22 @@ export function loadOrCreateSandboxKeys(dataDir: string, hospitalCodes: string[]
       hospitalCodes.every((c) => keys.hospitals[c]?.bankpay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.alipay) &&
       hospitalCodes.every((c) => keys.hospitals[c]?.wechat.apiV2Key)
-    )
+    ) {
+      // Keys added by a later release without invalidating the others: topped up in place.
+      let added = false;
+      if (!keys.nhsaPlatform) {
+        keys.nhsaPlatform = sm2Pair();
+        added = true;
+      }
+      hospitalCodes.forEach((c, i) => {
+        if (!keys.hospitals[c]!.nhsa) {
+          keys.hospitals[c]!.nhsa = nhsaAppKeys(i + 1);
+          added = true;
+        }
+      });
+      if (added) writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
       return keys;
+    }
   }
   const keys = generateSandboxKeys(hospitalCodes);
   mkdirSync(path.dirname(file), { recursive: true });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { postJson } from '../../lib/post-json';
 import { sm2, sm3 } from 'sm-crypto-v2';
 import { z } from 'zod';
 import type {
@@ -443,25 +444,9 @@ export class BankPayChannel implements PaymentChannel {
       });
       return { answered: false, errorCode, errorMessage, httpStatus };
     };
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' },
-        body: JSON.stringify(env),
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (e) {
-      const err = e as { name?: string; message?: string; cause?: { code?: string } };
-      const timeout = err.name === 'TimeoutError' || err.name === 'AbortError';
-      return unanswered(
-        timeout ? 'TIMEOUT' : (err.cause?.code ?? 'NETWORK_ERROR'),
-        (err.message ?? 'no reply').slice(0, 300),
-      );
-    }
+    const posted = await postJson(url, env, this.opts.timeoutMs);
+    if (!posted.answered) return unanswered(posted.errorCode, posted.errorMessage);
+    const { status, text } = posted;
     // Only a 200 carries a signed envelope; anything else is a gateway in front of the bank talking.
     if (status !== 200) return unanswered(`HTTP_${status}`, text.slice(0, 300), status);
     let reply: Record<string, string>;
