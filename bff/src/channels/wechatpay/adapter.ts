@@ -194,11 +194,11 @@ function parseTimeEnd(t: string): Date | undefined {
 }
 
 /** RFC 3339 in Beijing time, as WeChat expects `time_expire`. */
-function rfc3339Beijing(d: Date): string {
+export function rfc3339Beijing(d: Date): string {
   return `${new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
 }
 
-interface CallError {
+export interface CallError {
   result: ChannelResult;
   httpStatus?: number;
   errorCode: string;
@@ -225,7 +225,7 @@ function queryFailure<T extends object>(
 }
 
 /** Classifies a failed call without ever keeping the AxiosError (it carries the request config, keys included). */
-function classify(err: unknown): CallError {
+export function classify(err: unknown): CallError {
   const e = err as { code?: string; message?: string; response?: { status?: number; data?: V3Error } };
   if (e.response?.status) {
     const status = e.response.status;

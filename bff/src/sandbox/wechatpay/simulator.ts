@@ -12,6 +12,7 @@ import {
 import { fenToYuan } from '@hp/shared';
 import { json, simPost, startSimServer, type RunningSim, type SimReply, type SimRequest } from '../harness';
 import { WechatLoginSimulator } from './login';
+import { WechatMedInsSimulator } from './medins';
 
 /**
  * WeChat Pay API v3 simulator (protocols.md §1), written without the SDK so it checks our adapter
@@ -29,7 +30,8 @@ import { WechatLoginSimulator } from './login';
  * - `GET  /sim/cashier/wechatpay/{out_trade_no}[?redirect_url=…]` a page standing in for the WeChat payment
  *   sheet; with `redirect_url` (H5 payment) it returns there after paying or cancelling, as WeChat's H5 page does
  *
- * WeChat login (code2session, OAuth) is served on the same port: see `login.ts`.
+ * WeChat login (code2session, OAuth) is served on the same port: see `login.ts`; WeChat medical-insurance
+ * payment (v3 `med-ins`, its control API and cashier page) too: see `medins.ts`.
  */
 
 export interface SimMerchant {
@@ -50,6 +52,10 @@ export interface WechatSimOptions {
   platformPrivatePem: string;
   /** Delays between notification attempts after a failed delivery (WeChat: 15s, 15s, 30s, 3m…). */
   notifyRetryDelaysMs?: number[];
+  /** Med-ins: the national-platform simulator's base URL, told when WeChat settles an insurance part. */
+  nhsaControlUrl?: string;
+  /** Med-ins: delays between MEDICAL_INSURANCE.SUCCESS attempts after a failed delivery. */
+  medInsNotifyRetryDelaysMs?: number[];
 }
 
 interface SimOrder {
@@ -141,9 +147,30 @@ export class WechatPaySimulator {
   readonly deliveries: { outTradeNo: string; status: number | 'error' }[] = [];
   /** WeChat login (api.weixin.qq.com /sns/…, the OAuth page). */
   readonly login = new WechatLoginSimulator();
+  /** JSAPI prepay_id → out_trade_no: the med-ins mixed order names its cash part by prepay_id. */
+  readonly prepayIds = new Map<string, string>();
+  /** WeChat medical-insurance payment (v3 `med-ins`). */
+  readonly medIns: WechatMedInsSimulator;
 
   constructor(private readonly opts: WechatSimOptions) {
     this.platformKey = createPrivateKey(opts.platformPrivatePem);
+    this.medIns = new WechatMedInsSimulator(
+      {
+        platformKeyId: opts.platformKeyId,
+        platformKey: this.platformKey,
+        merchantAppIds: (mchId) => this.merchants.get(mchId)?.appIds,
+        subMchIds: (mchId) => this.merchants.get(mchId)?.subMchIds,
+        signed: (status, value) => this.signed(status, value),
+        error: (status, code, message) => this.error(status, code, message),
+        faulted: (op, run) => this.faulted(op, run),
+        encryptedNotification: (...a) => this.encryptedNotification(...a),
+        cashOrderByPrepayId: (id) => this.orders.get(this.prepayIds.get(id) ?? ''),
+        cashOrder: (no) => this.orders.get(no),
+        payCash: (no) => void this.pay(no),
+        later: (fn, ms) => this.later(fn, ms),
+      },
+      { nhsaControlUrl: opts.nhsaControlUrl, notifyRetryDelaysMs: opts.medInsNotifyRetryDelaysMs },
+    );
   }
 
   get url(): string {
@@ -240,9 +267,11 @@ export class WechatPaySimulator {
   private async api(req: SimRequest): Promise<SimReply | undefined> {
     if (V2_ROUTES.has(req.path) && req.method === 'POST') return this.v2(req);
     if (!req.path.startsWith('/v3/')) return undefined;
+    this.medIns.observe(req);
     const auth = this.authenticate(req);
     if ('error' in auth) return auth.error;
     const { merchant } = auth;
+    if (req.path.startsWith('/v3/med-ins/')) return this.medIns.api(merchant.mchId, req);
 
     let m: RegExpExecArray | null;
     if (req.method === 'POST' && (m = NATIVE_ROUTE.exec(req.path)))
@@ -371,7 +400,9 @@ export class WechatPaySimulator {
     if (kind === 'native') return this.signed(200, { code_url: order.code_url });
     if (kind === 'h5')
       return this.signed(200, { h5_url: `${this.url}/sim/cashier/wechatpay/${order.out_trade_no}` });
-    return this.signed(200, { prepay_id: `wx${Date.now()}${randomBytes(6).toString('hex')}` });
+    const prepayId = `wx${Date.now()}${randomBytes(6).toString('hex')}`;
+    this.prepayIds.set(prepayId, order.out_trade_no);
+    return this.signed(200, { prepay_id: prepayId });
   }
 
   private transaction(o: SimOrder) {
@@ -1200,6 +1231,8 @@ export class WechatPaySimulator {
   // ---- control API ------------------------------------------------------------------------------------
 
   private async control(req: SimRequest): Promise<SimReply | undefined> {
+    const medIns = await this.medIns.control(req);
+    if (medIns) return medIns;
     let m: RegExpExecArray | null;
     if ((m = /^\/sim\/cashier\/wechatpay\/([^/]+)$/.exec(req.path)) && req.method === 'GET')
       return this.cashier(decodeURIComponent(m[1]!), req.query.get('redirect_url'));
