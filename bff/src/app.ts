@@ -21,7 +21,12 @@ import { createLogger, type Logger } from './lib/logger';
 import { createSecretBox } from './lib/secret-box';
 import { HttpHisClient, type HisClient } from './modules/his/client';
 import { runHisPush, type HisPushJob } from './modules/his/push-job';
-import { runInpatientNotify, type InpatientNotifyJob } from './modules/inpatient/events';
+import {
+  runInpatientNotify,
+  type InpatientNotifyJob,
+  type SettlementRefundsJob,
+} from './modules/inpatient/events';
+import { runSettlementRefunds } from './modules/inpatient/service';
 import { runRefundQuery, type RefundQueryJob } from './modules/refunds/service';
 import { runPaymentQuery, type PaymentQueryJob } from './modules/payments/query-job';
 import { sweep } from './modules/system/sweep';
@@ -39,6 +44,9 @@ import { patientH5 } from './http/patient-h5';
 import { WechatAuthClient } from './channels/wechat-auth/adapter';
 import { WechatSubscribeClient } from './channels/wechat-subscribe';
 import { runMessageSend, type MessageSendJob } from './modules/messages/service';
+import { runInsuranceSync, type InsuranceSyncJob } from './modules/insurance/sync-job';
+import { runInsuranceRefund, type CashRepairJob, type InsuranceRefundJob } from './modules/insurance/refunds';
+import { submitRecordedRefund } from './modules/refunds/service';
 import { lt } from 'drizzle-orm';
 import { idempotencyKeys, openApiNonces } from './db/schema';
 import { sql } from 'drizzle-orm';
@@ -211,7 +219,14 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
       runCreditDebitCheck(deps, job.data),
     );
     await jobs.work<InpatientNotifyJob>(QUEUES.inpatientNotify, (job) => runInpatientNotify(deps, job));
+    await jobs.work<SettlementRefundsJob>(QUEUES.settlementRefunds, (job) => runSettlementRefunds(deps, job));
     await jobs.work<MessageSendJob>(QUEUES.messageSend, (job) => runMessageSend(deps, job));
+    // Medical insurance: follow settlements until final, carry out insurance refunds, repair partial payments.
+    await jobs.work<InsuranceSyncJob>(QUEUES.insuranceSync, (job) => runInsuranceSync(deps, job.data));
+    await jobs.work<InsuranceRefundJob>(QUEUES.insuranceRefund, (job) => runInsuranceRefund(deps, job.data));
+    await jobs.work<CashRepairJob>(QUEUES.insuranceCashRepair, (job) =>
+      submitRecordedRefund(deps, job.data.refundId),
+    );
     await jobs.work(QUEUES.housekeeping, async () => {
       await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - interval '24 hours'`));
       await db

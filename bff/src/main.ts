@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       `  patient H5    ${platform.url}/h5/   (sandbox login; build: npm run build:h5)`,
       `  MISPOS 收单   ${sandbox.mispos.url}   (simulator; terminal statements /mispos/v1/statements/…)`,
       `  信用就医银行  ${sandbox.credit.url}   (simulator; signing page, controls /sim/credit/...)`,
+      `  国家医保平台  ${sandbox.nhsa.url}   (simulator; authorisation page /sim/nhsa/auth, controls /sim/nhsa/...)`,
       `  admin pages   ${platform.url}/admin/   (监控大屏 ${platform.url}/admin/monitor)`,
       `  admin API     ${platform.url}/admin/api   staff ${DEMO_ADMINS.map((a) => a.username).join(', ')} / password ${DEMO_ADMIN_PASSWORD}`,
       `  demo patients ${DEMO_PATIENTS.map((p) => `${p.hospital}/${p.patientId}`).join(', ')}  — walk-through in README.md`,

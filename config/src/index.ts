@@ -39,6 +39,8 @@ const ConfigSchema = z
       mispos: z.number().int().min(0).optional(),
       /** The credit-pay (信用就医) bank simulator; unset: a random port. */
       credit: z.number().int().min(0).optional(),
+      /** The national insurance platform simulator; unset: a random port. */
+      nhsa: z.number().int().min(0).optional(),
     }),
     /** Seed the two demo hospitals, their patients and pending bills at boot when the database is empty (SEED_DEMO=1). */
     seedDemo: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
@@ -241,7 +243,15 @@ const base: Omit<ConfigInput, 'nodeEnv'> = {
   dataDir: './data',
   logLevel: 'info',
   sandbox: true,
-  sandboxPorts: { wechatpay: 4101, his: 4102, alipay: 4103, bankpay: 4104, mispos: 4105, credit: 4106 },
+  sandboxPorts: {
+    wechatpay: 4101,
+    his: 4102,
+    alipay: 4103,
+    bankpay: 4104,
+    mispos: 4105,
+    credit: 4106,
+    nhsa: 4107,
+  },
   seedDemo: true,
   patientSessionSeconds: 7200,
   adminAccessTokenSeconds: 900,

@@ -31,6 +31,16 @@ export const BillItemSchema = z
     quantity: z.number().positive().max(1_000_000),
     unit: z.string().max(20).optional(),
     amountFen: FenSchema,
+    /** The item's code in the insurance catalogue (医保目录编码), for the fee-detail upload. */
+    code: z.string().max(50).optional(),
+    /**
+     * Insurance fee category (医疗收费项目类别): 01 床位 02 诊察 03 检查 04 化验 05 治疗 06 手术 07 护理 08 卫生材料
+     * 09 西药 10 中药饮片 11 中成药 12 一般诊疗 13 挂号 14 其他 (the default).
+     */
+    category: z
+      .string()
+      .regex(/^(0[1-9]|1[0-4])$/, 'an insurance fee category 01–14')
+      .optional(),
   })
   .strict();
 
@@ -281,6 +291,12 @@ export const LoginOptionsSchema = z.object({
     .optional(),
   /** Sandbox only: the WeChat Pay simulator, whose control API stands in for the payment sheet in the mini-program. */
   sandboxWechatPayUrl: z.string().optional(),
+  /**
+   * With mini-program login: the subscription-message templates the bff sends with (message kind → template id,
+   * e.g. `payment_succeeded`), for the mini-program to ask the patient's consent (`wx.requestSubscribeMessage`)
+   * before paying.
+   */
+  subscribeTemplates: z.record(z.string(), z.string()).optional(),
 });
 export type LoginOptions = z.infer<typeof LoginOptionsSchema>;
 
@@ -400,9 +416,33 @@ export const OpenRefundRequestSchema = z
     hisRefundNo: idText(64),
     amountFen: FenSchema.refine((v) => v > 0, 'must be greater than 0').optional(),
     reason: z.string().min(1).max(80),
+    /**
+     * Orders with an insurance part (医保): ALL (the default: the insurance part, then the cash part), INSURANCE
+     * (the insurance part only, always whole) or CASH (the cash part only; `amountFen` may be part of it).
+     * Ignored for self-pay orders.
+     */
+    part: z.enum(['ALL', 'INSURANCE', 'CASH']).optional(),
   })
   .strict();
 export type OpenRefundRequest = z.infer<typeof OpenRefundRequestSchema>;
+
+/** How an amount is split between the insurance funds and the patient's cash (fen). */
+export const InsuranceSplitSchema = z.object({
+  totalFen: FenSchema,
+  fundFen: FenSchema.describe('统筹基金'),
+  psnAcctFen: FenSchema.describe('个人账户'),
+  otherFen: FenSchema.describe('其他基金'),
+  cashFen: FenSchema.describe('个人现金'),
+});
+export type InsuranceSplitView = z.infer<typeof InsuranceSplitSchema>;
+
+/** The parts of a refund of an order with an insurance part (fen). */
+export const InsuranceRefundPartsSchema = z.object({
+  fundFen: FenSchema,
+  psnAcctFen: FenSchema,
+  otherFen: FenSchema,
+  cashFen: FenSchema,
+});
 
 export const RefundViewSchema = z.object({
   id: z.string(),
@@ -416,6 +456,8 @@ export const RefundViewSchema = z.object({
   reason: z.string(),
   succeededAt: z.string().nullable(),
   createdAt: z.string(),
+  /** A refund of an order's insurance part: the parts returned (the cash part follows as its own refund). */
+  insurance: InsuranceRefundPartsSchema.optional(),
 });
 export type RefundView = z.infer<typeof RefundViewSchema>;
 
@@ -435,6 +477,8 @@ export const HisRefundResultSchema = z.object({
   method: z.enum(['CHANNEL', 'CASH']),
   channelRefundId: z.string(),
   refundedAt: z.string(),
+  /** A refund of the insurance part: the parts the insurance platform took back (cashFen: 0). */
+  insurance: InsuranceRefundPartsSchema.optional(),
 });
 export type HisRefundResult = z.infer<typeof HisRefundResultSchema>;
 
@@ -449,6 +493,15 @@ export const HisPaymentResultSchema = z.object({
   channel: z.string(),
   channelTradeNo: z.string(),
   paidAt: z.string(),
+  /**
+   * An order paid with medical insurance: the split as settled (amountFen = the total; the cash part is what
+   * `channel` collected), the platform's pay order and settlement ids, and who settled (nhsa, wxmedins).
+   */
+  insurance: InsuranceSplitSchema.extend({
+    payOrdId: z.string(),
+    settlementId: z.string(),
+    settleChannel: z.string(),
+  }).optional(),
 });
 export type HisPaymentResult = z.infer<typeof HisPaymentResultSchema>;
 
@@ -498,3 +551,55 @@ export function errorBodySchema(codes: readonly ErrorCode[]) {
 
 /** The JSON body of every error reply: `{ error: { code, message, requestId } }`. */
 export const ErrorBodySchema = errorBodySchema(ERROR_CODES);
+
+/** `GET /api/insurance/status`: whether the hospital takes insurance, and the patient's authorisation. */
+export const InsuranceStatusSchema = z.object({
+  available: z.boolean().describe('the hospital takes medical insurance online'),
+  authorized: z.boolean(),
+  nameMasked: z.string().nullable(),
+  idNoMasked: z.string().nullable(),
+  insutype: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  /** Who can settle: nhsa (national platform + WeChat Pay for the cash), wxmedins (WeChat insurance pay, mini-program). */
+  settleChannels: z.array(z.enum(['nhsa', 'wxmedins'])),
+});
+export type InsuranceStatus = z.infer<typeof InsuranceStatusSchema>;
+
+/** `POST /api/insurance/quotes`: bill ids only; the server uploads the fee details and returns the split. */
+export const InsuranceQuoteRequestSchema = z
+  .object({
+    billIds: z.array(z.string().min(1).max(64)).min(1).max(50),
+    /** How the cash part is paid through WeChat Pay (JSAPI needs a WeChat login). */
+    tradeType: z.enum(['JSAPI', 'NATIVE', 'H5']).default('NATIVE'),
+    /** Default: wxmedins in the mini-program when the hospital has it (JSAPI), else nhsa. */
+    settleChannel: z.enum(['nhsa', 'wxmedins']).optional(),
+    /** Use the personal account (个人账户); default true. */
+    useAccount: z.boolean().default(true),
+  })
+  .strict();
+export type InsuranceQuoteRequest = z.infer<typeof InsuranceQuoteRequestSchema>;
+
+/** An order with an insurance part, as its patient sees it (quote, then settlement, then the cash part). */
+export const InsuranceOrderViewSchema = z.object({
+  orderId: z.string(),
+  orderNo: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  /** QUOTED (waiting for the patient), SETTLING, SETTLED, FAILED, REVOKED, REVERSED, REFUNDED… */
+  settlementStatus: z.string(),
+  settleChannel: z.enum(['nhsa', 'wxmedins']),
+  split: InsuranceSplitSchema,
+  expiresAt: z.string(),
+  /** While the cash part waits (order PAYING): what the WeChat Pay sheet needs (as OrderView.pay). */
+  pay: z
+    .object({
+      codeUrl: z.string().optional(),
+      h5Url: z.string().optional(),
+      jsapi: z.record(z.string(), z.string()).optional(),
+    })
+    .nullable(),
+  /** wxmedins: the parameters of wx.requestMedicalInsurancePay, while SETTLING. */
+  medicalInsurancePay: z.record(z.string(), z.string()).nullable(),
+  /** Why the insurance part failed, in the platform's words. */
+  error: z.string().nullable(),
+});
+export type InsuranceOrderView = z.infer<typeof InsuranceOrderViewSchema>;

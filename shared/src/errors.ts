@@ -30,6 +30,10 @@ export const ERROR_STATUS = {
   /** The session has no patient yet (or not this one): bind the patient's card first. */
   card_required: 403,
   rate_limited: 429,
+  /** The patient has not authorised the hospital to use their medical insurance (or it expired): authorise, or pay self-pay. */
+  insurance_not_authorized: 403,
+  /** The insurance platform refused the quote or the settlement (its code and message in the error). */
+  insurance_refused: 422,
   /** A statement file that is corrupt, does not add up to its own summary, or is another day's or merchant's. */
   statement_rejected: 422,
   channel_error: 502,

@@ -613,3 +613,4 @@ export const adminAuditLogs = pgTable(
 
 export * from './schema-recon';
 export * from './schema-credit';
+export * from './schema-insurance';

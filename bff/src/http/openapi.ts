@@ -933,6 +933,9 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   invalid_signature: 'X-Signature does not match the request (see the signing guide)',
   timestamp_out_of_window: 'X-Timestamp is too far from our clock',
   nonce_replayed: 'X-Nonce was already used',
+  insurance_not_authorized:
+    'the patient has not authorised the hospital to use their medical insurance, or it expired: authorise, or pay self-pay',
+  insurance_refused: 'the medical-insurance platform refused the quote, the settlement or the authorisation',
   invalid_credentials: 'wrong user name or password (admin API)',
   forbidden: 'authenticated, but not allowed to do this',
   account_locked: 'too many failed logins (admin API)',

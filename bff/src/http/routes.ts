@@ -44,6 +44,9 @@ import {
 import { handleNotification } from '../modules/payments/notify';
 import { onBillStored } from '../modules/credit/service';
 import { creditPatientRoutes } from '../modules/credit/routes';
+import { handleInsuranceNotification, insurancePatientRoutes } from '../modules/insurance/routes';
+import { findInsuranceRefundForHis, requestInsuranceRefund } from '../modules/insurance/refunds';
+import { orderHasInsurancePart } from '../modules/insurance/service';
 import { inpatientOpenRoutes, inpatientPatientRoutes } from '../modules/inpatient/routes';
 import { getRefundForHis, requestRefund } from '../modules/refunds/service';
 import { requireOpenApiSignature } from './auth-open-api';
@@ -145,17 +148,20 @@ export function openApiRoutes(deps: Deps, patientJwtSecret: string): Router {
     idempotent(deps, (ctx) => `his:${ctx.state.hisApp!.appId}`),
     validate(OpenRefundRequestSchema),
     async (ctx) => {
-      const input = ctx.input as OpenRefundRequest;
+      const { part, ...input } = ctx.input as OpenRefundRequest;
       const app = ctx.state.hisApp!;
-      ctx.body = await requestRefund(deps, {
-        ...input,
-        hospitalId: app.hospitalId,
-        requestedBy: `his:${app.appId}`,
-      });
+      const req = { ...input, hospitalId: app.hospitalId, requestedBy: `his:${app.appId}` };
+      // An order with an insurance part is refunded by part (ALL by default); any other order as before.
+      ctx.body = (await orderHasInsurancePart(deps, app.hospitalId, input.orderNo))
+        ? await requestInsuranceRefund(deps, { ...req, part: part ?? 'ALL' })
+        : await requestRefund(deps, req);
     },
   );
   r.get('/refunds/:hisRefundNo', async (ctx) => {
-    ctx.body = await getRefundForHis(deps, ctx.state.hisApp!.hospitalId, ctx.params.hisRefundNo!);
+    const hospitalId = ctx.state.hisApp!.hospitalId;
+    ctx.body =
+      (await findInsuranceRefundForHis(deps, hospitalId, ctx.params.hisRefundNo!)) ??
+      (await getRefundForHis(deps, hospitalId, ctx.params.hisRefundNo!));
   });
   r.put('/ledgers/:date', validate(HisLedgerPushSchema), async (ctx) => {
     const date = ctx.params.date!;
@@ -269,6 +275,8 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
   );
   // Credit pay after treatment (信用就医) and the patient's messages.
   creditPatientRoutes(r, deps, auth);
+  // Medical insurance (医保): authorisation, quote with the split, settlement, balance.
+  insurancePatientRoutes(r, deps, auth);
   // Inpatient stays: admissions with the deposit balance, paying a deposit.
   inpatientPatientRoutes(r, deps, auth);
   r.get('/orders/:id', auth, async (ctx) => {
@@ -298,6 +306,15 @@ export function patientRoutes(deps: Deps, jwtSecret: string): Router {
 /** Channel notifications: one route per channel and merchant account; raw body, channel's reply format. */
 export function notifyRoutes(deps: Deps): Router {
   const r = new Router({ prefix: '/notify' });
+  r.post('/insurance/:accountId', async (ctx) => {
+    const raw = await readRawBody(ctx, 64 * 1024);
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(ctx.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
+    const reply = await handleInsuranceNotification(deps, ctx.params.accountId!, headers, raw);
+    ctx.status = reply.status;
+    if (reply.contentType) ctx.type = reply.contentType;
+    if (reply.body !== undefined) ctx.body = reply.body;
+  });
   r.post('/:channel/:accountId', async (ctx) => {
     const raw = await readRawBody(ctx, 64 * 1024);
     const headers: Record<string, string | undefined> = {};

@@ -25,8 +25,16 @@ export const QUEUES = {
   creditDebitCheck: 'credit-debit-check',
   /** Inpatient: push a deposit paid / settlement result / reversal to the HIS (outbox; retried like his-push). */
   inpatientNotify: 'inpatient-notify',
+  /** Inpatient: start, retry (new refund number) or give up (alert) the refunds a settlement or its reversal owes. */
+  settlementRefunds: 'inpatient-settlement-refunds',
   /** Send one patient message on an outside channel (WeChat subscription message); retried while WeChat is busy. */
   messageSend: 'message-send',
+  /** Insurance: follow an order's insurance part until final (settlement query, revoke of an abandoned quote). */
+  insuranceSync: 'insurance-sync',
+  /** Insurance: carry out one refund of an insurance part (6203), then its cash half; retried, then alerted. */
+  insuranceRefund: 'insurance-refund',
+  /** Insurance: give back a cash part paid for an order whose insurance part failed (repair refund). */
+  insuranceCashRepair: 'insurance-cash-repair',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -42,7 +50,11 @@ const QUEUE_EXPIRY_SECONDS: Record<QueueName, number> = {
   'credit-debit': 60,
   'credit-debit-check': 60,
   'inpatient-notify': 120,
+  'inpatient-settlement-refunds': 120,
   'message-send': 60,
+  'insurance-sync': 60,
+  'insurance-refund': 60,
+  'insurance-cash-repair': 60,
 };
 
 /**

@@ -11,6 +11,7 @@ import { AlipaySimulator } from './alipay/simulator';
 import { BankPaySimulator } from './bankpay/simulator';
 import { MisposSimulator } from './mispos/simulator';
 import { CreditSimulator } from './credit/simulator';
+import { NhsaSimulator } from './nhsa/simulator';
 
 export { HisSimulator } from './his/simulator';
 export { WechatPaySimulator } from './wechatpay/simulator';
@@ -18,6 +19,7 @@ export { AlipaySimulator } from './alipay/simulator';
 export { BankPaySimulator } from './bankpay/simulator';
 export { MisposSimulator } from './mispos/simulator';
 export { CreditSimulator } from './credit/simulator';
+export { NhsaSimulator } from './nhsa/simulator';
 
 /** What provisioning needs to know of a sandbox, wherever its simulators run. */
 export interface SandboxEndpoints {
@@ -28,6 +30,8 @@ export interface SandboxEndpoints {
   bankpay: { url: string };
   /** The credit-pay (信用就医) bank; absent: no credit account is provisioned. */
   credit?: { url: string };
+  /** The national insurance mobile payment platform; absent: no insurance account is provisioned. */
+  nhsa?: { url: string };
 }
 
 /** Every simulator of the sandbox, started together. */
@@ -41,6 +45,8 @@ export interface Sandbox {
   mispos: MisposSimulator;
   /** The bank's credit pay after treatment (信用就医). */
   credit: CreditSimulator;
+  /** The national healthcare-security mobile payment platform (国家医保移动支付). */
+  nhsa: NhsaSimulator;
   close(): Promise<void>;
 }
 
@@ -64,12 +70,26 @@ export async function startSandbox(
   opts: { notifyRetryDelaysMs?: number[] } = {},
 ): Promise<Sandbox> {
   assertSandboxAllowed(config.nodeEnv);
-  const wechat = await new WechatPaySimulator({
-    port: config.sandboxPorts.wechatpay,
-    platformKeyId: keys.wechatPlatform.keyId,
-    platformPrivatePem: keys.wechatPlatform.privatePem,
+  const nhsa = await new NhsaSimulator({
+    port: config.sandboxPorts.nhsa ?? 0,
+    platformPrivateKeyHex: keys.nhsaPlatform.privateKeyHex,
+    platformPublicKeyHex: keys.nhsaPlatform.publicKeyHex,
     notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
   }).start();
+  let wechat: WechatPaySimulator;
+  try {
+    wechat = await new WechatPaySimulator({
+      port: config.sandboxPorts.wechatpay,
+      platformKeyId: keys.wechatPlatform.keyId,
+      platformPrivatePem: keys.wechatPlatform.privatePem,
+      notifyRetryDelaysMs: opts.notifyRetryDelaysMs,
+      // WeChat insurance pay settles the insurance part with the national platform.
+      nhsaControlUrl: nhsa.url,
+    }).start();
+  } catch (e) {
+    await nhsa.close();
+    throw e;
+  }
   let his: HisSimulator;
   let alipay: AlipaySimulator;
   try {
@@ -153,6 +173,13 @@ export async function startSandbox(
       keyId: k.credit.keyId,
       publicKeyHex: k.credit.publicKeyHex,
     });
+    nhsa.addApp({
+      appId: k.nhsa.appId,
+      appSecret: k.nhsa.appSecret,
+      publicKeyHex: k.nhsa.publicKeyHex,
+      orgCode: k.nhsa.orgCode,
+      orgName: DEMO_HOSPITALS.find((h) => h.code === code)?.name,
+    });
     const misposMerchant = DEMO_MISPOS_MERCHANTS[code];
     if (misposMerchant)
       mispos.addMerchant({
@@ -169,8 +196,10 @@ export async function startSandbox(
     bankpay,
     mispos,
     credit,
+    nhsa,
     close: async () => {
       await Promise.all([
+        nhsa.close(),
         wechat.close(),
         his.close(),
         alipay.close(),
@@ -307,6 +336,55 @@ export async function provisionSandboxHospital(
           ...creditAccount,
         })
         .onConflictDoUpdate({ target: merchantAccounts.id, set: creditAccount });
+    }
+    if (sandbox.nhsa) {
+      // Medical insurance: the national platform (authorisation, 6201/6202/6203/6301/6401, balance) and, for a
+      // direct WeChat merchant, WeChat insurance pay (the mixed order) on the same merchant keys.
+      const nhsaAccount = {
+        settings: {
+          orgName: h.name,
+          platformPublicKeyHex: sandbox.keys.nhsaPlatform.publicKeyHex,
+          baseUrl: sandbox.nhsa.url,
+          authPageUrl: `${sandbox.nhsa.url}/sim/nhsa/auth`,
+          admdvs: '110100',
+        },
+        secretsEnc: secrets.seal(
+          JSON.stringify({ appSecret: k.nhsa.appSecret, privateKeyHex: k.nhsa.privateKeyHex }),
+        ),
+        mchId: k.nhsa.orgCode,
+        appId: k.nhsa.appId,
+      };
+      await tx
+        .insert(merchantAccounts)
+        .values({ id: `ma_${h.code.toLowerCase()}_nhsa`, hospitalId: h.id, channel: 'nhsa', ...nhsaAccount })
+        .onConflictDoUpdate({ target: merchantAccounts.id, set: nhsaAccount });
+      if (!partner) {
+        const medinsAccount = {
+          settings: {
+            serialNo: k.wechat.serialNo,
+            platformKeyId: sandbox.keys.wechatPlatform.keyId,
+            platformPublicKeyPem: sandbox.keys.wechatPlatform.publicPem,
+            baseUrl: sandbox.wechat.url,
+            cityId: '110100',
+            medInstName: h.name,
+            medInstNo: k.nhsa.orgCode,
+          },
+          secretsEnc: secrets.seal(
+            JSON.stringify({ privateKeyPem: k.wechat.privatePem, apiV3Key: k.wechat.apiV3Key }),
+          ),
+          mchId: k.wechat.mchId,
+          appId: k.wechat.appId,
+        };
+        await tx
+          .insert(merchantAccounts)
+          .values({
+            id: `ma_${h.code.toLowerCase()}_wxmedins`,
+            hospitalId: h.id,
+            channel: 'wxmedins',
+            ...medinsAccount,
+          })
+          .onConflictDoUpdate({ target: merchantAccounts.id, set: medinsAccount });
+      }
     }
     const secretEnc = secrets.seal(k.his.secret);
     await tx

@@ -127,12 +127,16 @@ async function syncAgreement(
         : row.status === 'SIGNING' && q.status === 'FAILED'
           ? { status: 'FAILED' }
           : {};
+  // Conditional on the status read: of two syncs racing, the one that read a stale status changes nothing,
+  // and what the other wrote stands.
   const [updated] = await deps.db
     .update(creditAgreements)
     .set({ ...patch, statusCheckedAt: now, updatedAt: sql`now()` })
-    .where(eq(creditAgreements.id, row.id))
+    .where(and(eq(creditAgreements.id, row.id), eq(creditAgreements.status, row.status)))
     .returning();
-  return { row: updated, available: q.availableFen ?? 0, bankStatus: q.status };
+  const current =
+    updated ?? (await deps.db.select().from(creditAgreements).where(eq(creditAgreements.id, row.id)))[0];
+  return { row: current, available: q.availableFen ?? 0, bankStatus: q.status };
 }
 
 /** The patient's credit-pay status (queried at the bank), limit, available amount and family members. */

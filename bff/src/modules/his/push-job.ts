@@ -1,6 +1,17 @@
 import type { HisPaymentResult, HisRefundResult } from '@hp/shared';
 import { and, eq, sql } from 'drizzle-orm';
-import { bills, hisApps, hisPushes, orderBills, orders, patients, payments, refunds } from '../../db/schema';
+import {
+  bills,
+  hisApps,
+  hisPushes,
+  insuranceRefunds,
+  insuranceSettlements,
+  orderBills,
+  orders,
+  patients,
+  payments,
+  refunds,
+} from '../../db/schema';
 import type { Deps } from '../../deps';
 import type { JobContext } from '../../jobs/queue';
 import { raiseAlert } from '../payments/service';
@@ -57,8 +68,34 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
     .innerJoin(bills, eq(bills.id, orderBills.billId))
     .where(eq(orderBills.orderId, order.id));
 
+  const [ins] = await db
+    .select()
+    .from(insuranceSettlements)
+    .where(eq(insuranceSettlements.orderId, order.id));
   let result: HisPaymentResult | HisRefundResult;
-  if (push.kind === 'refund') {
+  if (push.kind === 'insurance_refund') {
+    const [r] = await db
+      .select()
+      .from(insuranceRefunds)
+      .where(eq(insuranceRefunds.id, push.refundId ?? ''));
+    if (!r) return;
+    result = {
+      eventId: push.eventId,
+      kind: 'refund',
+      orderNo: order.orderNo,
+      refundNo: r.refundNo,
+      hisRefundNo: r.hisRefundNo,
+      hisBillNos: billRows.map((b) => b.hisBillNo),
+      patientId: patient?.hisPatientId ?? '',
+      amountFen: r.fundFen + r.psnAcctFen + r.otherFen,
+      refundedTotalFen: order.refundedFen,
+      channel: ins?.settleChannel ?? 'nhsa',
+      method: 'CHANNEL',
+      channelRefundId: r.platformRefundId ?? '',
+      refundedAt: (r.succeededAt ?? r.updatedAt).toISOString(),
+      insurance: { fundFen: r.fundFen, psnAcctFen: r.psnAcctFen, otherFen: r.otherFen, cashFen: 0 },
+    };
+  } else if (push.kind === 'refund') {
     const [refund] = await db
       .select()
       .from(refunds)
@@ -90,6 +127,20 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
       channel: order.channel,
       channelTradeNo: payment?.channelTradeNo ?? '',
       paidAt: (order.paidAt ?? order.updatedAt).toISOString(),
+      ...(ins
+        ? {
+            insurance: {
+              totalFen: ins.totalFen,
+              fundFen: ins.fundFen,
+              psnAcctFen: ins.psnAcctFen,
+              otherFen: ins.otherFen,
+              cashFen: ins.cashFen,
+              payOrdId: ins.payOrdId ?? '',
+              settlementId: ins.settlementId ?? '',
+              settleChannel: ins.settleChannel,
+            },
+          }
+        : {}),
     };
   }
 
@@ -119,7 +170,7 @@ export async function runHisPush(deps: Deps, job: JobContext<HisPushJob>): Promi
         })
         .where(eq(hisPushes.eventId, push.eventId));
       if (!final) return;
-      if (push.kind === 'refund') {
+      if (push.kind === 'refund' || push.kind === 'insurance_refund') {
         // The refund itself is done at the channel; only the HIS does not know. Not a one-sided payment.
         await raiseAlert(tx, {
           hospitalId: order.hospitalId,

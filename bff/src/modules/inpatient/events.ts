@@ -60,7 +60,12 @@ export async function admissionOrders(tx: Tx, admissionId: string) {
     .where(and(inArray(orderBills.billId, billIds), inArray(orders.status, PAID_ORDER_STATES)));
   return rows
     .map((r) => ({ ...r.o, depositId: depositOf.get(r.billId) ?? null }))
-    .sort((a, b) => (b.paidAt?.getTime() ?? 0) - (a.paidAt?.getTime() ?? 0));
+    .sort(
+      // Channels stamp payments to the second: within one second the later order is the newer payment.
+      (a, b) =>
+        (b.paidAt?.getTime() ?? 0) - (a.paidAt?.getTime() ?? 0) ||
+        b.createdAt.getTime() - a.createdAt.getTime(),
+    );
 }
 
 /** What the platform holds for a stay: paid deposits and extras less what was refunded of them. */
@@ -80,14 +85,114 @@ export async function extraBillOf(tx: Tx, billId: string | null) {
   return row;
 }
 
-/** The refunds a settlement planned, as the refund service holds them (by their refund numbers). */
+/** Tries of one refund a settlement (or its reversal) owes; after the last fails a person is alerted. */
+export const SETTLEMENT_REFUND_TRIES = 3;
+
+/**
+ * The refund numbers of the refunds a settlement owes, as the HIS sees them: `<settlement no>/<n>` for its
+ * n-th planned refund, `<settlement no>/R` for the refund of a reversed settlement's paid rest; a try after a
+ * failed one appends `/<try>` (`S1/1/2`, `S1/R/3`). Settlement numbers hold no `/` (schema.ts), so a number
+ * parses back unambiguously, and a try has the same number however often it is started (idempotent).
+ */
+export function refundTryNo(base: string, attempt: number): string {
+  return attempt === 1 ? base : `${base}/${attempt}`;
+}
+
+/** What a refund number says about the settlement refund it is, if it is one. */
+export interface SettlementRefundRef {
+  hisSettlementNo: string;
+  /** The number of the first try (`S1/2`, `S1/R`). */
+  base: string;
+  attempt: number;
+  /** The refund of a reversed settlement's paid rest. */
+  reversal: boolean;
+}
+
+export function parseSettlementRefundNo(hisRefundNo: string | null): SettlementRefundRef | undefined {
+  const m = /^([^/]+)\/(\d+|R)(?:\/([2-9]|[1-9]\d+))?$/.exec(hisRefundNo ?? '');
+  if (!m) return undefined;
+  return {
+    hisSettlementNo: m[1]!,
+    base: `${m[1]}/${m[2]}`,
+    attempt: m[3] ? Number(m[3]) : 1,
+    reversal: m[2] === 'R',
+  };
+}
+
+/** The bases of the refunds a settlement owes: its planned refunds, and the reversal's refund of the rest. */
+function owedBases(s: SettlementRow): string[] {
+  const bases = (s.moves as SettlementMove[]).map((m) => m.hisRefundNo);
+  if (s.extraBillId) bases.push(`${s.hisSettlementNo}/R`);
+  return bases;
+}
+
+/**
+ * Every try of the refunds a settlement owes (planned refunds and the reversal's), as the refund service holds
+ * them, each with its base number, its try and the seconds since it last changed (database time).
+ */
 export async function settlementRefunds(tx: Tx, s: SettlementRow) {
-  const planned = (s.moves as SettlementMove[]).map((m) => m.hisRefundNo);
-  if (!planned.length) return [];
-  return tx
-    .select({ hisRefundNo: refunds.hisRefundNo, status: refunds.status, refundNo: refunds.refundNo })
+  const numbers = owedBases(s).flatMap((base) =>
+    Array.from({ length: SETTLEMENT_REFUND_TRIES }, (_, i) => refundTryNo(base, i + 1)),
+  );
+  if (!numbers.length) return [];
+  const rows = await tx
+    .select({
+      id: refunds.id,
+      hisRefundNo: refunds.hisRefundNo,
+      status: refunds.status,
+      refundNo: refunds.refundNo,
+      amountFen: refunds.amountFen,
+      orderId: refunds.orderId,
+      orderNo: orders.orderNo,
+      idleSeconds: sql<number>`extract(epoch from now() - ${refunds.updatedAt})::float8`,
+    })
     .from(refunds)
-    .where(and(eq(refunds.hospitalId, s.hospitalId), inArray(refunds.hisRefundNo, planned)));
+    .innerJoin(orders, eq(orders.id, refunds.orderId))
+    .where(and(eq(refunds.hospitalId, s.hospitalId), inArray(refunds.hisRefundNo, numbers)));
+  return rows.map((r) => {
+    const ref = parseSettlementRefundNo(r.hisRefundNo)!;
+    return { ...r, hisRefundNo: r.hisRefundNo!, base: ref.base, attempt: ref.attempt };
+  });
+}
+export type SettlementRefundTry = Awaited<ReturnType<typeof settlementRefunds>>[number];
+
+/** Where one owed refund stands across its tries: the latest try, and the one that went through, if any. */
+export function owedRefund(rows: SettlementRefundTry[], base: string) {
+  const tries = rows.filter((r) => r.base === base).sort((a, b) => a.attempt - b.attempt);
+  return { latest: tries.at(-1), succeeded: tries.find((r) => r.status === 'SUCCESS') };
+}
+
+export interface SettlementRefundsJob {
+  settlementId: string;
+}
+
+/**
+ * Enqueues the settlement refund driver (inside `tx` when given): it starts the refunds a settlement owes,
+ * tries a failed one again under its next number, and alerts once the tries are spent. On the inpatient
+ * push's retry curve when a run fails.
+ */
+export async function enqueueSettlementRefunds(
+  deps: Deps,
+  tx: Tx | undefined,
+  settlementId: string,
+  startAfterSeconds?: number,
+) {
+  await deps.jobs.send(
+    QUEUES.settlementRefunds,
+    { settlementId } satisfies SettlementRefundsJob,
+    {
+      startAfterSeconds,
+      retryLimit: deps.config.hisPushRetryLimit,
+      retryDelaySeconds: deps.config.hisPushRetryDelaySeconds,
+      retryBackoff: true,
+    },
+    tx,
+  );
+}
+
+/** How long after a failed try the next one starts: the inpatient push's first retry delay, doubled per try. */
+export function settlementRetryDelaySeconds(deps: Deps, failedAttempt: number): number {
+  return deps.config.hisPushRetryDelaySeconds * 2 ** (failedAttempt - 1);
 }
 
 export interface InpatientNotifyJob {
@@ -195,20 +300,21 @@ export async function onRefundSucceeded(
   tx: Tx,
   refund: { hisRefundNo: string | null; amountFen: number; hospitalId: string },
 ) {
-  if (!refund.hisRefundNo) return;
+  const ref = parseSettlementRefundNo(refund.hisRefundNo);
+  // The reversal's refund of the rest changes nothing here: the settlement is reversed already.
+  if (!ref || ref.reversal) return;
   const [s] = await tx
     .select()
     .from(inpatientSettlements)
     .where(
       and(
         eq(inpatientSettlements.hospitalId, refund.hospitalId),
-        sql`${inpatientSettlements.moves} @> ${JSON.stringify([{ hisRefundNo: refund.hisRefundNo }])}::jsonb`,
+        eq(inpatientSettlements.hisSettlementNo, ref.hisSettlementNo),
       ),
     )
     .for('update');
-  if (!s) return;
-  const moves = s.moves as SettlementMove[];
-  const move = moves.find((m) => m.hisRefundNo === refund.hisRefundNo)!;
+  const move = (s?.moves as SettlementMove[] | undefined)?.find((m) => m.hisRefundNo === ref.base);
+  if (!s || !move) return;
   if (move.depositId)
     await tx
       .update(inpatientDeposits)
@@ -217,10 +323,45 @@ export async function onRefundSucceeded(
         updatedAt: sql`now()`,
       })
       .where(eq(inpatientDeposits.id, move.depositId));
-  if (s.status !== 'SETTLING') return;
-  const ended = await settlementRefunds(tx, s);
-  if (ended.filter((r) => r.status === 'SUCCESS').length < moves.length) return;
-  if (!(await finishSettlement(deps, tx, s))) return;
+  await finishIfRefunded(deps, tx, s);
+}
+
+/**
+ * After a refund of a settlement (or of its reversal) ended FAILED or ABNORMAL (same transaction): the
+ * settlement's driver job is enqueued to try it again after the retry delay, or to alert once the tries are
+ * spent. An ABNORMAL refund is not tried again (the channel holds the money; the refund service alerted).
+ */
+export async function onRefundEnded(
+  deps: Deps,
+  tx: Tx,
+  refund: { hisRefundNo: string | null; hospitalId: string; status: string },
+) {
+  const ref = parseSettlementRefundNo(refund.hisRefundNo);
+  if (!ref || refund.status === 'ABNORMAL') return;
+  const [s] = await tx
+    .select()
+    .from(inpatientSettlements)
+    .where(
+      and(
+        eq(inpatientSettlements.hospitalId, refund.hospitalId),
+        eq(inpatientSettlements.hisSettlementNo, ref.hisSettlementNo),
+      ),
+    );
+  if (!s || !owedBases(s).includes(ref.base)) return;
+  if (s.status !== (ref.reversal ? 'REVERSED' : 'SETTLING')) return;
+  await enqueueSettlementRefunds(deps, tx, s.id, settlementRetryDelaySeconds(deps, ref.attempt));
+}
+
+/**
+ * Finishes a SETTLING settlement whose planned refunds all went through (one try of each), with the patient's
+ * message; the caller holds the settlement's row lock. False when it was not finished now.
+ */
+export async function finishIfRefunded(deps: Deps, tx: Tx, s: SettlementRow): Promise<boolean> {
+  if (s.status !== 'SETTLING' || s.extraFen > 0) return false;
+  const moves = s.moves as SettlementMove[];
+  const tries = await settlementRefunds(tx, s);
+  if (!moves.every((m) => owedRefund(tries, m.hisRefundNo).succeeded)) return false;
+  if (!(await finishSettlement(deps, tx, s))) return false;
   const [adm] = await tx.select().from(inpatientAdmissions).where(eq(inpatientAdmissions.id, s.admissionId));
   await recordMessage(deps, tx, {
     hospitalId: s.hospitalId,
@@ -231,6 +372,7 @@ export async function onRefundSucceeded(
     amountFen: s.refundFen,
     refs: {},
   });
+  return true;
 }
 
 /** The push job: builds the inpatient result from what we hold now and sends it to the HIS. */

@@ -1,6 +1,7 @@
-import { and, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import {
+  alerts,
   bills,
   inpatientAdmissions,
   inpatientDeposits,
@@ -9,17 +10,27 @@ import {
   patients,
 } from '../../db/schema';
 import type { Deps } from '../../deps';
+import type { JobContext } from '../../jobs/queue';
 import { AppError, conflict, notFound } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import { onBillStored } from '../credit/service';
 import type { PatientPrincipal } from '../orders/service';
-import { requestRefund } from '../refunds/service';
+import { raiseAlert } from '../payments/service';
+import { recordRefundIntent, sendRefund, type RefundIntent } from '../refunds/service';
 import {
   admissionOrders,
   enqueueInpatientNotify,
+  enqueueSettlementRefunds,
   extraBillOf,
+  finishIfRefunded,
+  owedRefund,
+  refundTryNo,
+  SETTLEMENT_REFUND_TRIES,
   settlementRefunds,
+  settlementRetryDelaySeconds,
   type SettlementMove,
+  type SettlementRefundsJob,
+  type SettlementRefundTry,
 } from './events';
 import type { AdmissionInput, DepositInput, SettlementInput } from './schema';
 
@@ -255,11 +266,13 @@ async function settlementView(deps: Deps, s: SettlementRow, adm?: AdmissionRow) 
     depositsFen: s.depositsFen,
     refundFen: s.refundFen,
     extraFen: s.extraFen,
+    // Each planned refund as its try that went through, else its latest try (`S1/1/2` after one failure).
     refunds: moves.map((m) => {
-      const r = refundRows.find((x) => x.hisRefundNo === m.hisRefundNo);
+      const owed = owedRefund(refundRows, m.hisRefundNo);
+      const r = owed.succeeded ?? owed.latest;
       return {
         orderNo: m.orderNo,
-        hisRefundNo: m.hisRefundNo,
+        hisRefundNo: r?.hisRefundNo ?? m.hisRefundNo,
         refundNo: r?.refundNo ?? null,
         amountFen: m.amountFen,
         status: (r?.status ?? 'NOT_STARTED') as string,
@@ -323,7 +336,26 @@ async function cancelUnpaidBills(tx: Tx, billIds: string[], what: string) {
  * settlement of a stay while one stands (not reversed) is a conflict. Unpaid deposit bills are cancelled.
  */
 export async function settle(deps: Deps, hospitalId: string, admissionNo: string, input: SettlementInput) {
-  const prepared = await deps.db.transaction(async (tx) => {
+  const recorded = await recordSettlement(deps, hospitalId, admissionNo, input);
+  // The refunds start at once; the driver job committed with the settlement finishes what this does not.
+  await driveSettlement(deps, recorded.id).catch((e: Error) =>
+    deps.log.warn({ err: (e as AppError).code ?? e.name }, 'settlement refunds not started; the job retries'),
+  );
+  return settlementView(deps, (await findSettlement(deps, hospitalId, input.hisSettlementNo))!);
+}
+
+/**
+ * The recording half of {@link settle}, one transaction and no channel call: the settlement and its plan, the
+ * bill for the rest, the stay SETTLED, and the driver job that starts the planned refunds (so they start even
+ * when the process stops right after the commit).
+ */
+export async function recordSettlement(
+  deps: Deps,
+  hospitalId: string,
+  admissionNo: string,
+  input: SettlementInput,
+): Promise<SettlementRow> {
+  return deps.db.transaction(async (tx) => {
     const adm = await findAdmission(tx, hospitalId, admissionNo, true);
     const [same] = await tx
       .select()
@@ -348,7 +380,7 @@ export async function settle(deps: Deps, hospitalId: string, admissionNo: string
         `admission ${admissionNo} has settlement ${standing.hisSettlementNo} (${standing.status.toLowerCase()}); reverse it first`,
       );
     const paying = await admissionOrders(tx, adm.id);
-    if (paying.some((o) => o.status === 'REFUNDING'))
+    if (paying.some((o) => o.status === 'REFUNDING') || (await reversalRefundOwed(tx, adm.id)))
       throw new AppError('refund_in_progress', 'a refund of this stay is in flight; try again when it ends');
     const deposits = await tx
       .select({ billId: inpatientDeposits.billId })
@@ -433,39 +465,231 @@ export async function settle(deps: Deps, hospitalId: string, admissionNo: string
         admissionId: adm.id,
         settlementId: id,
       });
+    if (moves.length) await enqueueSettlementRefunds(deps, tx, id);
     return row!;
   });
-  await driveRefunds(deps, prepared);
-  return settlementView(deps, (await findSettlement(deps, hospitalId, input.hisSettlementNo))!);
 }
 
 /**
- * Starts the refunds a settlement planned, outside any transaction (the plan is committed first). Each is
- * idempotent by its refund number, so a repeat of the settlement call (or of this) after a crash resumes.
+ * Whether a reversed settlement of the stay still owes its refund of the rest (a try failed and the next is
+ * due): the money is on its way back, so a new settlement must not count it as held. Once the tries are spent
+ * (alerted) it is held until a person decides.
  */
-async function driveRefunds(deps: Deps, s: SettlementRow) {
-  if (s.status !== 'SETTLING') return;
-  for (const m of s.moves as SettlementMove[]) {
-    try {
-      await requestRefund(deps, {
-        hospitalId: s.hospitalId,
-        orderNo: m.orderNo,
-        amountFen: m.amountFen,
-        reason: `出院结算退押金 ${s.hisSettlementNo}`,
-        hisRefundNo: m.hisRefundNo,
-        requestedBy: 'system:inpatient',
-      });
-    } catch (e) {
-      // Shown in the settlement's refunds (NOT_STARTED / FAILED); a repeat of the call retries it.
-      deps.log.warn({ err: (e as Error).message, settlementId: s.id }, 'settlement refund not started');
+async function reversalRefundOwed(tx: Tx, admissionId: string): Promise<boolean> {
+  const reversed = await tx
+    .select()
+    .from(inpatientSettlements)
+    .where(
+      and(
+        eq(inpatientSettlements.admissionId, admissionId),
+        eq(inpatientSettlements.status, 'REVERSED'),
+        isNotNull(inpatientSettlements.extraBillId),
+      ),
+    );
+  for (const s of reversed) {
+    const { latest, succeeded } = owedRefund(await settlementRefunds(tx, s), `${s.hisSettlementNo}/R`);
+    if (latest && !succeeded && latest.status === 'FAILED' && latest.attempt < SETTLEMENT_REFUND_TRIES)
+      return true;
+  }
+  return false;
+}
+
+/** One refund a settlement owes: a planned refund of a deposit (or earlier extra), or the reversal's. */
+interface OwedRefund {
+  base: string;
+  orderNo: string;
+  amountFen: number;
+  reason: string;
+}
+
+/**
+ * The refunds a settlement owes now: a SETTLING one its planned refunds; a REVERSED one the refund of its paid
+ * rest, recorded (PENDING) by the reversal itself; nothing otherwise.
+ */
+function owedRefunds(s: SettlementRow, tries: SettlementRefundTry[]): OwedRefund[] {
+  if (s.status === 'SETTLING')
+    return (s.moves as SettlementMove[]).map((m) => ({
+      base: m.hisRefundNo,
+      orderNo: m.orderNo,
+      amountFen: m.amountFen,
+      reason: `出院结算退押金 ${s.hisSettlementNo}`,
+    }));
+  const first = tries.find((t) => t.base === `${s.hisSettlementNo}/R` && t.attempt === 1);
+  if (s.status !== 'REVERSED' || !first) return [];
+  return [
+    {
+      base: first.base,
+      orderNo: first.orderNo,
+      amountFen: first.amountFen,
+      reason: `出院结算撤销 ${s.hisSettlementNo}`,
+    },
+  ];
+}
+
+/**
+ * Drives the refunds a settlement owes, outside any transaction; safe to run twice and from several processes.
+ * For each: nothing while a try is in flight (the refund query job ends it, and its end enqueues this again);
+ * no try yet → the first; the latest FAILED → the next try under its next number once the retry delay has
+ * passed, or, with the tries spent, a critical alert (once) and no more tries. ABNORMAL waits for a person
+ * (the refund service alerted). A SETTLING settlement whose refunds all went through is finished. A throw
+ * (a refund that could not be started) fails the job run, which pg-boss retries.
+ */
+export async function driveSettlement(deps: Deps, settlementId: string): Promise<void> {
+  const [s] = await deps.db
+    .select()
+    .from(inpatientSettlements)
+    .where(eq(inpatientSettlements.id, settlementId));
+  if (!s) return;
+  const tries = await settlementRefunds(deps.db, s);
+  let failure: unknown;
+  for (const owed of owedRefunds(s, tries)) {
+    const { latest, succeeded } = owedRefund(tries, owed.base);
+    if (succeeded || (latest && latest.status !== 'FAILED')) continue;
+    let attempt = 1;
+    if (latest) {
+      if (latest.attempt >= SETTLEMENT_REFUND_TRIES) {
+        await giveUp(deps, s, owed, latest);
+        continue;
+      }
+      const wait = settlementRetryDelaySeconds(deps, latest.attempt) - latest.idleSeconds;
+      if (wait > 0) {
+        // Woken early (another refund's end, a repeated call): come back when the try is due.
+        await enqueueSettlementRefunds(deps, undefined, s.id, Math.ceil(wait));
+        continue;
+      }
+      attempt = latest.attempt + 1;
     }
+    try {
+      await startTry(deps, s, owed, attempt);
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (s.status === 'SETTLING')
+    await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .select()
+        .from(inpatientSettlements)
+        .where(eq(inpatientSettlements.id, s.id))
+        .for('update');
+      if (row) await finishIfRefunded(deps, tx, row);
+    });
+  if (failure) throw failure;
+}
+
+/**
+ * Records try `attempt` of an owed refund and calls the channel. The intent commits only while the
+ * settlement is as the driver read it (not reversed meanwhile) and the previous try has FAILED with none
+ * succeeded — under the order's and the settlement's row locks, taken in that order as a refund's success
+ * takes them. A try already recorded under its number is not sent again (the refund query job follows it).
+ */
+async function startTry(deps: Deps, s: SettlementRow, owed: OwedRefund, attempt: number) {
+  const intent = await deps.db.transaction(async (tx): Promise<RefundIntent | undefined> => {
+    await tx
+      .select({ id: orders.id })
+      .from(orders)
+      .where(and(eq(orders.hospitalId, s.hospitalId), eq(orders.orderNo, owed.orderNo)))
+      .for('update');
+    const [now] = await tx
+      .select()
+      .from(inpatientSettlements)
+      .where(eq(inpatientSettlements.id, s.id))
+      .for('update');
+    if (!now || now.status !== s.status) return undefined;
+    const { latest, succeeded } = owedRefund(await settlementRefunds(tx, now), owed.base);
+    if (succeeded) return undefined;
+    if (attempt > 1 && (latest?.attempt !== attempt - 1 || latest.status !== 'FAILED')) return undefined;
+    return recordRefundIntent(deps, tx, {
+      hospitalId: s.hospitalId,
+      orderNo: owed.orderNo,
+      amountFen: owed.amountFen,
+      reason: owed.reason,
+      hisRefundNo: refundTryNo(owed.base, attempt),
+      requestedBy: 'system:inpatient',
+    });
+  });
+  if (intent && 'refund' in intent) await sendRefund(deps, intent.refund, intent.order);
+}
+
+/** The tries of an owed refund are spent: one critical alert (under the settlement's lock), no more tries. */
+async function giveUp(deps: Deps, s: SettlementRow, owed: OwedRefund, latest: SettlementRefundTry) {
+  await deps.db.transaction(async (tx) => {
+    const [now] = await tx
+      .select()
+      .from(inpatientSettlements)
+      .where(eq(inpatientSettlements.id, s.id))
+      .for('update');
+    if (!now || now.status !== s.status) return;
+    const [raised] = await tx
+      .select({ id: alerts.id })
+      .from(alerts)
+      .where(
+        and(
+          eq(alerts.kind, 'settlement_refund_failed'),
+          sql`${alerts.data}->>'hisRefundNo' = ${latest.hisRefundNo}`,
+        ),
+      );
+    if (raised) return;
+    await raiseAlert(tx, {
+      hospitalId: s.hospitalId,
+      kind: 'settlement_refund_failed',
+      severity: 'critical',
+      orderId: latest.orderId,
+      message: `出院结算 ${s.hisSettlementNo} 的退款 ${owed.base}（${owed.amountFen} 分）已尝试 ${SETTLEMENT_REFUND_TRIES} 次仍未成功：钱款仍在平台，需人工退回`,
+      data: {
+        settlementId: s.id,
+        hisRefundNo: latest.hisRefundNo,
+        refundId: latest.id,
+        tries: SETTLEMENT_REFUND_TRIES,
+      },
+    });
+  });
+}
+
+/**
+ * The settlement refund job: drives the settlement's refunds; when its retries are spent on a run that keeps
+ * failing (a refund that cannot be started), a critical alert (once per settlement while open).
+ */
+export async function runSettlementRefunds(deps: Deps, job: JobContext<SettlementRefundsJob>) {
+  try {
+    await driveSettlement(deps, job.data.settlementId);
+  } catch (e) {
+    if (job.retryCount < job.retryLimit) throw e;
+    const [s] = await deps.db
+      .select()
+      .from(inpatientSettlements)
+      .where(eq(inpatientSettlements.id, job.data.settlementId));
+    if (!s) return;
+    await deps.db.transaction(async (tx) => {
+      const [raised] = await tx
+        .select({ id: alerts.id })
+        .from(alerts)
+        .where(
+          and(
+            eq(alerts.kind, 'settlement_refund_stuck'),
+            eq(alerts.status, 'OPEN'),
+            sql`${alerts.data}->>'settlementId' = ${s.id}`,
+          ),
+        );
+      if (raised) return;
+      await raiseAlert(tx, {
+        hospitalId: s.hospitalId,
+        kind: 'settlement_refund_stuck',
+        severity: 'critical',
+        message: `出院结算 ${s.hisSettlementNo} 的退款无法发起（${(e as AppError).code ?? 'error'}：${(e as Error).message.slice(0, 200)}）：需人工处理`,
+        data: { settlementId: s.id },
+      });
+    });
   }
 }
 
 /**
  * Settlement reversal (出院结算撤销): the settlement becomes REVERSED and the stay is back in hospital. Its
- * money effects are undone: an unpaid bill for the rest is cancelled, a paid one is refunded. Deposits it
- * refunded are not collected again: a corrected settlement computes against what is now held.
+ * money effects are undone: an unpaid bill for the rest is cancelled, a paid one is refunded — that refund
+ * (`<settlement no>/R`) is recorded PENDING, with the driver job, in the reversal's own transaction, so it is
+ * owed even if the process stops right after; a failed try is tried again by the job. Deposits it refunded
+ * are not collected again: a corrected settlement computes against what is now held. A repeated reversal
+ * returns the reversed settlement and starts nothing.
  */
 export async function reverseSettlement(
   deps: Deps,
@@ -474,13 +698,21 @@ export async function reverseSettlement(
   reason: string,
 ) {
   const s0 = await findSettlement(deps, hospitalId, hisSettlementNo);
-  const result = await deps.db.transaction(async (tx) => {
+  // The paid rest's order is locked before the settlement, in the order a payment or refund of it takes them.
+  const extra0 = await extraBillOf(deps.db, s0.extraBillId);
+  const owed = await deps.db.transaction(async (tx): Promise<RefundIntent | undefined> => {
+    if (extra0?.orderNo)
+      await tx
+        .select({ id: orders.id })
+        .from(orders)
+        .where(and(eq(orders.hospitalId, hospitalId), eq(orders.orderNo, extra0.orderNo)))
+        .for('update');
     const [s] = await tx
       .select()
       .from(inpatientSettlements)
       .where(eq(inpatientSettlements.id, s0.id))
       .for('update');
-    if (s!.status === 'REVERSED') return { s: s!, refundExtra: null };
+    if (s!.status === 'REVERSED') return undefined;
     const [newer] = await tx
       .select({ id: inpatientSettlements.id })
       .from(inpatientSettlements)
@@ -499,13 +731,13 @@ export async function reverseSettlement(
         'refund_in_progress',
         'refunds of this settlement are in flight; try again when they end',
       );
-    let refundExtra: string | null = null;
+    let intent: RefundIntent | undefined;
     if (s!.extraBillId) {
       await cancelUnpaidBills(tx, [s!.extraBillId], 'the bill for the rest');
       const b = await extraBillOf(tx, s!.extraBillId);
-      if (b?.status === 'PAID') refundExtra = b.orderNo;
+      if (b?.status === 'PAID' && b.orderNo) intent = await owedExtraRefund(deps, tx, s!, b.orderNo);
     }
-    const [done] = await tx
+    const done = await tx
       .update(inpatientSettlements)
       .set({
         status: 'REVERSED',
@@ -514,7 +746,8 @@ export async function reverseSettlement(
         updatedAt: sql`now()`,
       })
       .where(and(eq(inpatientSettlements.id, s!.id), ne(inpatientSettlements.status, 'REVERSED')))
-      .returning();
+      .returning({ id: inpatientSettlements.id });
+    if (!done.length) throw conflict('the settlement changed meanwhile; try again');
     await tx
       .update(inpatientAdmissions)
       .set({ status: 'ADMITTED', updatedAt: sql`now()` })
@@ -524,20 +757,42 @@ export async function reverseSettlement(
       admissionId: s!.admissionId,
       settlementId: s!.id,
     });
-    return { s: done!, refundExtra };
+    if (intent) await enqueueSettlementRefunds(deps, tx, s!.id);
+    return intent;
   });
-  if (result.refundExtra)
-    // The rest it collected goes back (HIS-numbered, so a repeated reversal call does not refund twice).
-    await requestRefund(deps, {
-      hospitalId,
-      orderNo: result.refundExtra,
-      reason: `出院结算撤销 ${hisSettlementNo}`,
-      hisRefundNo: `${hisSettlementNo}/R`,
-      requestedBy: 'system:inpatient',
-    }).catch((e: Error) =>
-      deps.log.warn({ err: e.message, settlementId: result.s.id }, 'reversal refund not started'),
+  if (owed && 'refund' in owed)
+    // The rest goes back now; when this call or the channel fails, the job tries again under `/R/2`…
+    await sendRefund(deps, owed.refund, owed.order).catch((e: Error) =>
+      deps.log.warn({ err: (e as AppError).code ?? e.name }, 'reversal refund not sent; the job follows it'),
     );
   return settlementView(deps, (await findSettlement(deps, hospitalId, hisSettlementNo))!);
+}
+
+/**
+ * The reversal's refund of a paid rest, recorded in the reversal's transaction: whatever of the order is not
+ * refunded yet, under `<settlement no>/R`. Nothing when it is all refunded already (by hand, say); a refund of
+ * it in flight makes the reversal wait (refund_in_progress).
+ */
+async function owedExtraRefund(
+  deps: Deps,
+  tx: Tx,
+  s: SettlementRow,
+  orderNo: string,
+): Promise<RefundIntent | undefined> {
+  const [o] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.hospitalId, s.hospitalId), eq(orders.orderNo, orderNo)))
+    .for('update');
+  if (!o || o.status === 'REFUNDED' || o.amountFen - o.refundedFen <= 0) return undefined;
+  return recordRefundIntent(deps, tx, {
+    hospitalId: s.hospitalId,
+    orderNo,
+    amountFen: o.amountFen - o.refundedFen,
+    reason: `出院结算撤销 ${s.hisSettlementNo}`,
+    hisRefundNo: refundTryNo(`${s.hisSettlementNo}/R`, 1),
+    requestedBy: 'system:inpatient',
+  });
 }
 
 /** The patient's stays, newest first, with deposits and the balance held. */

@@ -28,7 +28,13 @@ export interface NewMessage {
   kind: MessageKind;
   title: string;
   body: string;
-  refs?: { billId?: string; orderId?: string; refundId?: string; debitId?: string };
+  refs?: {
+    billId?: string;
+    orderId?: string;
+    refundId?: string;
+    debitId?: string;
+    insuranceRefundId?: string;
+  };
   /** The amount the message is about, in fen: the `amount2` of a WeChat subscription message. */
   amountFen?: number;
 }

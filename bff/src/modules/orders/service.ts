@@ -9,6 +9,7 @@ import type {
 } from '@hp/shared';
 import { CHANNELS, sumFen } from '@hp/shared';
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Tx } from '../../db/client';
 import { bills, merchantAccounts, orderBills, orderEvents, orders, payments, refunds } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
@@ -88,6 +89,55 @@ export function queryDelaySeconds(
 }
 
 /**
+ * Takes the patient's bills for a new order, in the caller's transaction: locks them, checks each is unpaid and
+ * held by no live order, computes the amount from them, inserts the order (`values(amountFen)`), its bill
+ * lines, and holds the bills for it. Throws not_found, bill_not_payable, bill_locked or bad_request.
+ */
+export async function takeBills(
+  tx: Tx,
+  who: PatientPrincipal,
+  billIds: string[],
+  orderId: string,
+  values: (amountFen: number) => typeof orders.$inferInsert,
+): Promise<{ rows: (typeof bills.$inferSelect)[]; amountFen: number; order: OrderRow }> {
+  const rows = await tx
+    .select()
+    .from(bills)
+    .where(
+      and(
+        inArray(bills.id, billIds),
+        eq(bills.patientId, who.patientId),
+        eq(bills.hospitalId, who.hospitalId),
+      ),
+    )
+    .for('update');
+  if (rows.length !== billIds.length) {
+    const found = new Set(rows.map((r) => r.id));
+    throw new AppError('not_found', `bill ${billIds.find((id) => !found.has(id))} not found`);
+  }
+  for (const b of rows) {
+    if (b.status !== 'UNPAID')
+      throw new AppError('bill_not_payable', `bill ${b.id} is ${b.status.toLowerCase()}`);
+    if (b.lockedOrderId)
+      throw new AppError('bill_locked', `bill ${b.id} is already being paid in order ${b.lockedOrderId}`);
+  }
+  const amountFen = sumFen(rows.map((r) => r.amountFen));
+  if (amountFen <= 0) throw new AppError('bad_request', 'nothing to pay');
+  const [order] = await tx.insert(orders).values(values(amountFen)).returning();
+  await tx
+    .insert(orderBills)
+    .values(rows.map((b) => ({ orderId, billId: b.id, billVersion: b.version, amountFen: b.amountFen })));
+  const held = await tx
+    .update(bills)
+    .set({ lockedOrderId: orderId, updatedAt: sql`now()` })
+    .where(and(inArray(bills.id, billIds), eq(bills.status, 'UNPAID'), sql`${bills.lockedOrderId} IS NULL`))
+    .returning({ id: bills.id });
+  if (held.length !== billIds.length)
+    throw new AppError('bill_locked', 'a bill was taken by another order, please retry');
+  return { rows, amountFen, order: order! };
+}
+
+/**
  * Creates an order over the patient's bills and starts the payment at the channel.
  * 1. One transaction: lock the bills, compute the amount from them, insert the order (CREATED), hold the
  *    bills, insert the payment intent, move to PAYING and enqueue the first channel query.
@@ -124,57 +174,18 @@ export async function createOrder(
   const orderNo = newOrderNo(now);
 
   const { order, payment, titles } = await db.transaction(async (tx) => {
-    const rows = await tx
-      .select()
-      .from(bills)
-      .where(
-        and(
-          inArray(bills.id, billIds),
-          eq(bills.patientId, who.patientId),
-          eq(bills.hospitalId, who.hospitalId),
-        ),
-      )
-      .for('update');
-    if (rows.length !== billIds.length) {
-      const found = new Set(rows.map((r) => r.id));
-      throw new AppError('not_found', `bill ${billIds.find((id) => !found.has(id))} not found`);
-    }
-    for (const b of rows) {
-      if (b.status !== 'UNPAID')
-        throw new AppError('bill_not_payable', `bill ${b.id} is ${b.status.toLowerCase()}`);
-      if (b.lockedOrderId)
-        throw new AppError('bill_locked', `bill ${b.id} is already being paid in order ${b.lockedOrderId}`);
-    }
-    const amountFen = sumFen(rows.map((r) => r.amountFen));
-    if (amountFen <= 0) throw new AppError('bad_request', 'nothing to pay');
-
-    // A new row cannot race a conditional update: it is inserted straight as PAYING, and both of its first
-    // steps (created, start_payment) are recorded in one statement — fewer round trips on the hot path.
-    const [order] = await tx
-      .insert(orders)
-      .values({
-        id: orderId,
-        orderNo,
-        hospitalId: who.hospitalId,
-        patientId: who.patientId,
-        status: TRANSITIONS.start_payment.to,
-        amountFen,
-        channel: input.channel,
-        tradeType: input.tradeType,
-        merchantAccountId: account.id,
-        expiresAt,
-      })
-      .returning();
-    await tx
-      .insert(orderBills)
-      .values(rows.map((b) => ({ orderId, billId: b.id, billVersion: b.version, amountFen: b.amountFen })));
-    const held = await tx
-      .update(bills)
-      .set({ lockedOrderId: orderId, updatedAt: sql`now()` })
-      .where(and(inArray(bills.id, billIds), eq(bills.status, 'UNPAID'), sql`${bills.lockedOrderId} IS NULL`))
-      .returning({ id: bills.id });
-    if (held.length !== billIds.length)
-      throw new AppError('bill_locked', 'a bill was taken by another order, please retry');
+    const { rows, amountFen, order } = await takeBills(tx, who, billIds, orderId, (amountFen) => ({
+      id: orderId,
+      orderNo,
+      hospitalId: who.hospitalId,
+      patientId: who.patientId,
+      status: TRANSITIONS.start_payment.to,
+      amountFen,
+      channel: input.channel,
+      tradeType: input.tradeType,
+      merchantAccountId: account.id,
+      expiresAt,
+    }));
     const [pay] = await tx
       .insert(payments)
       .values({
@@ -214,7 +225,7 @@ export async function createOrder(
       { startAfterSeconds: queryDelaySeconds(deps, 0, expiresAt, input.tradeType) },
       tx,
     );
-    return { order: order!, payment: pay!, titles: rows.map((r) => r.title) };
+    return { order, payment: pay!, titles: rows.map((r) => r.title) };
   });
 
   const description = titles.length === 1 ? titles[0]! : `${titles[0]}等${titles.length}项`;

@@ -8,6 +8,7 @@ import { maskName } from '../../lib/mask';
 import { SANDBOX_WECHAT_APPS } from '../../sandbox/wechatpay/login';
 import type { WechatApp } from '../../channels/wechat-auth/adapter';
 import { slipKey, verifySlipToken } from '../bills/slip';
+import { subscribeTemplates } from '../messages/service';
 import type { SessionPrincipal } from '../orders/service';
 import { ensureAccount } from './service';
 
@@ -180,6 +181,8 @@ export async function loginOptions(deps: Deps): Promise<LoginOptions> {
         }
       : null,
   };
+  // The mini-program asks the patient's consent to these before paying (one-time subscriptions).
+  if (mini) out.subscribeTemplates = subscribeTemplates(deps.config);
   if (deps.config.sandbox) {
     const rows = await deps.db
       .select({ code: hospitals.code, hisPatientId: patients.hisPatientId, name: patients.name })

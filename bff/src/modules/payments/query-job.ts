@@ -14,6 +14,7 @@ import {
 } from '../orders/repo';
 import { queryDelaySeconds } from '../orders/service';
 import { applyChannelPayment, reverseRequested } from './service';
+import { onInsuranceOrderEnded } from '../insurance/cash';
 
 export interface PaymentQueryJob {
   orderId: string;
@@ -32,6 +33,8 @@ async function closeLocally(deps: Deps, order: OrderRow, event: 'close' | 'fail'
     });
     if (!done) return;
     await releaseBills(tx, order.id);
+    // An order with an insurance part: a settled insurance part is reversed, an unknown one followed.
+    await onInsuranceOrderEnded(deps, tx, done, reason);
     await tx
       .update(payments)
       .set({ status: event === 'close' ? 'CLOSED' : 'FAILED', updatedAt: sql`now()` })
@@ -113,6 +116,12 @@ async function micropayStep(
 export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise<void> {
   const order = await findOrder(deps.db, job.orderId);
   if (!order || (order.status !== 'PAYING' && order.status !== 'CREATED')) return;
+  // An insurance order before its cash part exists belongs to the insurance sync job.
+  const [payment] = await deps.db
+    .select({ id: payments.id })
+    .from(payments)
+    .where(eq(payments.orderId, order.id));
+  if (!payment) return;
   const account = await deps.channels.get(order.merchantAccountId);
   const q = await account.adapter.queryPayment(order.orderNo);
   const expired = deps.clock.now() >= order.expiresAt;

@@ -9,6 +9,7 @@ import { newId } from '../../lib/ids';
 import { recordMessage, yuanText } from '../messages/service';
 import { onOrderPaid } from '../inpatient/events';
 import { lockOrderByNo, markBillsPaid, recordEvent, transition, type OrderRow } from '../orders/repo';
+import { hasInsurancePart, onCashPartPaid } from '../insurance/cash';
 
 /** What applying a channel's word about a payment did. */
 export type ApplyOutcome = 'applied' | 'duplicate' | 'conflict' | 'ignored' | 'unknown_order';
@@ -56,7 +57,7 @@ export async function enqueueHisPush(
   deps: Deps,
   tx: Tx,
   order: OrderRow,
-  what: { kind: 'payment' } | { kind: 'refund'; refundId: string } = { kind: 'payment' },
+  what: { kind: 'payment' } | { kind: 'refund' | 'insurance_refund'; refundId: string } = { kind: 'payment' },
 ) {
   const eventId = newId('evt');
   await tx.insert(hisPushes).values({
@@ -64,7 +65,7 @@ export async function enqueueHisPush(
     hospitalId: order.hospitalId,
     orderId: order.id,
     kind: what.kind,
-    refundId: what.kind === 'refund' ? what.refundId : null,
+    refundId: what.kind === 'payment' ? null : what.refundId,
   });
   await deps.jobs.send(
     QUEUES.hisPush,
@@ -167,12 +168,18 @@ export async function applyChannelPayment(
     return metric('conflict');
   };
 
-  if (p.amountFen !== order.amountFen) {
+  // What the channel was asked to collect: the order's amount, or the cash part of an insurance order.
+  const expectedFen = payment?.amountFen ?? order.amountFen;
+  if (p.amountFen !== expectedFen) {
     return flag(
       'amount_mismatch',
-      `amount mismatch: channel ${p.amountFen} fen, order ${order.amountFen} fen`,
-      `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${order.amountFen} 分`,
+      `amount mismatch: channel ${p.amountFen} fen, order ${expectedFen} fen`,
+      `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${expectedFen} 分`,
     );
+  }
+  // The cash part of an order with an insurance part: the order completes when both parts have.
+  if (p.state === 'PAID' && (await hasInsurancePart(tx, order.id))) {
+    return metric(await onCashPartPaid(deps, tx, order, p, { actor, data: facts }));
   }
   if (p.state === 'REFUNDED') {
     // Paid and already refunded outside this platform: neither a payment to apply nor one to ignore.
@@ -199,16 +206,31 @@ export async function applyChannelPayment(
     );
   }
   const paidAt = p.paidAt ?? deps.clock.now();
-  const paid = await transition(tx, order.id, 'paid', {
-    actor,
-    data: facts,
-    patch: { paidAt, hisSyncStatus: 'PENDING' },
-  });
-  if (!paid) return metric('duplicate');
   await tx
     .update(payments)
     .set({ status: 'SUCCESS', channelTradeNo: p.channelTradeNo ?? null, paidAt, updatedAt: sql`now()` })
     .where(eq(payments.orderId, order.id));
+  const paid = await completePaidOrder(deps, tx, order, { actor, data: facts, paidAt });
+  return metric(paid ? 'applied' : 'duplicate');
+}
+
+/**
+ * The order is paid in full (its channel payment, or its insurance settlement and its cash part): PAID, bills
+ * paid, deposits and settlements told, the patient's message and the HIS push — in the caller's transaction.
+ * Null when the order had already moved.
+ */
+export async function completePaidOrder(
+  deps: Deps,
+  tx: Tx,
+  order: OrderRow,
+  meta: { actor: string; data: Record<string, unknown>; paidAt: Date },
+): Promise<OrderRow | null> {
+  const paid = await transition(tx, order.id, 'paid', {
+    actor: meta.actor,
+    data: meta.data,
+    patch: { paidAt: meta.paidAt, hisSyncStatus: 'PENDING' },
+  });
+  if (!paid) return null;
   await markBillsPaid(tx, order.id);
   // A deposit (押金) or a settlement's rest among the bills: recorded and announced with the payment.
   await onOrderPaid(deps, tx, paid);
@@ -222,5 +244,5 @@ export async function applyChannelPayment(
     refs: { orderId: order.id },
   });
   await enqueueHisPush(deps, tx, paid);
-  return metric('applied');
+  return paid;
 }

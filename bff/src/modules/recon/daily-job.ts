@@ -1,6 +1,7 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { hospitals, merchantAccounts } from '../../db/schema';
 import { reconStatements } from '../../db/schema-recon';
+import { INSURANCE_CHANNELS } from '../../channels/registry';
 import type { Deps } from '../../deps';
 import { raiseAlert } from '../payments/service';
 import { addDays, beijingDate } from './dates';
@@ -81,7 +82,14 @@ export async function fetchStatements(
   const accounts = await deps.db
     .select({ id: merchantAccounts.id })
     .from(merchantAccounts)
-    .where(and(eq(merchantAccounts.hospitalId, hospitalId), eq(merchantAccounts.enabled, true)));
+    .where(
+      and(
+        eq(merchantAccounts.hospitalId, hospitalId),
+        eq(merchantAccounts.enabled, true),
+        // Insurance accounts have no channel statement of this kind (their money is settled by the platform).
+        notInArray(merchantAccounts.channel, [...INSURANCE_CHANNELS]),
+      ),
+    );
   const done = new Set(
     accounts.length
       ? (

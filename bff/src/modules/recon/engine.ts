@@ -1,6 +1,7 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql, notInArray } from 'drizzle-orm';
 import { merchantAccounts } from '../../db/schema';
 import { hisLedgers, reconRuns, reconStatements } from '../../db/schema-recon';
+import { INSURANCE_CHANNELS } from '../../channels/registry';
 import type { Deps } from '../../deps';
 import type { Tx } from '../../db/client';
 import { newId } from '../../lib/ids';
@@ -127,7 +128,14 @@ async function statementCoverage(tx: Tx, hospitalId: string, date: string) {
   const accounts = await tx
     .select({ id: merchantAccounts.id, channel: merchantAccounts.channel })
     .from(merchantAccounts)
-    .where(and(eq(merchantAccounts.hospitalId, hospitalId), eq(merchantAccounts.enabled, true)));
+    .where(
+      and(
+        eq(merchantAccounts.hospitalId, hospitalId),
+        eq(merchantAccounts.enabled, true),
+        // Insurance accounts have no channel statement of this kind (their money is settled by the platform).
+        notInArray(merchantAccounts.channel, [...INSURANCE_CHANNELS]),
+      ),
+    );
   const stmts = accounts.length
     ? await tx
         .select({ accountId: reconStatements.merchantAccountId, status: reconStatements.status })

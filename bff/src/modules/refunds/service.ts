@@ -12,7 +12,8 @@ import { lockOrderById, recordEvent, transition, type OrderRow } from '../orders
 import { queryDelaySeconds } from '../orders/service';
 import { enqueueHisPush, raiseAlert } from '../payments/service';
 import { recordMessage, yuanText } from '../messages/service';
-import { onRefundSucceeded } from '../inpatient/events';
+import { onRefundEnded, onRefundSucceeded } from '../inpatient/events';
+import { REPAIR_ACTOR } from '../insurance/cash';
 
 type RefundRow = typeof refunds.$inferSelect;
 
@@ -60,7 +61,15 @@ async function checkRefundable(tx: Tx, order: OrderRow, asked: number | undefine
     .from(payments)
     .where(and(eq(payments.orderId, order.id), eq(payments.status, 'SUCCESS')));
   if (!payment) throw new AppError('order_not_refundable', 'order has no successful payment');
-  const refundable = order.amountFen - order.refundedFen;
+  // Never more than the payment itself took: the whole order, or the cash part of an insurance order.
+  const [back] = await tx
+    .select({ fen: sql<string>`coalesce(sum(${refunds.amountFen}), 0)` })
+    .from(refunds)
+    .where(and(eq(refunds.paymentId, payment.id), eq(refunds.status, 'SUCCESS')));
+  const refundable = Math.min(
+    order.amountFen - order.refundedFen,
+    payment.amountFen - Number(back?.fen ?? 0),
+  );
   const amountFen = asked ?? refundable;
   if (amountFen <= 0 || amountFen > refundable)
     throw new AppError(
@@ -100,7 +109,7 @@ async function markRefundSucceeded(deps: Deps, tx: Tx, refund: RefundRow, r: Cha
 }
 
 /** Where a failed refund leaves its order: back where it was before the refund started. */
-function abortEvent(order: OrderRow) {
+export function abortEvent(order: OrderRow) {
   if (order.refundedFen > 0) return 'refund_aborted_to_partial' as const;
   return order.hisSyncStatus === 'ACKED'
     ? ('refund_aborted_to_settled' as const)
@@ -108,6 +117,7 @@ function abortEvent(order: OrderRow) {
 }
 
 async function endRefund(
+  deps: Deps,
   tx: Tx,
   refund: RefundRow,
   status: 'FAILED' | 'ABNORMAL',
@@ -130,6 +140,8 @@ async function endRefund(
       `refund ${refund.refundNo} ${status.toLowerCase()}: ${why.code ?? ''} ${why.message ?? ''}`.trim(),
     data: { refundId: refund.id },
   });
+  // A refund a discharge settlement (or its reversal) owes: its driver job tries again or raises an alert.
+  await onRefundEnded(deps, tx, { ...refund, status });
 }
 
 /**
@@ -139,68 +151,91 @@ async function endRefund(
  * channel's answer is then recorded, and an unknown answer is resolved by the query job.
  */
 export async function requestRefund(deps: Deps, req: RefundRequest): Promise<RefundView> {
-  const { db, clock } = deps;
-  const prepared = await db.transaction(async (tx) => {
-    const [found] = await tx
-      .select()
-      .from(orders)
-      .where(and(eq(orders.orderNo, req.orderNo), eq(orders.hospitalId, req.hospitalId)))
-      .for('update');
-    if (!found) throw notFound('order');
-    if (req.hisRefundNo) {
-      const [existing] = await tx
-        .select()
-        .from(refunds)
-        .where(and(eq(refunds.hospitalId, req.hospitalId), eq(refunds.hisRefundNo, req.hisRefundNo)));
-      if (existing) {
-        if (
-          existing.orderId !== found.id ||
-          (req.amountFen !== undefined && req.amountFen !== existing.amountFen)
-        ) {
-          throw conflict(`hisRefundNo ${req.hisRefundNo} was already used for another refund`);
-        }
-        return { replay: existing };
-      }
-    }
-    const { payment, amountFen } = await checkRefundable(tx, found, req.amountFen);
-    const now = clock.now();
-    const [refund] = await tx
-      .insert(refunds)
-      .values({
-        id: newId('rfd', now.getTime()),
-        refundNo: newOrderNo(now, 'R'),
-        hospitalId: found.hospitalId,
-        orderId: found.id,
-        paymentId: payment.id,
-        amountFen,
-        reason: req.reason,
-        requestedBy: req.requestedBy,
-        hisRefundNo: req.hisRefundNo ?? null,
-      })
-      .returning();
-    const started = await transition(tx, found.id, 'refund_start', {
-      actor: req.requestedBy,
-      reason: req.reason,
-      data: { refundId: refund!.id, amountFen },
-    });
-    if (!started) throw new AppError('refund_in_progress', 'the order changed meanwhile; try again');
-    await deps.jobs.send(
-      QUEUES.refundQuery,
-      { refundId: refund!.id, attempt: 0 },
-      { startAfterSeconds: queryDelaySeconds(deps, 0, new Date(0)) },
-      tx,
-    );
-    return { refund: refund!, order: found };
-  });
-  if ('replay' in prepared) return toRefundView(prepared.replay!, req.orderNo);
-  const { refund, order } = prepared;
+  const prepared = await deps.db.transaction((tx) => recordRefundIntent(deps, tx, req));
+  if ('replay' in prepared) return toRefundView(prepared.replay, req.orderNo);
+  return sendRefund(deps, prepared.refund, prepared.order);
+}
 
+/** What {@link recordRefundIntent} did: a new refund to send, or the one the HIS refund number already names. */
+export type RefundIntent = { replay: RefundRow } | { refund: RefundRow; order: OrderRow };
+
+/**
+ * The intent half of {@link requestRefund}, inside the caller's transaction (so a refund another state change
+ * owes commits with it): under the order's row lock the guard, the refund PENDING, the order REFUNDING and
+ * the first refund query job. The channel is called by {@link sendRefund} once this has committed; a refund
+ * never sent is found by the query job ("no such refund") and ends FAILED.
+ */
+export async function recordRefundIntent(deps: Deps, tx: Tx, req: RefundRequest): Promise<RefundIntent> {
+  const { clock } = deps;
+  const [found] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.orderNo, req.orderNo), eq(orders.hospitalId, req.hospitalId)))
+    .for('update');
+  if (!found) throw notFound('order');
+  if (req.hisRefundNo) {
+    const [existing] = await tx
+      .select()
+      .from(refunds)
+      .where(and(eq(refunds.hospitalId, req.hospitalId), eq(refunds.hisRefundNo, req.hisRefundNo)));
+    if (existing) {
+      if (
+        existing.orderId !== found.id ||
+        (req.amountFen !== undefined && req.amountFen !== existing.amountFen)
+      ) {
+        throw conflict(`hisRefundNo ${req.hisRefundNo} was already used for another refund`);
+      }
+      return { replay: existing };
+    }
+  }
+  const { payment, amountFen } = await checkRefundable(tx, found, req.amountFen);
+  const now = clock.now();
+  const [refund] = await tx
+    .insert(refunds)
+    .values({
+      id: newId('rfd', now.getTime()),
+      refundNo: newOrderNo(now, 'R'),
+      hospitalId: found.hospitalId,
+      orderId: found.id,
+      paymentId: payment.id,
+      amountFen,
+      reason: req.reason,
+      requestedBy: req.requestedBy,
+      hisRefundNo: req.hisRefundNo ?? null,
+    })
+    .returning();
+  const started = await transition(tx, found.id, 'refund_start', {
+    actor: req.requestedBy,
+    reason: req.reason,
+    data: { refundId: refund!.id, amountFen },
+  });
+  if (!started) throw new AppError('refund_in_progress', 'the order changed meanwhile; try again');
+  await deps.jobs.send(
+    QUEUES.refundQuery,
+    { refundId: refund!.id, attempt: 0 },
+    { startAfterSeconds: queryDelaySeconds(deps, 0, new Date(0)) },
+    tx,
+  );
+  return { refund: refund!, order: found };
+}
+
+/**
+ * The channel half of {@link requestRefund}: calls the channel for a refund whose intent has committed and
+ * records its answer (SUCCESS applied, FAIL ends the refund, anything else is left to the query job).
+ */
+export async function sendRefund(deps: Deps, refund: RefundRow, order: OrderRow): Promise<RefundView> {
+  const { db } = deps;
   const account = await deps.channels.get(order.merchantAccountId);
+  // The channel knows the payment's own amount: the order's, or the cash part of an insurance order.
+  const [payment] = await db
+    .select({ amountFen: payments.amountFen })
+    .from(payments)
+    .where(eq(payments.id, refund.paymentId));
   const res = await account.adapter.refund({
     orderNo: order.orderNo,
     refundNo: refund.refundNo,
     amountFen: refund.amountFen,
-    totalFen: order.amountFen,
+    totalFen: payment?.amountFen ?? order.amountFen,
     reason: refund.reason,
     notifyUrl: `${deps.urls.public}/notify/${account.channel}/${account.id}`,
   });
@@ -210,7 +245,14 @@ export async function requestRefund(deps: Deps, req: RefundRequest): Promise<Ref
     await db.transaction(async (tx) => {
       const [row] = await tx.select().from(refunds).where(eq(refunds.id, refund.id)).for('update');
       if (row && IN_FLIGHT.includes(row.status))
-        await endRefund(tx, row, 'FAILED', { code: res.errorCode, message: res.errorMessage }, 'system');
+        await endRefund(
+          deps,
+          tx,
+          row,
+          'FAILED',
+          { code: res.errorCode, message: res.errorMessage },
+          'system',
+        );
     });
   }
   const [latest] = await db.select().from(refunds).where(eq(refunds.id, refund.id));
@@ -286,6 +328,11 @@ export async function applyChannelRefund(
       return 'ignored';
     case 'SUCCESS': {
       await markRefundSucceeded(deps, tx, refund, r);
+      if (refund.requestedBy === REPAIR_ACTOR) {
+        // A repair: the cash of an order that was never paid as a whole went back; the order stays ended.
+        await recordEvent(tx, order, 'repair_refund_succeeded', { actor, data: { refundId: refund.id } });
+        return 'applied';
+      }
       const [updated] = await tx
         .update(orders)
         .set({ refundedFen: sql`${orders.refundedFen} + ${refund.amountFen}`, updatedAt: sql`now()` })
@@ -302,13 +349,14 @@ export async function applyChannelRefund(
     case 'FAILED':
     case 'ABNORMAL':
       await endRefund(
+        deps,
         tx,
         refund,
         r.state,
         { code: r.rawState, message: 'the channel did not refund' },
         actor,
       );
-      if (r.state === 'ABNORMAL') {
+      if (r.state === 'ABNORMAL' || refund.requestedBy === REPAIR_ACTOR) {
         await raiseAlert(tx, {
           hospitalId: order.hospitalId,
           kind: 'refund_abnormal',
@@ -367,6 +415,34 @@ async function lateRefundSuccess(deps: Deps, refund: RefundRow, r: ChannelRefund
   return 'conflict' as const;
 }
 
+/**
+ * Asks the channel for a refund already recorded PENDING (a repair refund, recorded in the transaction that
+ * found the money to give back) and records its answer; an unknown answer is left to the refund query job,
+ * which this enqueues. Repeating it is safe: the channel answers the same refund number with the same refund.
+ */
+export async function submitRecordedRefund(deps: Deps, refundId: string): Promise<void> {
+  const [refund] = await deps.db.select().from(refunds).where(eq(refunds.id, refundId));
+  if (!refund || !IN_FLIGHT.includes(refund.status)) return;
+  const [order] = await deps.db.select().from(orders).where(eq(orders.id, refund.orderId));
+  const view = await sendRefund(deps, refund, order!);
+  if (view.status === 'FAILED') {
+    await raiseAlert(deps.db, {
+      hospitalId: refund.hospitalId,
+      kind: 'refund_abnormal',
+      severity: 'critical',
+      orderId: refund.orderId,
+      message: `自动退款 ${refund.refundNo}（${refund.amountFen} 分）被渠道拒绝，需人工处理`,
+      data: { refundId: refund.id },
+    });
+  } else if (view.status === 'PENDING' || view.status === 'PROCESSING') {
+    await deps.jobs.send(
+      QUEUES.refundQuery,
+      { refundId: refund.id, attempt: 0 },
+      { startAfterSeconds: queryDelaySeconds(deps, 0, new Date(0)) },
+    );
+  }
+}
+
 export interface RefundQueryJob {
   refundId: string;
   attempt: number;
@@ -384,6 +460,15 @@ export async function runRefundQuery(deps: Deps, job: RefundQueryJob): Promise<v
   const q = await account.adapter.queryRefund(refund.refundNo, order!.orderNo);
   if (q.result === 'SUCCESS' && q.refund) {
     if (q.refund.state === 'NOT_FOUND') {
+      if (refund.requestedBy === REPAIR_ACTOR && refund.status === 'PENDING') {
+        // A repair the channel never received: ask again (same refund number), never give up on the money.
+        await deps.jobs.send(
+          QUEUES.insuranceCashRepair,
+          { refundId: refund.id, attempt: job.attempt + 1 },
+          { startAfterSeconds: queryDelaySeconds(deps, job.attempt + 1, new Date(0)) },
+        );
+        return;
+      }
       if (
         refund.status === 'PENDING' &&
         deps.clock.now().getTime() - refund.createdAt.getTime() > NOT_FOUND_GRACE_MS
@@ -392,6 +477,7 @@ export async function runRefundQuery(deps: Deps, job: RefundQueryJob): Promise<v
           const [row] = await tx.select().from(refunds).where(eq(refunds.id, refund.id)).for('update');
           if (row && IN_FLIGHT.includes(row.status))
             await endRefund(
+              deps,
               tx,
               row,
               'FAILED',

@@ -29,6 +29,7 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
   const orphanOrders = await rows<{ id: string }>(sql`
     SELECT o.id FROM orders o
     WHERE o.status IN ('CREATED', 'PAYING') AND o.created_at < now() - interval '2 minutes'
+      AND EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'PENDING')
       AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.paymentQuery} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'orderId' = o.id)
     LIMIT 500`);
   for (const o of orphanOrders) await jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
@@ -39,6 +40,23 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
       AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.refundQuery} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'refundId' = r.id)
     LIMIT 500`);
   for (const r of orphanRefunds) await jobs.send(QUEUES.refundQuery, { refundId: r.id, attempt: 100 });
+
+  // Insurance: settlements not yet final, insurance refunds not carried out, repair refunds not yet asked for.
+  const orphanSettlements = await rows<{ order_id: string }>(sql`
+    SELECT s.order_id FROM insurance_settlements s
+    WHERE s.status IN ('QUOTING', 'QUOTED', 'SETTLING', 'CLOSING') AND s.created_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.insuranceSync} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'orderId' = s.order_id)
+    LIMIT 500`);
+  for (const o of orphanSettlements)
+    await jobs.send(QUEUES.insuranceSync, { orderId: o.order_id, attempt: 7 });
+  const orphanInsuranceRefunds = await rows<{ id: string }>(sql`
+    SELECT r.id FROM insurance_refunds r
+    WHERE (r.status = 'PENDING' OR (r.status = 'SUCCESS' AND r.kind = 'ALL' AND r.cash_fen > 0 AND r.cash_refund_id IS NULL))
+      AND r.created_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.insuranceRefund} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'refundId' = r.id)
+    LIMIT 500`);
+  for (const r of orphanInsuranceRefunds)
+    await jobs.send(QUEUES.insuranceRefund, { refundId: r.id, attempt: 6 });
 
   const orphanPushes = await rows<{ event_id: string; attempts: number }>(sql`
     SELECT p.event_id, p.attempts FROM his_pushes p

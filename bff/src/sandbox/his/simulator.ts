@@ -75,6 +75,9 @@ export interface SimBillItemInput {
   amountFen: number;
   /** 执行科室 */
   department?: string;
+  /** 医保目录编码 and fee category (01–14), pushed with the bill for the insurance fee-detail upload. */
+  code?: string;
+  category?: string;
 }
 
 export interface SimBillInput {
@@ -341,6 +344,8 @@ export class HisSimulator {
         quantity: i.quantity,
         unit: i.unit,
         amountFen: i.amountFen,
+        ...(i.code ? { code: i.code } : {}),
+        ...(i.category ? { category: i.category } : {}),
       })),
     };
   }
@@ -488,10 +493,18 @@ export class HisSimulator {
   /** Books an accepted result: bills paid, invoice issued, ledger line. */
   private book(h: SimHisHospital, body: Record<string, unknown>, receivedAt: Date): void {
     const hisBillNos = Array.isArray(body.hisBillNos) ? body.hisBillNos.map(String) : [];
-    const amountFen = Number(body.amountFen);
+    const totalFen = Number(body.amountFen);
     const orderNo = String(body.orderNo ?? '');
-    if (!Number.isSafeInteger(amountFen) || amountFen <= 0) return;
+    if (!Number.isSafeInteger(totalFen) || totalFen <= 0) return;
     const refund = body.kind === 'refund';
+    // Medical insurance: the HIS books the insurance part against the insurance settlement, not the channel;
+    // its ledger of channel money carries the cash part only.
+    const insurance = body.insurance as { cashFen?: number } | undefined;
+    const amountFen = insurance ? Number(insurance.cashFen ?? 0) : totalFen;
+    if (insurance && amountFen === 0) {
+      if (!refund) this.markPaidAndInvoice(h, orderNo, totalFen, hisBillNos);
+      return;
+    }
     const occurred = new Date(String((refund ? body.refundedAt : body.paidAt) ?? receivedAt.toISOString()));
     this.ledger.push({
       hospital: h.code,
@@ -510,6 +523,15 @@ export class HisSimulator {
       terminalRef: null,
     });
     if (refund) return;
+    this.markPaidAndInvoice(h, orderNo, totalFen, hisBillNos);
+  }
+
+  private markPaidAndInvoice(
+    h: SimHisHospital,
+    orderNo: string,
+    totalFen: number,
+    hisBillNos: string[],
+  ): void {
     for (const no of hisBillNos) {
       const b = this.bills.get(`${h.code}:${no}`);
       if (b) {
@@ -517,7 +539,7 @@ export class HisSimulator {
         b.paidBy = orderNo;
       }
     }
-    this.issueInvoice(h, orderNo, amountFen, hisBillNos);
+    this.issueInvoice(h, orderNo, totalFen, hisBillNos);
   }
 
   /** Our signature on a `/his/v1/…` call: the hospital it names, or the 401 to answer. */
