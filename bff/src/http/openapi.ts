@@ -30,6 +30,9 @@ import {
   SlipViewSchema,
   errorBodySchema,
   type ErrorCode,
+  InsuranceOrderViewSchema,
+  InsuranceQuoteRequestSchema,
+  InsuranceStatusSchema,
 } from '@hp/shared';
 import { z } from 'zod';
 import { HisLedgerPushSchema, LedgerRecordSchema, MAX_LEDGER_LINES } from '../modules/recon/intake';
@@ -45,6 +48,10 @@ import {
   PatientMessageListSchema,
   PatientMessageSchema,
 } from '../modules/credit/routes';
+import {
+  InsuranceAuthorizeCompleteSchema,
+  InsuranceAuthorizeRequestSchema,
+} from '../modules/insurance/routes';
 import { CancelBillSchema, OrderHistoryQuerySchema, SandboxLoginSchema } from './routes';
 import {
   AdmissionListSchema,
@@ -687,6 +694,154 @@ export const OPERATIONS: readonly OperationSpec[] = [
       binary: { mediaType: [...INVOICE_CONTENT_TYPES], description: 'PDF or PNG, as the HIS issued it' },
     },
     errors: ['not_found', 'his_error', 'his_unavailable'],
+  },
+  {
+    operationId: 'getInsuranceStatus',
+    method: 'GET',
+    path: '/api/insurance/status',
+    tag: TAGS.patient,
+    summary: 'Medical insurance (医保): whether the hospital takes it, and the patient’s authorisation',
+    description:
+      'Names and ID numbers are masked. `settleChannels`: nhsa (the national platform; the cash part by WeChat ' +
+      'Pay), wxmedins (WeChat insurance pay in the mini-program).',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the status',
+      body: named('InsuranceStatus', InsuranceStatusSchema),
+    },
+    errors: [],
+  },
+  {
+    operationId: 'startInsuranceAuthorization',
+    method: 'POST',
+    path: '/api/insurance/authorize',
+    tag: TAGS.patient,
+    summary: 'Start the medical-insurance authorisation (医保授权)',
+    description:
+      'Answers the national platform’s authorisation page: open it; it returns to `returnUrl` with `authCode` ' +
+      'and `state`, which the client completes with `POST /api/insurance/authorize/complete`.',
+    auth: 'patient-bearer',
+    request: named('InsuranceAuthorizeRequest', InsuranceAuthorizeRequestSchema),
+    response: {
+      status: 200,
+      description: 'the authorisation page',
+      body: named('InsuranceAuthorizeStart', z.object({ pageUrl: z.string(), state: z.string() })),
+    },
+    errors: ['bad_request'],
+  },
+  {
+    operationId: 'completeInsuranceAuthorization',
+    method: 'POST',
+    path: '/api/insurance/authorize/complete',
+    tag: TAGS.patient,
+    summary: 'Complete the authorisation with the page’s authCode',
+    description:
+      'The insured person must be the patient (same name as the HIS holds): `name_mismatch` otherwise. The ' +
+      'payment authorisation is kept encrypted and only until it expires.',
+    auth: 'patient-bearer',
+    request: named('InsuranceAuthorizeComplete', InsuranceAuthorizeCompleteSchema),
+    response: {
+      status: 200,
+      description: 'the status',
+      body: named('InsuranceStatus', InsuranceStatusSchema),
+    },
+    errors: ['bad_request', 'insurance_refused', 'name_mismatch', 'channel_unavailable'],
+  },
+  {
+    operationId: 'getInsuranceBalance',
+    method: 'GET',
+    path: '/api/insurance/balance',
+    tag: TAGS.patient,
+    summary: 'Personal-account balance (医保个人账户余额)',
+    description: 'Asked of the national platform now.',
+    auth: 'patient-bearer',
+    response: {
+      status: 200,
+      description: 'the balance, fen',
+      body: named('InsuranceBalance', z.object({ balanceFen: z.number().int() })),
+    },
+    errors: ['insurance_not_authorized', 'insurance_refused', 'channel_unavailable'],
+  },
+  {
+    operationId: 'createInsuranceQuote',
+    method: 'POST',
+    path: '/api/insurance/quotes',
+    tag: TAGS.patient,
+    summary: 'Quote: upload the bills’ fee details and get the insurance split',
+    description:
+      'Bill ids only. The bills become an order (CREATED, bills held) whose fee details go to the national ' +
+      'platform (6201); the answer is the split — fund (统筹), personal account (个账), other, cash — checked to ' +
+      'add up to the bills. Confirm with `POST /api/insurance/orders/{id}/pay` or give up with `…/cancel`. ' +
+      'Without an authorisation: `insurance_not_authorized` (authorise, or pay self-pay with `POST /api/orders`).',
+    auth: 'patient-bearer',
+    request: named('InsuranceQuoteRequest', InsuranceQuoteRequestSchema),
+    response: {
+      status: 201,
+      description: 'the quote',
+      body: named('InsuranceOrderView', InsuranceOrderViewSchema),
+    },
+    errors: [
+      'not_found',
+      'bad_request',
+      'bill_not_payable',
+      'bill_locked',
+      'insurance_not_authorized',
+      'insurance_refused',
+      'channel_unavailable',
+    ],
+  },
+  {
+    operationId: 'getInsuranceOrder',
+    method: 'GET',
+    path: '/api/insurance/orders/:id',
+    tag: TAGS.patient,
+    summary: 'An order with an insurance part: split, settlement state, what the sheets need',
+    description:
+      'Poll it after paying: `pay` (the WeChat Pay sheet for the cash part) once the insurance part settled, ' +
+      '`medicalInsurancePay` (wx.requestMedicalInsurancePay) while WeChat’s mixed order waits.',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the order',
+      body: named('InsuranceOrderView', InsuranceOrderViewSchema),
+    },
+    errors: ['not_found'],
+  },
+  {
+    operationId: 'payInsuranceOrder',
+    method: 'POST',
+    path: '/api/insurance/orders/:id/pay',
+    tag: TAGS.patient,
+    summary: 'Confirm the quote: settle the insurance part and start the cash part',
+    description:
+      'nhsa: the platform settles the insurance part (6202), then `pay` carries the WeChat Pay sheet for the cash ' +
+      'part (none when it is 0). wxmedins: `medicalInsurancePay` carries the mixed order’s client parameters. ' +
+      'Every partial outcome is repaired by the platform (insurance reversed, or cash refunded).',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the order',
+      body: named('InsuranceOrderView', InsuranceOrderViewSchema),
+    },
+    errors: ['not_found', 'order_not_payable', 'channel_unavailable'],
+  },
+  {
+    operationId: 'cancelInsuranceQuote',
+    method: 'POST',
+    path: '/api/insurance/orders/:id/cancel',
+    tag: TAGS.patient,
+    summary: 'Give up a quote: the upload is withdrawn (6401), the bills released',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the order',
+      body: named('InsuranceOrderView', InsuranceOrderViewSchema),
+    },
+    errors: ['not_found', 'order_not_payable'],
   },
   {
     operationId: 'startCreditSigning',
