@@ -4,6 +4,7 @@ import {
   bills,
   insuranceRefunds,
   insuranceSettlements,
+  notificationInbox,
   orders,
   payments,
   refunds,
@@ -227,6 +228,26 @@ describe('medical insurance checkout', () => {
     await waitFor(async () => (await orderOf(q.body.orderId)).status === 'SETTLED', 15_000, 'order settled');
   });
 
+  it('a tampered 6302 is rejected and kept; the settlement is still learnt by query', async () => {
+    const { q } = await quote();
+    await simPost('/sim/nhsa/faults', { op: 'settle', fault: 'late_reply' });
+    await simPost('/sim/nhsa/faults', { op: 'settle', fault: 'tamper_notification' });
+    const paid = await s.api('POST', `/api/insurance/orders/${q.body.orderId}/pay`, { token });
+    expect(paid.body.settlementStatus).toBe('SETTLING');
+    const rejected = await waitFor(
+      async () =>
+        (await db().select().from(notificationInbox).where(eq(notificationInbox.channel, 'nhsa'))).find(
+          (n) => n.outcome === 'rejected',
+        ),
+      15_000,
+      'rejected 6302',
+    );
+    expect(rejected.verified).toBe(false);
+    expect(rejected.rawBody.length).toBeGreaterThan(0);
+    await waitFor(async () => (await settlementOf(q.body.orderId)).status === 'SETTLED', 20_000, 'settled by 6301');
+    await s.api('POST', `/api/insurance/orders/${q.body.orderId}/cancel`, { token }).catch(() => undefined);
+  });
+
   it('insurance settled but the cash part expired: the insurance part is reversed and the account restored', async () => {
     const before = await balance();
     const { bill, q } = await quote();
@@ -398,11 +419,14 @@ describe('medical insurance checkout', () => {
 
     it('one sheet takes both parts; the order completes and the HIS gets the split', async () => {
       const { q, mix } = await wxQuote();
+      // The notification is lost: coming back from the sheet (scene 1038) asks WeChat at once.
       const r = await fetch(`${s.sandbox.wechat.url}/sim/wechatpay/med-ins/${mix}/pay`, {
         method: 'POST',
-        body: '{}',
+        body: JSON.stringify({ notify: 'drop' }),
       });
       expect(r.status).toBe(200);
+      const back = await s.api('POST', `/api/insurance/orders/${q.body.orderId}/return`, { token: wx });
+      expect(back.body.settlementStatus).toBe('SETTLED');
       await waitFor(
         async () => (await orderOf(q.body.orderId)).status === 'SETTLED',
         20_000,

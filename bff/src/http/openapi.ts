@@ -829,6 +829,25 @@ export const OPERATIONS: readonly OperationSpec[] = [
     errors: ['not_found', 'order_not_payable', 'channel_unavailable'],
   },
   {
+    operationId: 'returnFromInsuranceSheet',
+    method: 'POST',
+    path: '/api/insurance/orders/:id/return',
+    tag: TAGS.patient,
+    summary: 'Back from WeChat’s insurance sheet: ask now, then show the order',
+    description:
+      'The client calls it when the patient returns from `requestMedicalInsurancePay` (the mini-program’s scene ' +
+      '1038, the H5 return page). A client-side success proves nothing: while the settlement is not final the ' +
+      'settling party is asked at once and its answer applied, as a notification would be.',
+    auth: 'patient-bearer',
+    params: { id: 'the order id (`ord_…`)' },
+    response: {
+      status: 200,
+      description: 'the order',
+      body: named('InsuranceOrderView', InsuranceOrderViewSchema),
+    },
+    errors: ['not_found'],
+  },
+  {
     operationId: 'cancelInsuranceQuote',
     method: 'POST',
     path: '/api/insurance/orders/:id/cancel',

@@ -119,7 +119,33 @@ interface Detail {
     status: string;
     createdAt: string;
   }[];
+  /** The insurance part (医保) of an order paid with insurance, else null. */
+  insurance: {
+    status: string;
+    settleChannel: string;
+    payOrdId: string | null;
+    settlementId: string | null;
+    split: { totalFen: number; fundFen: number; psnAcctFen: number; otherFen: number; cashFen: number };
+    refunded: { fundFen: number; psnAcctFen: number; otherFen: number };
+    settledAt: string | null;
+    error: string | null;
+    refunds: {
+      id: string;
+      refundNo: string;
+      kind: string;
+      status: string;
+      repair: string | null;
+      fundFen: number;
+      psnAcctFen: number;
+      otherFen: number;
+      cashFen: number;
+      reason: string;
+      createdAt: string;
+    }[];
+  } | null;
 }
+
+const SETTLE_CHANNEL: Record<string, string> = { nhsa: '国家医保平台', wxmedins: '微信医保支付' };
 
 const REFUNDABLE = ['PAID', 'SETTLED', 'PARTIALLY_REFUNDED'];
 const tag = (labels: Labels, code: string) => <Tag color={labels[code]?.color}>{label(labels, code)}</Tag>;
@@ -264,6 +290,56 @@ export function OrderDetail({ id }: { id: string }) {
           <Empty />
         )}
       </Card>
+
+      {d.insurance && (
+        <Card size="small" title="医保结算" style={{ marginBottom: 16 }} data-testid="order-insurance">
+          <Descriptions size="small" column={3}>
+            <Descriptions.Item label="结算方">
+              {SETTLE_CHANNEL[d.insurance.settleChannel] ?? d.insurance.settleChannel}
+            </Descriptions.Item>
+            <Descriptions.Item label="结算状态">{d.insurance.status}</Descriptions.Item>
+            <Descriptions.Item label="医保支付订单号">{d.insurance.payOrdId ?? '-'}</Descriptions.Item>
+            <Descriptions.Item label="统筹基金">{money(d.insurance.split.fundFen)}</Descriptions.Item>
+            <Descriptions.Item label="个人账户">{money(d.insurance.split.psnAcctFen)}</Descriptions.Item>
+            <Descriptions.Item label="其他基金">{money(d.insurance.split.otherFen)}</Descriptions.Item>
+            <Descriptions.Item label="个人现金">{money(d.insurance.split.cashFen)}</Descriptions.Item>
+            <Descriptions.Item label="医保已退">
+              {money(
+                d.insurance.refunded.fundFen +
+                  d.insurance.refunded.psnAcctFen +
+                  d.insurance.refunded.otherFen,
+              )}
+            </Descriptions.Item>
+            <Descriptions.Item label="结算号">{d.insurance.settlementId ?? '-'}</Descriptions.Item>
+          </Descriptions>
+          {d.insurance.error && <div style={{ color: '#cf1322' }}>{d.insurance.error}</div>}
+          {d.insurance.refunds.length > 0 && (
+            <Table
+              size="small"
+              rowKey="id"
+              pagination={false}
+              dataSource={d.insurance.refunds}
+              columns={[
+                { title: '医保退款号', dataIndex: 'refundNo' },
+                {
+                  title: '类型',
+                  dataIndex: 'kind',
+                  render: (k: string, r) => (r.repair ? `${k}（自动冲正）` : k),
+                },
+                {
+                  title: '医保金额',
+                  align: 'right',
+                  render: (_: unknown, r) => money(r.fundFen + r.psnAcctFen + r.otherFen),
+                },
+                { title: '现金', dataIndex: 'cashFen', align: 'right', render: money },
+                { title: '状态', dataIndex: 'status' },
+                { title: '原因', dataIndex: 'reason' },
+                { title: '时间', dataIndex: 'createdAt', render: time },
+              ]}
+            />
+          )}
+        </Card>
+      )}
 
       <Card size="small" title="支付记录" style={{ marginBottom: 16 }}>
         <Table

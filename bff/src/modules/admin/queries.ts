@@ -15,6 +15,8 @@ import {
   patients,
   payments,
   refunds,
+  insuranceRefunds,
+  insuranceSettlements,
 } from '../../db/schema';
 import type { Db } from '../../db/client';
 import { AppError, notFound } from '../../lib/errors';
@@ -187,6 +189,15 @@ export async function orderDetail(db: Db, admin: AdminPrincipal, orderId: string
     db.select().from(hisPushes).where(eq(hisPushes.orderId, orderId)).orderBy(hisPushes.createdAt),
     db.select().from(alerts).where(eq(alerts.orderId, orderId)).orderBy(alerts.createdAt),
   ]);
+  // The insurance part (医保) of an order that has one: the split as quoted and settled, and its refunds.
+  const [ins] = await db.select().from(insuranceSettlements).where(eq(insuranceSettlements.orderId, orderId));
+  const insRefunds = ins
+    ? await db
+        .select()
+        .from(insuranceRefunds)
+        .where(eq(insuranceRefunds.orderId, orderId))
+        .orderBy(insuranceRefunds.createdAt)
+    : [];
   return {
     order: {
       ...row.o,
@@ -200,6 +211,45 @@ export async function orderDetail(db: Db, admin: AdminPrincipal, orderId: string
     refunds: refundRows,
     hisPushes: pushes,
     alerts: alertRows,
+    insurance: ins
+      ? {
+          status: ins.status,
+          settleChannel: ins.settleChannel,
+          payOrdId: ins.payOrdId,
+          settlementId: ins.settlementId,
+          mixTradeNo: ins.mixTradeNo,
+          split: {
+            totalFen: ins.totalFen,
+            fundFen: ins.fundFen,
+            psnAcctFen: ins.psnAcctFen,
+            otherFen: ins.otherFen,
+            cashFen: ins.cashFen,
+          },
+          refunded: {
+            fundFen: ins.refundedFundFen,
+            psnAcctFen: ins.refundedPsnAcctFen,
+            otherFen: ins.refundedOtherFen,
+          },
+          settledAt: ins.settledAt,
+          error: ins.errorMessage,
+          refunds: insRefunds.map((r) => ({
+            id: r.id,
+            refundNo: r.refundNo,
+            hisRefundNo: r.hisRefundNo,
+            kind: r.kind,
+            status: r.status,
+            repair: r.repair,
+            fundFen: r.fundFen,
+            psnAcctFen: r.psnAcctFen,
+            otherFen: r.otherFen,
+            cashFen: r.cashFen,
+            reason: r.reason,
+            requestedBy: r.requestedBy,
+            succeededAt: r.succeededAt,
+            createdAt: r.createdAt,
+          })),
+        }
+      : null,
   };
 }
 

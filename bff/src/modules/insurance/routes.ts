@@ -18,6 +18,7 @@ import {
   insuranceOrderView,
   insuranceStatus,
   payQuote,
+  returnFromSheet,
   startAuthorization,
 } from './service';
 
@@ -56,6 +57,9 @@ export function insurancePatientRoutes(r: Router, deps: Deps, auth: Middleware):
   });
   r.post('/insurance/orders/:id/pay', auth, async (ctx) => {
     ctx.body = await payQuote(deps, ctx.state.patient!, ctx.params.id!);
+  });
+  r.post('/insurance/orders/:id/return', auth, async (ctx) => {
+    ctx.body = await returnFromSheet(deps, ctx.state.patient!, ctx.params.id!);
   });
   r.post('/insurance/orders/:id/cancel', auth, async (ctx) => {
     ctx.body = await cancelQuote(deps, ctx.state.patient!, ctx.params.id!);

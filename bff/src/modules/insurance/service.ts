@@ -35,14 +35,7 @@ import {
 import { ownOrder, queryDelaySeconds, takeBills, type PatientPrincipal } from '../orders/service';
 import { completePaidOrder, raiseAlert } from '../payments/service';
 import { enqueueSync, startCashRepair, startInsuranceRepair } from './cash';
-import {
-  findSettlement,
-  lockSettlement,
-  moveSettlement,
-  openAuth,
-  splitOf,
-  type AuthSecrets,
-} from './repo';
+import { findSettlement, lockSettlement, moveSettlement, openAuth, splitOf, type AuthSecrets } from './repo';
 
 /**
  * Medical insurance at checkout (医保 + 自费 in one order):
@@ -793,4 +786,35 @@ export async function orderHasInsurancePart(deps: Pick<Deps, 'db'>, hospitalId: 
     )
     .limit(1);
   return rows.length > 0;
+}
+
+/**
+ * The patient came back from WeChat's insurance sheet (the mini-program's scene 1038, the H5's return page):
+ * a client-side success proves nothing, so while the settlement is not final the settling party is asked now
+ * and its answer applied, exactly as the sync job would; then the order as it stands.
+ */
+export async function returnFromSheet(
+  deps: Deps,
+  who: PatientPrincipal,
+  orderId: string,
+): Promise<InsuranceOrderView> {
+  await ownOrder(deps, who, orderId);
+  const s = await findSettlement(deps.db, orderId);
+  if (!s) throw notFound('insurance order');
+  if (s.status === 'SETTLING') {
+    const order = (await findOrder(deps.db, orderId))!;
+    const settler = await deps.channels.insurance(s.settleAccountId);
+    const [auth] = await deps.db
+      .select()
+      .from(insuranceAuthorizations)
+      .where(eq(insuranceAuthorizations.id, s.authorizationId));
+    const q = await settler.settler.querySettlement(
+      order.orderNo,
+      s.payOrdId ?? undefined,
+      openAuth(deps, auth!.secretEnc).payAuthNo,
+    );
+    if (q.result === 'SUCCESS' && q.settlement && ['SETTLED', 'FAILED'].includes(q.settlement.state))
+      await applySettlement(deps, settler, q.settlement, 'query', who.openId);
+  }
+  return insuranceOrderView(deps, who, orderId);
 }
