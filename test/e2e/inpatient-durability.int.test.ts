@@ -11,6 +11,7 @@ import {
 import { QUEUES } from '../../bff/src/jobs/queue';
 import { SETTLEMENT_REFUND_TRIES } from '../../bff/src/modules/inpatient/events';
 import { recordSettlement } from '../../bff/src/modules/inpatient/service';
+import { sweep } from '../../bff/src/modules/system/sweep';
 import { startTestStack, waitFor, type TestStack } from '../support/platform';
 
 /**
@@ -225,6 +226,40 @@ describe('inpatient refunds are driven to the end', () => {
     expect((await refundsOf(S)).map((x) => x.requestedBy)).toEqual(['system:inpatient', 'system:inpatient']);
     expect(await addsUp(A, 2_000)).toMatchObject({ paidIn: 8_000, back: 6_000 });
     expect((await admission(A)).status).toBe('SETTLED');
+  });
+
+  it('a settlement whose driver chain died is restarted by the sweep and finishes', async () => {
+    const [patient] = await db()
+      .select({ hospitalId: patients.hospitalId })
+      .from(patients)
+      .where(eq(patients.hisPatientId, 'P0001'));
+    // Kill the chain right after the commit; the worker may grab the job first, then try again.
+    let dead: { id: string; S: string; A: string } | undefined;
+    for (let i = 0; i < 3 && !dead; i++) {
+      const A = no('A');
+      await admit(A);
+      await deposit(A, 2_500, 'wechatpay');
+      const S = no('S');
+      const row = await recordSettlement(s.platform.deps, patient!.hospitalId, A, {
+        hisSettlementNo: S,
+        totalCostFen: 1_000,
+      });
+      const deleted = (await db().execute(
+        sql`DELETE FROM pgboss.job WHERE name = ${QUEUES.settlementRefunds} AND state = 'created' AND data->>'settlementId' = ${row.id} RETURNING id`,
+      )) as unknown as { rows: unknown[] };
+      if (deleted.rows.length === 1) dead = { id: row.id, S, A };
+      else await settled(S);
+    }
+    expect(dead).toBeDefined();
+    await db()
+      .update(inpatientSettlements)
+      .set({ updatedAt: sql`now() - interval '5 minutes'` })
+      .where(eq(inpatientSettlements.id, dead!.id));
+    expect((await settlement(dead!.S)).status).toBe('SETTLING');
+    await sweep(s.platform.deps);
+    const done = await settled(dead!.S);
+    expect(done.refunds).toEqual([expect.objectContaining({ amountFen: 1_500, status: 'SUCCESS' })]);
+    expect(await addsUp(dead!.A, 1_000)).toMatchObject({ paidIn: 2_500, back: 1_500 });
   });
 
   it('the tries spent: one critical alert, the settlement stays SETTLING and the money stays held', async () => {

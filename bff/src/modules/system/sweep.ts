@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { raiseAlert } from '../payments/service';
+import { enqueueSettlementRefunds } from '../inpatient/events';
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -57,6 +58,16 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
     LIMIT 500`);
   for (const r of orphanInsuranceRefunds)
     await jobs.send(QUEUES.insuranceRefund, { refundId: r.id, attempt: 6 });
+
+  // Inpatient settlements still owing refunds whose driver chain died (not those a person was already asked
+  // to finish: the driver stops at its cap and alerts).
+  const stalledStays = await rows<{ id: string }>(sql`
+    SELECT s.id FROM inpatient_settlements s
+    WHERE s.status = 'SETTLING' AND s.refund_fen > 0 AND s.updated_at < now() - interval '2 minutes'
+      AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.settlementRefunds} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'settlementId' = s.id)
+      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind IN ('settlement_refund_failed', 'settlement_refund_stuck') AND a.data->>'settlementId' = s.id)
+    LIMIT 200`);
+  for (const st of stalledStays) await enqueueSettlementRefunds(deps, undefined, st.id);
 
   const orphanPushes = await rows<{ event_id: string; attempts: number }>(sql`
     SELECT p.event_id, p.attempts FROM his_pushes p
