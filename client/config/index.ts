@@ -85,6 +85,10 @@ export default defineConfig<'webpack5'>(() => {
           '/packages/credit/index': '/credit',
           '/packages/messages/index': '/messages',
           '/packages/inpatient/index': '/inpatient',
+          // The national platform's insurance authorisation page returns to /h5/insurance/return?authCode=….
+          '/packages/insurance/index': '/insurance',
+          '/packages/insurance/return': '/insurance/return',
+          '/packages/insurance/auth': '/insurance/auth',
         },
       },
       postcss: {

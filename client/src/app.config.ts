@@ -1,5 +1,5 @@
 // The main package holds the first screen (bills) and login; every other domain is a subpackage, loaded when
-// first opened. Insurance joins as its own subpackage when the bff serves it.
+// first opened.
 export default defineAppConfig({
   pages: ['pages/bills/index', 'pages/login/index'],
   subPackages: [
@@ -11,6 +11,9 @@ export default defineAppConfig({
     { root: 'packages/credit', pages: ['index', 'bank'] },
     { root: 'packages/messages', pages: ['index'] },
     { root: 'packages/inpatient', pages: ['index'] },
+    // insurance/auth: the national platform's authorisation page (an H5 page) in a web-view, for the mini-program;
+    // insurance/return: where that page returns to in the H5.
+    { root: 'packages/insurance', pages: ['index', 'return', 'auth'] },
   ],
   preloadRule: {
     'pages/bills/index': { network: 'all', packages: ['packages/pay'] },

@@ -15,6 +15,8 @@ const Taro = {
   reLaunch: jest.fn(async ({ url }: { url: string }) => void calls.navigate.push(url)),
   request: jest.fn(),
   requestPayment: jest.fn(),
+  requestSubscribeMessage: jest.fn(async () => ({ errMsg: 'requestSubscribeMessage:ok' })),
+  navigateBack: jest.fn(async () => undefined),
   showModal: jest.fn(async () => ({ confirm: true, cancel: false })),
   showToast: jest.fn(async () => undefined),
   stopPullDownRefresh: jest.fn(),

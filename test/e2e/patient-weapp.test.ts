@@ -69,6 +69,7 @@ describe('the WeChat mini-program build', () => {
       'packages/cards',
       'packages/credit',
       'packages/inpatient',
+      'packages/insurance',
       'packages/invoices',
       'packages/messages',
       'packages/orders',

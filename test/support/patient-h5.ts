@@ -67,4 +67,8 @@ export async function patientShot(page: Page, name: string): Promise<void> {
   });
   await page.waitForTimeout(200);
   await page.screenshot({ path: `${PATIENT_SHOTS}/patient-h5-${name}.png`, fullPage: true });
+  // A full-page shot of a phone page leaves Chromium's page zoomed in (visualViewport.scale 2), so that a later
+  // click lands on another element: set the scale back.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setPageScaleFactor', { pageScaleFactor: 1 }).finally(() => cdp.detach());
 }

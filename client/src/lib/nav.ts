@@ -16,6 +16,9 @@ export const PAGES = {
   creditBank: '/packages/credit/bank',
   messages: '/packages/messages/index',
   inpatient: '/packages/inpatient/index',
+  insurance: '/packages/insurance/index',
+  insuranceReturn: '/packages/insurance/return',
+  insuranceAuth: '/packages/insurance/auth',
 } as const;
 
 /** A page URL with its query. */
@@ -25,6 +28,13 @@ export function pageUrl(page: string, query: Record<string, string | undefined> 
     .map(([k, v]) => `${k}=${encodeURIComponent(v!)}`)
     .join('&');
   return q ? `${page}?${q}` : page;
+}
+
+/** A page URL (maybe with a query already) with more query parameters. */
+export function addQuery(url: string, query: Record<string, string | undefined>): string {
+  const extra = pageUrl('', query).slice(1);
+  if (!extra) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}${extra}`;
 }
 
 export const go = (page: string, query?: Record<string, string | undefined>) =>

@@ -11,8 +11,8 @@ export interface H5Window {
   document?: { addEventListener(type: string, fn: () => void, opts?: unknown): void };
 }
 
-/** Waits for WeChat's JS bridge (it arrives after the page loads inside WeChat). */
-function bridge(w: H5Window, timeoutMs = 3000): Promise<WeixinJSBridge | undefined> {
+/** Waits for WeChat's JS bridge (it arrives after the page loads inside WeChat); undefined outside WeChat. */
+export function wechatBridge(w: H5Window, timeoutMs = 3000): Promise<WeixinJSBridge | undefined> {
   if (w.WeixinJSBridge) return Promise.resolve(w.WeixinJSBridge);
   if (!w.document) return Promise.resolve(undefined);
   return new Promise((resolve) => {
@@ -42,7 +42,7 @@ export function withRedirect(h5Url: string, returnUrl: string | undefined): stri
 export async function requestPaymentIn(w: H5Window, h: PayHandOff): Promise<PayResult> {
   const pay = h.order.pay;
   if (pay?.jsapi) {
-    const b = await bridge(w);
+    const b = await wechatBridge(w);
     if (b) {
       return new Promise((resolve) =>
         b.invoke('getBrandWCPayRequest', pay.jsapi!, (res) => {

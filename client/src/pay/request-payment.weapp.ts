@@ -6,8 +6,8 @@ import type { PayHandOff, PayResult } from './types';
  * The mini-program's payment sheet: `wx.requestPayment` with the JSAPI parameters the bff signed. Its
  * success only means the sheet closed after paying — the result page asks the bff. In the sandbox (no real
  * WeChat behind the order) a modal stands in for the sheet and pays through the simulator's control API.
- * Medical-insurance pay (`wx.requestMedicalInsurancePay`, or `navigateToMiniProgram` to the insurance
- * mini-program) joins here when the bff's insurance quote lands.
+ * WeChat's medical-insurance sheet is request-medical-insurance-pay.weapp.ts; the cash part of an order the
+ * national platform settled is paid here like any order.
  */
 export async function requestPayment(h: PayHandOff): Promise<PayResult> {
   const pay = h.order.pay;

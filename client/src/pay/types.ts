@@ -1,4 +1,4 @@
-import type { OrderView } from '@hp/shared';
+import type { InsuranceOrderView, OrderView } from '@hp/shared';
 
 /** What the payment sheet is handed: the order as the bff created it (never an amount the client computed). */
 export interface PayHandOff {
@@ -17,4 +17,14 @@ export interface PayHandOff {
 export interface PayResult {
   outcome: 'submitted' | 'cancelled' | 'failed' | 'redirected' | 'qr';
   message?: string;
+}
+
+/**
+ * What WeChat's medical-insurance sheet (微信医保支付, one sheet for the insurance and the cash part) is handed:
+ * the insurance order as the bff answered it, with the parameters it signed (`medicalInsurancePay`).
+ */
+export interface MedInsHandOff {
+  order: Pick<InsuranceOrderView, 'orderId' | 'orderNo' | 'split' | 'medicalInsurancePay'>;
+  /** The demo: the WeChat Pay simulator's control API stands in for the sheet. */
+  sandboxWechatPayUrl?: string;
 }

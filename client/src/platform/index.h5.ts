@@ -57,3 +57,13 @@ export async function sessionFile(path: string, token: string): Promise<string> 
 export async function openPdf(_localUrl: string): Promise<boolean> {
   return false;
 }
+
+export function insuranceReturnUrl(): string {
+  return `${location.origin}/h5/insurance/return`;
+}
+
+export async function openInsuranceAuthPage(url: string): Promise<void> {
+  location.assign(url);
+}
+
+export async function askSubscribe(_tmplIds: string[]): Promise<void> {}

@@ -57,3 +57,23 @@ export async function sessionFile(_path: string, _token: string): Promise<string
 export async function openPdf(_localUrl: string): Promise<boolean> {
   return false;
 }
+
+/**
+ * Where the national platform's insurance authorisation page returns to (with `authCode` and `state`): the H5's
+ * return page (its own origin in the H5; the bff's /h5 in the mini-program, whose web-view page notices the
+ * return, completes the authorisation itself and closes — `via=weapp` tells the H5 page to leave it alone).
+ */
+export function insuranceReturnUrl(): string {
+  return `${HP_API_BASE}/h5/insurance/return?via=weapp`;
+}
+
+/** Opens the authorisation page: the browser leaves for it (H5), or a web-view page shows it (mini-program). */
+export async function openInsuranceAuthPage(_url: string): Promise<void> {
+  throw new Error('not supported on this platform');
+}
+
+/**
+ * Asks the patient's consent to subscription messages (mini-program, `wx.requestSubscribeMessage`) before
+ * paying. Best effort: resolves whatever the patient or WeChat says, never blocks the payment. H5: nothing.
+ */
+export async function askSubscribe(_tmplIds: string[]): Promise<void> {}

@@ -50,3 +50,26 @@ export async function openPdf(localUrl: string): Promise<boolean> {
   await Taro.openDocument({ filePath: localUrl, fileType: 'pdf', showMenu: true });
   return true;
 }
+
+/** The H5's return page on the bff: the web-view page completes the authorisation when it gets there. */
+export function insuranceReturnUrl(): string {
+  return `${HP_API_BASE}/h5/insurance/return?via=weapp`;
+}
+
+/** The authorisation page is an H5 page: a web-view page shows it (its domain must be a business domain). */
+export async function openInsuranceAuthPage(url: string): Promise<void> {
+  await Taro.navigateTo({ url: `/packages/insurance/auth?url=${encodeURIComponent(url)}` });
+}
+
+/**
+ * `wx.requestSubscribeMessage`: must run in the tap's handler (before any network wait), at most three
+ * one-time templates. A refusal, a rejected template or an old WeChat is no reason to stop the payment.
+ */
+export async function askSubscribe(tmplIds: string[]): Promise<void> {
+  if (tmplIds.length === 0) return;
+  try {
+    await Taro.requestSubscribeMessage({ tmplIds } as Taro.requestSubscribeMessage.Option);
+  } catch {
+    // Refused, or the templates are not the mini-program's: pay anyway.
+  }
+}

@@ -3,7 +3,7 @@ import { Text, View } from '@tarojs/components';
 import { Money } from '../../components/Money';
 import { StateView } from '../../components/StateView';
 import { api, loginUrl, session } from '../../lib/app';
-import { depositState, type InpatientAdmission } from '../../lib/inpatient';
+import { depositState, settlementLines, type InpatientAdmission } from '../../lib/inpatient';
 import { beijingTime } from '../../lib/labels';
 import { go, PAGES } from '../../lib/nav';
 import { useLoad } from '../../lib/use-load';
@@ -68,6 +68,50 @@ export default function InpatientPage() {
                         onClick={() => go(PAGES.checkout, { bills: d.billId })}
                       >
                         缴押金
+                      </Button>
+                    </View>
+                  )}
+                </View>
+              );
+            })}
+            {(a.settlements ?? []).map((s) => {
+              const v = settlementLines(s);
+              return (
+                <View className="hp-item" key={`${s.hisSettlementNo}-${s.version}`} data-testid="settlement">
+                  <View className="hp-row">
+                    <Text>{v.title}</Text>
+                    <Tag
+                      type={
+                        s.status === 'REVERSED' ? 'default' : s.status === 'SETTLED' ? 'success' : 'warning'
+                      }
+                    >
+                      {v.state}
+                    </Tag>
+                  </View>
+                  {v.lines.map((l) => (
+                    <View className={`hp-row hp-settlement-${l.key}`} key={l.key}>
+                      <Text className="hp-muted">
+                        {l.label}
+                        {l.note ? `（${l.note}）` : ''}
+                      </Text>
+                      <Money fen={l.fen} />
+                    </View>
+                  ))}
+                  {s.status === 'REVERSED' && s.reversalReason && (
+                    <Text className="hp-muted">撤销原因：{s.reversalReason}</Text>
+                  )}
+                  <Text className="hp-muted">
+                    结算单号 {s.hisSettlementNo} · {beijingTime(s.createdAt)}
+                  </Text>
+                  {v.payBillId && (
+                    <View className="hp-links" style={{ marginTop: '8px', marginBottom: 0 }}>
+                      <Button
+                        className="hp-pay-settlement"
+                        size="small"
+                        type="primary"
+                        onClick={() => go(PAGES.checkout, { bills: v.payBillId })}
+                      >
+                        补缴
                       </Button>
                     </View>
                   )}

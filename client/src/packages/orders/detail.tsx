@@ -1,6 +1,7 @@
 import { Text, View } from '@tarojs/components';
-import type { PatientOrderDetail } from '@hp/shared';
-import { useEffect } from 'react';
+import type { InsuranceOrderView, PatientOrderDetail } from '@hp/shared';
+import { useEffect, useState } from 'react';
+import { InsuranceSplitCard } from '../../components/InsuranceSplitCard';
 import { Money } from '../../components/Money';
 import { StateView } from '../../components/StateView';
 import { api } from '../../lib/app';
@@ -10,13 +11,22 @@ import { outcomeOf } from '../../lib/poll';
 import { useLoad } from '../../lib/use-load';
 import { Button } from '../../ui/nut';
 
-/** 订单详情: the bills paid, the payment, refunds with their status, and the e-invoices of a paid order. */
+/**
+ * 订单详情: the bills paid, the payment, the medical-insurance split when the order has one, refunds with their
+ * status, and the e-invoices of a paid order.
+ */
 export default function OrderDetailPage() {
   const params = usePageParams();
   const id = params.id ?? '';
   const order = useLoad(() => api.get<PatientOrderDetail>(`/api/orders/${encodeURIComponent(id)}`));
+  // The insurance part: the bff answers 404 for a self-pay order, which simply shows none.
+  const [ins, setIns] = useState<InsuranceOrderView>();
   useEffect(() => {
     void order.reload();
+    setIns(undefined);
+    api
+      .get<InsuranceOrderView>(`/api/insurance/orders/${encodeURIComponent(id)}`)
+      .then(setIns, () => undefined);
   }, [id]);
   const o = order.data;
   return (
@@ -34,6 +44,7 @@ export default function OrderDetailPage() {
               <Text className="hp-muted">订单号 {o.orderNo}</Text>
               <View>
                 <Text className="hp-muted">
+                  {ins ? '医保 + ' : ''}
                   {CHANNEL_TEXT[o.channel] ?? o.channel} · 下单 {beijingTime(o.createdAt)}
                   {o.paidAt ? ` · 支付 ${beijingTime(o.paidAt)}` : ''}
                 </Text>
@@ -51,6 +62,7 @@ export default function OrderDetailPage() {
                 </View>
               ))}
             </View>
+            {ins && <InsuranceSplitCard split={ins.split} orderId={ins.orderId} />}
             {o.refunds.length > 0 && (
               <View className="hp-card" data-testid="refunds">
                 <View className="hp-row">

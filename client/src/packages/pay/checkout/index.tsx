@@ -1,6 +1,8 @@
-import Taro from '@tarojs/taro';
+import Taro, { useDidShow } from '@tarojs/taro';
 import { Text, View } from '@tarojs/components';
 import type {
+  InsuranceOrderView,
+  InsuranceStatus,
   OrderView,
   PatientBill,
   PatientBillsResponse,
@@ -15,13 +17,23 @@ import { api, loginOptions, loginUrl, session } from '../../../lib/app';
 import { ApiError, messageOf } from '../../../lib/api';
 import { isPayable } from '../../../lib/bills';
 import { newIdempotencyKey } from '../../../lib/idempotency';
+import {
+  insuranceMessage,
+  insuranceOffer,
+  quoteFailure,
+  splitCard,
+  subscribeTemplateIds,
+} from '../../../lib/insurance';
+import { startInsuranceAuth } from '../../../lib/insurance-auth';
+import { payInsuranceQuote } from '../../../lib/insurance-pay';
 import { sumFen } from '../../../lib/money';
 import { PAGES, pageUrl, replace, usePageParams } from '../../../lib/nav';
 import { useLoad } from '../../../lib/use-load';
 import { payOptions, type PayOption } from '../../../pay/options';
 import { requestPayment } from '../../../pay/request-payment';
-import { payReturnUrl, surface } from '../../../platform';
+import { askSubscribe, payReturnUrl, surface } from '../../../platform';
 import { Button, Checkbox } from '../../../ui/nut';
+import { InsuranceCard } from './insurance';
 
 interface CheckoutData {
   bills: PatientBill[];
@@ -29,12 +41,31 @@ interface CheckoutData {
   sandboxWechatPayUrl?: string;
   /** From a slip: the hospital and the masked patient it names. */
   slip?: Pick<SlipView, 'hospital' | 'patient'>;
+  /** 医保: the hospital's and the patient's standing; undefined when it could not be asked (self-pay only). */
+  insurance?: InsuranceStatus;
+  hasOpenId: boolean;
+  /** Subscription-message templates to ask consent for before paying (mini-program). */
+  subscribeIds: string[];
+}
+
+/** 医保支付 on this page: the quote on screen, and what went wrong (with self-pay offered when it failed). */
+interface InsuranceState {
+  quote?: InsuranceOrderView;
+  error?: string;
+  /** The platform refused, or the insurance part failed: self-pay is the way on. */
+  refused?: boolean;
 }
 
 /**
  * 确认缴费: choose the bills, the way to pay (only when more than one fits), then the order is created with
  * bill ids only — the amount is the server's — under one Idempotency-Key per attempt, and handed to the
  * payment sheet. Opened from the bill list (`bills=id,…`) or from a slip's QR code (`t=token`, after login).
+ *
+ * 医保支付 (when the hospital takes it, and the cash part can be paid here): authorise on the national
+ * platform's page (back with `ins=1`), ask for the quote (the split; the quote holds the bills), then 确认支付:
+ * the insurance part is settled and the cash part goes to WeChat Pay (or WeChat's insurance sheet takes both),
+ * and the result page asks the order. A refused or failed insurance part offers self-pay. In the mini-program
+ * the patient is asked to subscribe to the payment messages first (never in the way of paying).
  */
 export default function CheckoutPage() {
   const params = usePageParams();
@@ -60,15 +91,23 @@ export default function CheckoutPage() {
       const res = await api.get<PatientBillsResponse>('/api/patient/bills');
       bills = res.bills.filter((b) => !wanted || wanted.has(b.id));
     }
-    const [channels, opts] = await Promise.all([
+    const [channels, opts, insurance] = await Promise.all([
       api.get<PatientChannels>('/api/patient/channels'),
       loginOptions(),
+      // Self-pay does not depend on it: a bff or hospital without insurance only hides 医保支付.
+      api.get<InsuranceStatus>('/api/insurance/status').catch(() => undefined),
     ]);
-    const options = payOptions(surface(), channels.channels, {
-      hasOpenId: session.get()?.method === 'wechat',
-      sandbox: opts.sandbox,
-    });
-    return { bills: bills.filter(isPayable), options, sandboxWechatPayUrl: opts.sandboxWechatPayUrl, slip };
+    const hasOpenId = session.get()?.method === 'wechat';
+    const options = payOptions(surface(), channels.channels, { hasOpenId, sandbox: opts.sandbox });
+    return {
+      bills: bills.filter(isPayable),
+      options,
+      sandboxWechatPayUrl: opts.sandboxWechatPayUrl,
+      slip,
+      insurance,
+      hasOpenId,
+      subscribeIds: subscribeTemplateIds(opts.subscribeTemplates),
+    };
   });
   useEffect(() => {
     if (!session.get()) void Taro.redirectTo({ url: loginUrl(here) });
@@ -79,13 +118,50 @@ export default function CheckoutPage() {
   const [option, setOption] = useState(0);
   const [paying, setPaying] = useState(false);
   const [error, setError] = useState<string>();
+  const [mode, setMode] = useState<'self' | 'insurance'>(params.ins === '1' ? 'insurance' : 'self');
+  const [ins, setIns] = useState<InsuranceState>({});
+  const [useAccount, setUseAccount] = useState(true);
+  const [balance, setBalance] = useState<{ fen?: number; error?: string }>();
+  const [busy, setBusy] = useState(false);
   // One key per attempt: the same submission retried is answered with the same order.
   const key = useRef<string>();
   const selected = useMemo(
     () => (data.data?.bills ?? []).filter((b) => (chosen ? chosen.has(b.id) : true)),
     [data.data, chosen],
   );
+  const offer = data.data
+    ? insuranceOffer(data.data.insurance, data.data.options, {
+        surface: surface(),
+        hasOpenId: data.data.hasOpenId,
+      })
+    : { kind: 'none' as const };
+  const insurance = mode === 'insurance' && offer.kind !== 'none';
+
+  const refreshInsurance = async () => {
+    const d = data.data;
+    if (!d) return;
+    const st = await api.get<InsuranceStatus>('/api/insurance/status').catch(() => undefined);
+    if (st) data.setData({ ...d, insurance: st });
+  };
+  // Back from the authorisation web-view (mini-program): the standing may have changed.
+  const shown = useRef(false);
+  useDidShow(() => {
+    if (shown.current && data.data && !ins.quote) void refreshInsurance();
+    shown.current = true;
+  });
+  // The personal-account balance, once authorised (asked of the platform: a failure only hides it).
+  useEffect(() => {
+    if (!insurance || offer.kind !== 'ready' || balance) return;
+    setBalance({});
+    api.get<{ balanceFen: number }>('/api/insurance/balance').then(
+      (b) => setBalance({ fen: b.balanceFen }),
+      (e: unknown) => setBalance({ error: insuranceMessage(e) }),
+    );
+  }, [insurance, offer.kind]);
+
   const toggle = (id: string) => {
+    // The quote holds the bills it was made for: cancel it to choose again.
+    if (ins.quote) return;
     const next = new Set(chosen ?? (data.data?.bills ?? []).map((b) => b.id));
     if (next.has(id)) next.delete(id);
     else next.add(id);
@@ -98,6 +174,8 @@ export default function CheckoutPage() {
     if (!opt || selected.length === 0) return;
     setPaying(true);
     setError(undefined);
+    // In the tap's handler, before any network wait (WeChat's rule); its answer never stops the payment.
+    await askSubscribe(data.data?.subscribeIds ?? []);
     key.current ??= newIdempotencyKey();
     let order: OrderView;
     try {
@@ -123,6 +201,76 @@ export default function CheckoutPage() {
     setPaying(false);
     void replace(PAGES.result, { id: order.id, hint: r.outcome });
   };
+
+  /** Runs one insurance action at a time; its error is shown in the insurance card. */
+  const act = async (fn: () => Promise<void>) => {
+    if (busy) return;
+    setBusy(true);
+    try {
+      await fn();
+    } finally {
+      setBusy(false);
+    }
+  };
+  const authorize = () =>
+    act(async () => {
+      setIns({});
+      try {
+        await startInsuranceAuth(here);
+      } catch (e) {
+        setIns({ error: insuranceMessage(e) });
+      }
+    });
+  const quote = () =>
+    act(async () => {
+      if (offer.kind !== 'ready' || selected.length === 0) return;
+      setIns({});
+      try {
+        const q = await api.post<InsuranceOrderView>('/api/insurance/quotes', {
+          billIds: selected.map((b) => b.id),
+          tradeType: offer.tradeType,
+          settleChannel: offer.settleChannel,
+          useAccount,
+        });
+        setIns({ quote: q });
+      } catch (e) {
+        const f = quoteFailure(e);
+        setIns({ error: f.message, refused: f.kind === 'refused' });
+        if (f.kind === 'authorize') await refreshInsurance();
+      }
+    });
+  /** Withdraws the quote (the bills are free again); true when there is none left. */
+  const dropQuote = async (): Promise<boolean> => {
+    const q = ins.quote;
+    if (!q) return true;
+    try {
+      await api.post(`/api/insurance/orders/${encodeURIComponent(q.orderId)}/cancel`);
+    } catch (e) {
+      // Expired or already withdrawn: nothing is held any more.
+      if (!(e instanceof ApiError && (e.code === 'order_not_payable' || e.code === 'not_found'))) {
+        setIns({ ...ins, error: insuranceMessage(e) });
+        return false;
+      }
+    }
+    setIns({});
+    return true;
+  };
+  const cancelQuote = () => act(async () => void (await dropQuote()));
+  const toSelfPay = () =>
+    act(async () => {
+      if (await dropQuote()) {
+        setIns({});
+        setMode('self');
+      }
+    });
+  const payInsurance = () =>
+    act(async () => {
+      const q = ins.quote;
+      if (!q) return;
+      await askSubscribe(data.data?.subscribeIds ?? []);
+      const stop = await payInsuranceQuote(q.orderId, data.data?.sandboxWechatPayUrl);
+      if (stop) setIns({ quote: stop.quoted ? q : undefined, error: stop.message, refused: stop.refused });
+    });
 
   if (needCard)
     return (
@@ -172,13 +320,30 @@ export default function CheckoutPage() {
         </View>
         <View className="hp-card" data-testid="pay-options">
           <Text className="hp-title">支付方式</Text>
-          {d?.options.length === 0 && <Text className="hp-error">当前环境没有可用的支付方式</Text>}
-          {d && d.options.length === 1 && (
+          {offer.kind !== 'none' && (
+            <>
+              <View
+                className="hp-item hp-row hp-mode hp-mode-self"
+                onClick={() => mode !== 'self' && toSelfPay()}
+              >
+                <Checkbox checked={mode === 'self'} label="自费支付" shape="round" />
+              </View>
+              <View className="hp-item hp-row hp-mode hp-mode-insurance" onClick={() => setMode('insurance')}>
+                <Checkbox checked={mode === 'insurance'} label="医保支付" shape="round" />
+                <Text className="hp-muted">医保电子凭证，统筹 + 个人账户</Text>
+              </View>
+            </>
+          )}
+          {!insurance && d?.options.length === 0 && (
+            <Text className="hp-error">当前环境没有可用的支付方式</Text>
+          )}
+          {!insurance && d && d.options.length === 1 && (
             <View className="hp-item">
               <Text>{d.options[0]!.label}</Text>
             </View>
           )}
-          {d &&
+          {!insurance &&
+            d &&
             d.options.length > 1 &&
             d.options.map((o, i) => (
               <View
@@ -194,6 +359,21 @@ export default function CheckoutPage() {
               </View>
             ))}
         </View>
+        {insurance && d && (
+          <InsuranceCard
+            offer={offer}
+            status={d.insurance}
+            balance={balance}
+            useAccount={useAccount}
+            onUseAccount={setUseAccount}
+            quote={ins.quote}
+            error={ins.error}
+            refused={ins.refused}
+            busy={busy}
+            onSelfPay={toSelfPay}
+            onCancelQuote={cancelQuote}
+          />
+        )}
         {error && (
           <View className="hp-banner hp-error" data-testid="pay-error">
             {error}
@@ -201,18 +381,62 @@ export default function CheckoutPage() {
         )}
         <View className="hp-footer">
           <View>
-            <Text className="hp-muted">合计 </Text>
-            <Money fen={sumFen(selected.map((b) => b.amountFen))} className="hp-total" />
+            {insurance && ins.quote ? (
+              <>
+                <Text className="hp-muted">现金支付 </Text>
+                <Money fen={ins.quote.split.cashFen} className="hp-total hp-ins-cash-total" />
+              </>
+            ) : (
+              <>
+                <Text className="hp-muted">合计 </Text>
+                <Money fen={sumFen(selected.map((b) => b.amountFen))} className="hp-total" />
+              </>
+            )}
           </View>
-          <Button
-            className="hp-pay"
-            type="primary"
-            loading={paying}
-            disabled={paying || selected.length === 0 || !d?.options.length}
-            onClick={pay}
-          >
-            确认支付
-          </Button>
+          {!insurance && (
+            <Button
+              className="hp-pay"
+              type="primary"
+              loading={paying}
+              disabled={paying || selected.length === 0 || !d?.options.length}
+              onClick={pay}
+            >
+              确认支付
+            </Button>
+          )}
+          {insurance && offer.kind === 'authorize' && (
+            <Button
+              className="hp-ins-authorize"
+              type="primary"
+              loading={busy}
+              disabled={busy}
+              onClick={authorize}
+            >
+              去授权
+            </Button>
+          )}
+          {insurance && offer.kind === 'ready' && !ins.quote && (
+            <Button
+              className="hp-ins-quote"
+              type="primary"
+              loading={busy}
+              disabled={busy || selected.length === 0}
+              onClick={quote}
+            >
+              获取医保报销金额
+            </Button>
+          )}
+          {insurance && ins.quote && (
+            <Button
+              className="hp-ins-pay"
+              type="primary"
+              loading={busy}
+              disabled={busy || !splitCard(ins.quote.split).consistent}
+              onClick={payInsurance}
+            >
+              确认支付
+            </Button>
+          )}
         </View>
       </StateView>
     </View>

@@ -1,9 +1,12 @@
 import { Image, Text, View } from '@tarojs/components';
-import type { PatientOrderDetail } from '@hp/shared';
+import type { InsuranceOrderView, PatientOrderDetail } from '@hp/shared';
 import { useEffect, useRef, useState } from 'react';
+import { InsuranceSplitCard } from '../../../components/InsuranceSplitCard';
 import { Money } from '../../../components/Money';
 import { api, loginOptions, session } from '../../../lib/app';
 import { messageOf } from '../../../lib/api';
+import { insuranceMessage } from '../../../lib/insurance';
+import { handOnInsuranceOrder, payInsuranceQuote } from '../../../lib/insurance-pay';
 import { home, PAGES, replace, usePageParams } from '../../../lib/nav';
 import { outcomeOf, pollOrder } from '../../../lib/poll';
 import { requestPayment } from '../../../pay/request-payment';
@@ -22,7 +25,8 @@ const TITLES = {
 
 /**
  * 支付结果: whatever the payment sheet said (`hint`), the order is asked until it is final. Cancelled or still
- * paying: the patient can resume the same order (its bills are held by it) or come back later.
+ * paying: the patient can resume the same order (its bills are held by it) or come back later. An order with an
+ * insurance part shows its split, and resumes its own cash part (or WeChat's insurance sheet).
  */
 export default function ResultPage() {
   const params = usePageParams();
@@ -35,7 +39,11 @@ export default function ResultPage() {
   const [polling, setPolling] = useState(true);
   const [error, setError] = useState<string>();
   const [qr, setQr] = useState<string>();
+  // The insurance part, when the order has one (the bff answers 404 for a self-pay order).
+  const [ins, setIns] = useState<InsuranceOrderView>();
   const left = useRef(false);
+  const insPath = `/api/insurance/orders/${encodeURIComponent(id)}`;
+  const loadInsurance = () => api.get<InsuranceOrderView>(insPath).then(setIns, () => undefined);
 
   const poll = async () => {
     setPolling(true);
@@ -53,6 +61,7 @@ export default function ResultPage() {
     });
     if (r && !r.order) setError('暂时无法查询订单，请稍后在“我的订单”中查看');
     setPolling(false);
+    await loadInsurance();
   };
   useEffect(() => {
     // Desktop: the order's QR code (an image of the patient API, fetched with the session).
@@ -61,6 +70,7 @@ export default function ResultPage() {
         setQr,
         () => setError('二维码暂时无法获取，请刷新重试'),
       );
+    void loadInsurance();
     void poll();
     return () => {
       left.current = true;
@@ -68,8 +78,23 @@ export default function ResultPage() {
   }, [id]);
 
   const resume = async () => {
-    if (!order?.pay) return;
+    if (!order?.pay && !ins) return;
     const opts = await loginOptions().catch(() => undefined);
+    if (ins) {
+      // The insurance order's own hand-off: its cash part (not the order's total), or WeChat's insurance sheet;
+      // a quote still waiting for 确认支付 is confirmed now.
+      const now = await api.get<InsuranceOrderView>(insPath).catch(() => ins);
+      const stop =
+        now.settlementStatus === 'QUOTED'
+          ? await payInsuranceQuote(id, opts?.sandboxWechatPayUrl)
+          : await handOnInsuranceOrder(now, opts?.sandboxWechatPayUrl);
+      if (stop) {
+        await poll();
+        setError(stop.message);
+      }
+      return;
+    }
+    if (!order?.pay) return;
     const r = await requestPayment({
       order,
       sandboxWechatPayUrl: opts?.sandboxWechatPayUrl,
@@ -78,12 +103,25 @@ export default function ResultPage() {
     if (r.outcome !== 'redirected') void replace(PAGES.result, { id: order.id, hint: r.outcome });
   };
 
+  const cancelQuote = async () => {
+    setError(undefined);
+    await api.post(`${insPath}/cancel`).catch((e: unknown) => setError(insuranceMessage(e)));
+    await poll();
+  };
+
   const outcome = order ? outcomeOf(order.status) : undefined;
+  // A quote left at checkout (it holds the bills) is confirmed or withdrawn here too.
+  const quoted = ins?.settlementStatus === 'QUOTED';
+  const resumable = ins ? quoted || Boolean(ins.pay || ins.medicalInsurancePay) : Boolean(order?.pay);
   let title: string;
   let note = '';
   if (!order) title = error ? '查询失败' : '正在确认支付结果…';
   else if (outcome !== 'pending') title = TITLES[outcome!];
-  else if (hint === 'cancelled') {
+  else if (quoted) {
+    // A quote waits for the patient, not for a channel.
+    title = '医保报销金额待确认';
+    note = '确认后医保部分结算、个人现金部分支付；取消后费用可重新选择支付方式。';
+  } else if (hint === 'cancelled') {
     title = '支付已取消';
     note = '费用仍为待支付，可继续支付，或返回稍后再付。';
   } else if (hint === 'qr' && polling) {
@@ -94,7 +132,10 @@ export default function ResultPage() {
     title = '暂未收到支付结果';
     note = '如已付款，结果稍后会自动更新；如未完成支付，可继续支付。';
   }
-  if (outcome === 'failed') note = '订单已关闭，费用未扣除，可返回重新缴费。';
+  if (outcome === 'failed')
+    note = ins?.error
+      ? `${ins.error.replace(/[。.]$/, '')}。如有扣款将自动退回，可返回选择自费支付。`
+      : '订单已关闭，费用未扣除，可返回重新缴费。';
   if (outcome === 'abnormal') note = '支付结果与订单不一致，医院会核实处理，请勿重复缴费。';
   return (
     <View className="hp-page">
@@ -126,10 +167,16 @@ export default function ResultPage() {
         )}
         {error && <Text className="hp-error">{error}</Text>}
       </View>
+      {ins && <InsuranceSplitCard split={ins.split} orderId={ins.orderId} />}
       <View className="hp-links">
-        {outcome === 'pending' && order?.pay && (!polling || !fromSheet) && (
+        {outcome === 'pending' && resumable && (!polling || !fromSheet) && (
           <Button className="hp-resume-pay" type="primary" onClick={resume}>
             继续支付
+          </Button>
+        )}
+        {outcome === 'pending' && quoted && (!polling || !fromSheet) && (
+          <Button className="hp-ins-cancel" onClick={cancelQuote}>
+            取消医保报价
           </Button>
         )}
         {outcome === 'pending' && !polling && (
