@@ -540,7 +540,24 @@ export async function payQuote(
     );
   }
   // UNKNOWN / PENDING: the sync job asks until it knows.
-  return insuranceOrderView(deps, who, orderId);
+  const view = await insuranceOrderView(deps, who, orderId);
+  if (
+    view.status === 'PAYING' &&
+    view.settlementStatus === 'SETTLED' &&
+    s.settleChannel === 'nhsa' &&
+    s.cashFen > 0 &&
+    !view.pay
+  ) {
+    // The 6302 notification settled it first and its handler is still asking WeChat Pay for the cash part's
+    // prepay: ask too (the same out_trade_no is answered with the same prepay), so the patient gets the sheet now.
+    const current = await findOrder(deps.db, orderId);
+    const [payment] = await deps.db.select().from(payments).where(eq(payments.orderId, orderId));
+    if (current && payment?.status === 'PENDING') {
+      await requestCashPrepay(deps, current, s.cashFen, who.openId);
+      return insuranceOrderView(deps, who, orderId);
+    }
+  }
+  return view;
 }
 
 /** The patient gives up a quote: the upload is withdrawn (6401) and the bills released. */
