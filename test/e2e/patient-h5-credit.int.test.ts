@@ -13,7 +13,7 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
 /**
  * 信用就医, 消息 and 住院押金 in the patient H5 (Chromium, playwright-core, the built H5 served by a real bff):
  * a sandbox patient signs up on the credit bank simulator's page and comes back signed; a bill the HIS pushes
- * is then paid with no action of the patient, and the message says so. Screenshots: /tmp/patient-h5-c*.png.
+ * is then paid with no action of the patient, and the message says so. Screenshots: test-results/patient-h5/patient-h5-c*.png.
  */
 jest.setTimeout(120_000);
 

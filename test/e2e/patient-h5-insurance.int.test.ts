@@ -15,7 +15,7 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
  * chooses 医保支付 at checkout, authorises on the national-platform simulator's page, sees the quote's split
  * (the same amounts the API holds), confirms, pays the cash part at the WeChat Pay simulator's cashier, and the
  * HIS receives the payment with the split. A refused quote falls back to self-pay. Screenshots:
- * /tmp/patient-h5-i*.png.
+ * test-results/patient-h5/patient-h5-i*.png.
  */
 jest.setTimeout(150_000);
 

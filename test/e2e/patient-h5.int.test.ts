@@ -13,7 +13,7 @@ import { startTestStack, waitFor, type TestStack } from '../support/platform';
 /**
  * The patient H5 in a real browser: Debian's Chromium driven by playwright-core against the Taro H5 build
  * (client/dist/h5, built here when its sources changed) served by a real bff at /h5, with the WeChat Pay
- * simulator's cashier page standing in for WeChat's H5 payment page. Screenshots go to /tmp/patient-h5-*.png.
+ * simulator's cashier page standing in for WeChat's H5 payment page. Screenshots go to test-results/patient-h5/patient-h5-*.png.
  */
 
 jest.setTimeout(90_000);

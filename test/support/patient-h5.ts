@@ -1,14 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 /**
  * Helpers of the patient H5 browser tests (test/e2e/patient-h5*.int.test.ts): the build, a phone-sized page,
- * waiting for text, and screenshots into /tmp/patient-h5-*.png.
+ * waiting for text, and screenshots into test-results/patient-h5/patient-h5-*.png (not committed).
  */
 const ROOT = path.resolve(__dirname, '../..');
 /** Where the patient H5 screenshots go. */
-export const PATIENT_SHOTS = '/tmp';
+export const PATIENT_SHOTS = path.join(ROOT, 'test-results', 'patient-h5');
 
 /** Builds client/dist/h5 when its sources changed since the last build (hash kept beside the output). */
 export function buildPatientH5(): void {
@@ -66,6 +67,7 @@ export async function patientShot(page: Page, name: string): Promise<void> {
     return !top || Math.abs(top.getBoundingClientRect().left) < 1;
   });
   await page.waitForTimeout(200);
+  mkdirSync(PATIENT_SHOTS, { recursive: true });
   await page.screenshot({ path: `${PATIENT_SHOTS}/patient-h5-${name}.png`, fullPage: true });
   // A full-page shot of a phone page leaves Chromium's page zoomed in (visualViewport.scale 2), so that a later
   // click lands on another element: set the scale back.
