@@ -111,7 +111,7 @@ function devSecrets(config: Config): {
 
 /** The composition root: config → database → job queue → adapters → modules → Koa → listening server. */
 export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, {}, config.logFile);
   const clock = opts.clock ?? systemClock;
   const secretsConf = devSecrets(config);
   const database =

@@ -9,7 +9,7 @@ import { loadOrCreateSandboxKeys } from './sandbox/keys';
 /** Process entry: `npm start` (sandbox demo on PGlite) or production (`NODE_ENV=production`, `DATABASE_URL`). */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, {}, config.logFile);
   // The database first: a second process on the same data directory must stop here, before binding any port.
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,

@@ -26,6 +26,8 @@ const ConfigSchema = z
     dataDir: z.string().min(1),
     /** pino level (LOG_LEVEL). */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    /** Append the JSON log lines to this file instead of standard output (LOG_FILE); tests scan it for leaks. */
+    logFile: z.string().min(1).optional(),
     /** Run the external-party simulators and point the adapters at them (SANDBOX=1). Never in production. */
     sandbox: z.boolean({ error: 'must be 1/0, true/false, yes/no or on/off' }),
     /** Fixed ports of the simulators in the demo; 0 = random (tests). */
@@ -348,6 +350,7 @@ function fromEnv(env: Env): Partial<ConfigInput> {
     databasePoolMax: env.DATABASE_POOL_MAX,
     dataDir: env.DATA_DIR,
     logLevel: env.LOG_LEVEL,
+    logFile: env.LOG_FILE,
     sandbox: flag(env.SANDBOX),
     seedDemo: flag(env.SEED_DEMO),
     patientJwtSecret: secretFromEnv(env, 'PATIENT_JWT_SECRET'),

@@ -1,4 +1,6 @@
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { openDatabase } from '../../bff/src/db/client';
 import { startJobQueue } from '../../bff/src/jobs/queue';
@@ -31,6 +33,8 @@ export default async function globalSetup(): Promise<void> {
   await database.close();
 
   process.env.HP_TEST_ADMIN_URL = server.adminUrl;
+  // Every test stack logs here; the teardown scans it for secrets and personal data (test/support/leak-scan.ts).
+  process.env.HP_TEST_LOG_DIR = mkdtempSync(path.join(os.tmpdir(), 'hp-test-logs-'));
   process.env.HP_TEST_TEMPLATE_DB = template;
   (globalThis as { __hpStopPostgres?: () => void }).__hpStopPostgres = server.stop;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ConfigInput } from '@hp/config';
@@ -19,9 +19,11 @@ import { patients } from '../../bff/src/db/schema';
 import { newId } from '../../bff/src/lib/ids';
 import { signedHeaders } from '../../bff/src/modules/his/signature';
 import { buildBill } from './factories';
+import { secretsOf } from './leak-scan';
 import type { SimBillInput } from '../../bff/src/sandbox/his/simulator';
 
 let cachedKeys: SandboxKeys | undefined;
+let stacksStarted = 0;
 /** Throwaway sandbox keys, generated once per test worker (RSA generation is the slow part). */
 export function testKeys(): SandboxKeys {
   cachedKeys ??= generateSandboxKeys(DEMO_HOSPITALS.map((h) => h.code));
@@ -82,6 +84,15 @@ export async function startTestStack(
     { nodeEnv: 'test', sandboxPorts: { wechatpay: 0, his: 0, alipay: 0, bankpay: 0 } },
     keys,
   );
+  // Every log line of every stack goes to a file the run's global teardown scans for secrets and personal
+  // data (test/setup/global-teardown.ts); TEST_LOG_LEVEL prints them instead, as before.
+  const logDir = process.env.TEST_LOG_LEVEL ? undefined : process.env.HP_TEST_LOG_DIR;
+  const logging: Partial<ConfigInput> = logDir
+    ? {
+        logLevel: 'trace',
+        logFile: path.join(logDir, `worker-${process.env.JEST_WORKER_ID ?? 0}-${process.pid}.log`),
+      }
+    : { logLevel: (process.env.TEST_LOG_LEVEL as ConfigInput['logLevel']) ?? 'silent' };
   const configOverrides: Partial<ConfigInput> = {
     nodeEnv: 'test',
     databaseUrl: database.url,
@@ -90,10 +101,22 @@ export async function startTestStack(
     patientJwtSecret: randomBytes(32).toString('hex'),
     secretsKey: randomBytes(32).toString('hex'),
     dataDir: pgliteDir ?? '/tmp/hp-test-unused',
-    logLevel: (process.env.TEST_LOG_LEVEL as ConfigInput['logLevel']) ?? 'silent',
+    ...logging,
     ...overrides,
   };
   const config = loadConfig({}, configOverrides);
+  if (logDir) {
+    // What the scan looks for: this stack's keys and secrets; and the sandbox's own long ids, which are no one's card.
+    const allow = JSON.stringify(keys).match(/(?<!\d)\d{16,19}(?!\d)/g) ?? [];
+    writeFileSync(
+      path.join(logDir, `secrets-${process.pid}-${++stacksStarted}.json`),
+      JSON.stringify({
+        secrets: secretsOf(keys, [config.patientJwtSecret!, config.secretsKey!]),
+        allow: [...new Set(allow)],
+      }),
+      { mode: 0o600 },
+    );
+  }
   const platforms: Platform[] = [];
   const start = async (o: { workers?: boolean; his?: HisClient } = {}) => {
     const p = await startPlatform(config, { ...o, clock: opts.clock, sandboxWechatUrl: sandbox.wechat.url });

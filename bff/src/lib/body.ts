@@ -30,3 +30,11 @@ export function parseJson(raw: string, contentType: string | undefined): unknown
     throw new AppError('bad_request', 'request body is not valid JSON');
   }
 }
+
+/**
+ * A raw body as the inbox can keep it: PostgreSQL text cannot hold NUL, so a body with one (never a genuine
+ * channel body: JSON and forms escape it) is kept with `\u0000` spelled out instead of failing the insert.
+ */
+export function storableBody(raw: string): string {
+  return raw.includes('\u0000') ? raw.replaceAll('\u0000', '\\u0000') : raw;
+}

@@ -55,7 +55,12 @@ export function readZip(buf: Buffer, maxEntryBytes = 256 * 1024 * 1024): ZipEntr
     const commentLen = buf.readUInt16LE(p + 32);
     const local = buf.readUInt32LE(p + 42);
     const rawName = buf.subarray(p + 46, p + 46 + nameLen);
-    const name = flags & UTF8_FLAG ? rawName.toString('utf8') : decodeGbk(rawName);
+    let name: string;
+    try {
+      name = flags & UTF8_FLAG ? rawName.toString('utf8') : decodeGbk(rawName);
+    } catch {
+      throw new ZipFormatError('an entry name is not GBK text');
+    }
     p += 46 + nameLen + extraLen + commentLen;
     if (flags & 0x0001) throw new ZipFormatError(`${name}: encrypted entries are not supported`);
     if (name.endsWith('/')) continue; // a directory

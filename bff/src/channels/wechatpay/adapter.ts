@@ -282,8 +282,8 @@ function beijingCompact(d: Date): string {
   return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
 }
 
-/** A flat `<xml>` reply (v2) as fields; CDATA or plain values. */
-function flatXml(xml: string): Record<string, string> {
+/** A flat `<xml>` reply (v2) as fields; CDATA or plain values. Exported for the parser fuzz tests. */
+export function flatXml(xml: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of xml.matchAll(/<(\w+)>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))<\/\1>/g))
     if (m[1] !== 'xml') out[m[1]!] = m[2] ?? m[3] ?? '';
@@ -765,11 +765,16 @@ export class WechatPayV3Channel implements PaymentChannel {
     } catch {
       throw new NotificationRejected('format', 'body is not JSON');
     }
-    const r = envelope.resource;
+    // Signed by WeChat, yet typed here: a wrong shape is a refusal, never a TypeError (parser fuzz tests).
+    const r = envelope?.resource;
     if (
+      typeof envelope?.id !== 'string' ||
       !envelope.id ||
+      typeof envelope.event_type !== 'string' ||
       !envelope.event_type ||
-      !r?.ciphertext ||
+      typeof r?.ciphertext !== 'string' ||
+      !r.ciphertext ||
+      typeof r.nonce !== 'string' ||
       !r.nonce ||
       r.algorithm !== 'AEAD_AES_256_GCM'
     ) {
@@ -787,6 +792,8 @@ export class WechatPayV3Channel implements PaymentChannel {
     } catch {
       throw new NotificationRejected('format', 'decrypted resource is not JSON');
     }
+    if (!resource || typeof resource !== 'object')
+      throw new NotificationRejected('format', 'decrypted resource is not an object');
     const parsed: ParsedNotification = { notifyId: envelope.id, eventType: envelope.event_type };
     if (envelope.event_type.startsWith('TRANSACTION.')) {
       if (typeof resource.out_trade_no !== 'string' || typeof resource.trade_state !== 'string') {

@@ -8,6 +8,7 @@ import { NotificationRejected, type NotificationReply } from '../../channels/typ
 import { notificationInbox } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { newId } from '../../lib/ids';
+import { storableBody } from '../../lib/body';
 import { validate } from '../../lib/validate';
 import {
   applySettlement,
@@ -84,9 +85,9 @@ export async function handleInsuranceNotification(
     await deps.db.insert(notificationInbox).values({
       channel: 'insurance',
       notifyId: newId('rejected'),
-      rawBody,
+      rawBody: storableBody(rawBody),
       outcome: 'rejected',
-      error: `unknown insurance account ${accountId.slice(0, 64)}`,
+      error: storableBody(`unknown insurance account ${accountId.slice(0, 64)}`),
     });
     return {
       status: 404,
@@ -105,9 +106,9 @@ export async function handleInsuranceNotification(
       notifyId: newId('rejected'),
       hospitalId: account.hospitalId,
       merchantAccountId: account.id,
-      rawBody,
+      rawBody: storableBody(rawBody),
       outcome: 'rejected',
-      error: `${e.reason}: ${e.message}`,
+      error: storableBody(`${e.reason}: ${e.message}`),
     });
     deps.log.warn(
       { channel: account.channel, accountId, reason: e.reason },
@@ -124,7 +125,7 @@ export async function handleInsuranceNotification(
       merchantAccountId: account.id,
       eventType: parsed.eventType,
       outTradeNo: parsed.settlement.orderNo,
-      rawBody,
+      rawBody: storableBody(rawBody),
       verified: true,
       outcome: 'received',
     })

@@ -3,6 +3,7 @@ import { NotificationRejected, type NotificationReply } from '../../channels/typ
 import { alerts, notificationInbox } from '../../db/schema';
 import type { Deps } from '../../deps';
 import { newId } from '../../lib/ids';
+import { storableBody } from '../../lib/body';
 import { applyChannelRefund } from '../refunds/service';
 import { applyChannelPayment, raiseAlert, type ApplyOutcome } from './service';
 
@@ -64,13 +65,13 @@ export async function handleNotification(
   if (!account || account.channel !== channel) {
     // Kept all the same: a notification for an account we do not have is worth a look.
     await deps.db.insert(notificationInbox).values({
-      channel,
+      channel: storableBody(channel),
       notifyId: newId('rejected'),
-      rawBody,
+      rawBody: storableBody(rawBody),
       headers: {},
       verified: false,
       outcome: 'rejected',
-      error: `unknown merchant account ${accountId.slice(0, 64)}`,
+      error: storableBody(`unknown merchant account ${accountId.slice(0, 64)}`),
     });
     return {
       status: 404,
@@ -93,10 +94,10 @@ export async function handleNotification(
       hospitalId: account.hospitalId,
       merchantAccountId: account.id,
       headers: kept,
-      rawBody,
+      rawBody: storableBody(rawBody),
       verified: false,
       outcome: 'rejected',
-      error: `${e.reason}: ${e.message}`,
+      error: storableBody(`${e.reason}: ${e.message}`),
     });
     deps.metrics.notifications.inc({ channel, outcome: 'rejected' });
     await alertOnRepeatedRejections(deps, account.id, account.hospitalId);
@@ -115,7 +116,7 @@ export async function handleNotification(
         eventType: parsed.eventType,
         outTradeNo: parsed.payment?.orderNo ?? parsed.refund?.orderNo ?? null,
         headers: kept,
-        rawBody,
+        rawBody: storableBody(rawBody),
         verified: true,
         outcome: 'received',
       })

@@ -19,7 +19,8 @@ import { json, simPost, startSimServer, type RunningSim, type SimReply, type Sim
  *
  * Barcode codes (alipay.trade.pay): 2810… pays at once; 2811… answers 10003 (waiting for the buyer) and pays
  * after `confirmMs`; 2812… waits forever.
- * Control API: `POST /sim/alipay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop' }`;
+ * Control API: `POST /sim/alipay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen? }`
+ * (`notifyAmountFen`: the notification states another amount than the order's, a misbehaving gateway);
  * `POST /sim/alipay/faults` `{ op: 'bill', fault: 'no_bill'|'not_ready'|'corrupt_bill', count? }` — Alipay answers
  * both "no trade that day" and "not generated yet" with isp.bill_not_exist (the adapter tells them apart by
  * the time of day); corrupt_bill serves an archive whose footer disagrees with its rows.
@@ -284,15 +285,32 @@ export class AlipaySimulator {
   }
 
   /** The buyer pays; a trade_status_sync notification goes to the notify_url. */
-  settle(o: AliOrder, notify = true): void {
+  settle(o: AliOrder, notify = true, notifyAmountFen?: number): void {
     if (o.status !== 'WAIT_BUYER_PAY') return;
     o.status = 'TRADE_SUCCESS';
     o.paidAt = beijing();
-    if (notify && o.notifyUrl) void this.notify(o);
+    if (notify && o.notifyUrl) void this.notify(o, { amountFen: notifyAmountFen });
   }
 
   /** A form-encoded notification signed over the sorted parameters without sign and sign_type. */
-  async notify(o: AliOrder): Promise<number | 'error'> {
+  async notify(o: AliOrder, opts: { amountFen?: number } = {}): Promise<number | 'error'> {
+    try {
+      return (
+        await simPost(o.notifyUrl!, this.notificationForm(o, opts), {
+          'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+        })
+      ).status;
+    } catch {
+      return 'error';
+    }
+  }
+
+  /**
+   * The trade_status_sync form of the order as it stands, signed, not sent (security tests and {@link notify});
+   * `amountFen` states another amount than the order's.
+   */
+  notificationForm(o: AliOrder, opts: { amountFen?: number } = {}): string {
+    const amount = fenToYuan(opts.amountFen ?? o.totalFen);
     const params: Record<string, string> = {
       notify_time: beijing(),
       notify_type: 'trade_status_sync',
@@ -304,24 +322,16 @@ export class AlipaySimulator {
       out_trade_no: o.outTradeNo,
       seller_id: o.sellerId,
       trade_status: o.status,
-      total_amount: fenToYuan(o.totalFen),
-      receipt_amount: fenToYuan(o.totalFen),
-      buyer_pay_amount: fenToYuan(o.totalFen),
+      total_amount: amount,
+      receipt_amount: amount,
+      buyer_pay_amount: amount,
       gmt_payment: o.paidAt ?? '',
       subject: o.subject,
     };
     for (const k of Object.keys(params)) if (params[k] === '') delete params[k]; // Alipay omits empty fields
     params.sign_type = 'RSA2';
     params.sign = this.sign(AlipaySimulator.signString(params, ['sign', 'sign_type']));
-    try {
-      return (
-        await simPost(o.notifyUrl!, new URLSearchParams(params).toString(), {
-          'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-        })
-      ).status;
-    } catch {
-      return 'error';
-    }
+    return new URLSearchParams(params).toString();
   }
 
   // ---- daily trade bill (bill_type=trade) --------------------------------------------------------------------
@@ -519,8 +529,10 @@ export class AlipaySimulator {
     const o = this.orders.get(decodeURIComponent(m[1]!));
     if (!o || o.status !== 'WAIT_BUYER_PAY')
       return json(409, { code: 'NOT_PAYABLE', message: 'no such unpaid order' });
-    const body = req.body ? (JSON.parse(req.body) as { notify?: string }) : {};
-    this.settle(o, body.notify !== 'drop');
+    const body = req.body ? (JSON.parse(req.body) as { notify?: string; notifyAmountFen?: number }) : {};
+    const amountFen = typeof body.notifyAmountFen === 'number' ? body.notifyAmountFen : undefined;
+    this.settle(o, body.notify !== 'drop', amountFen);
+    if (body.notify === 'duplicate' && o.notifyUrl) void this.notify(o); // Alipay may notify twice
     return json(200, { out_trade_no: o.outTradeNo, trade_no: o.tradeNo, trade_status: o.status });
   }
 }

@@ -699,11 +699,15 @@ export class BankPaySimulator {
     return o;
   }
 
-  /** A notification envelope, freshly signed (every attempt carries its own timestamp and nonce). */
+  /**
+   * A notification envelope, freshly signed (every attempt carries its own timestamp and nonce); `timestamp`
+   * (unix seconds) signs another time, e.g. a stale one for security tests.
+   */
   notificationBody(
     merchantNo: string,
     appId: string,
     n: { notifyId: string; notifyType: string; biz: Record<string, unknown> },
+    timestamp = Math.floor(Date.now() / 1000),
   ): string {
     const env: Record<string, string> = {
       appId,
@@ -713,7 +717,7 @@ export class BankPaySimulator {
       version: '1.0',
       signType: 'SM2',
       keyId: this.opts.bankKeyId,
-      timestamp: String(Math.floor(Date.now() / 1000)),
+      timestamp: String(timestamp),
       nonce: randomBytes(16).toString('hex'),
       bizContent: JSON.stringify(n.biz),
     };

@@ -429,12 +429,17 @@ export class NhsaSimulator {
   // ---- envelopes ----------------------------------------------------------------------------------------
 
   /** A signed (and, with data, encrypted) envelope for an app. */
-  private seal(app: NhsaSimApp, fields: Record<string, string | number | boolean>, data?: unknown) {
+  private seal(
+    app: NhsaSimApp,
+    fields: Record<string, string | number | boolean>,
+    data?: unknown,
+    at = Date.now(),
+  ) {
     const env: Record<string, unknown> = {
       appId: app.appId,
       encType: 'SM4',
       signType: 'SM2',
-      timestamp: String(Date.now()),
+      timestamp: String(at),
       version: VERSION,
       ...fields,
     };
@@ -899,6 +904,23 @@ export class NhsaSimulator {
     if (fault === 'drop') return;
     o.notificationsSent++;
     void this.deliver(o, 0, fault === 'tamper');
+  }
+
+  /**
+   * A 6302 of the order as it would read once settled (`data` overrides the order view), sealed and signed at
+   * `at` (epoch ms): built, not sent, the order unchanged (security tests: stale, wrong amounts).
+   */
+  notificationFor(payOrdId: string, opts: { data?: Record<string, unknown>; at?: number } = {}): string {
+    const o = this.orders.get(payOrdId);
+    const app = o && this.apps.get(o.appId);
+    if (!o || !app) throw new Error(`no such order ${payOrdId}`);
+    const settled = {
+      ...this.view(o),
+      ordStas: o.split.cashFen === 0 ? '6' : '4',
+      setlId: o.setlId ?? this.id('SETL'),
+      setlTime: bjTime(o.setlTime ?? new Date()),
+    };
+    return JSON.stringify(this.seal(app, {}, { notifyId: this.id('NT'), ...settled, ...opts.data }, opts.at));
   }
 
   /** Delivers the order's last 6302; anything but 200 with code 0 is retried on the configured curve. */

@@ -56,6 +56,8 @@ export interface MedInsHost {
     summary: string,
     originalType: string,
     resource: unknown,
+    /** Unix seconds the notification is signed with (default now). */
+    signedAt?: number,
   ): { headers: Record<string, string>; body: string };
   /** The JSAPI order a prepay_id was issued for. */
   cashOrderByPrepayId(prepayId: string): CashOrderView | undefined;
@@ -502,6 +504,35 @@ export class WechatMedInsSimulator {
       if (opts.notify !== 'drop') void this.deliver(o, n, 0);
     }
     return o;
+  }
+
+  /**
+   * A MEDICAL_INSURANCE.SUCCESS of the order as it would read once paid, with `overrides` on the resource,
+   * signed at `timestamp` (unix seconds): built, not sent, and the order unchanged (security tests).
+   */
+  notificationFor(
+    mixTradeNo: string,
+    opts: { overrides?: Record<string, unknown>; timestamp?: number } = {},
+  ): { headers: Record<string, string>; body: string; callbackUrl: string } {
+    const o = this.orders.get(mixTradeNo);
+    if (!o) throw new Error(`no such mixed order ${mixTradeNo}`);
+    const paid = {
+      ...this.view(o),
+      mix_pay_status: 'MIX_PAY_SUCCESS',
+      self_pay_status: o.self === 'NONE' ? 'NO_SELF_PAY' : 'SELF_PAY_SUCCESS',
+      med_ins_pay_status: o.medIns === 'NONE' ? 'NO_MED_INS_PAY' : 'MED_INS_PAY_SUCCESS',
+      paid_time: beijingNow(),
+      ...opts.overrides,
+    };
+    const n = this.host.encryptedNotification(
+      o.signer,
+      'MEDICAL_INSURANCE.SUCCESS',
+      '医保混合收款成功',
+      'medical_insurance',
+      paid,
+      opts.timestamp,
+    );
+    return { ...n, callbackUrl: String(o.body.callback_url) };
   }
 
   /** Delivers MEDICAL_INSURANCE.SUCCESS to callback_url; a non-2xx or no answer is retried on the curve. */

@@ -20,7 +20,8 @@ import { WechatMedInsSimulator } from './medins';
  * reply with the platform key, keeps orders, and sends AES-256-GCM-encrypted, RSA-signed notifications.
  *
  * Control API for tests and the demo (unsigned, loopback only):
- * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen?, force? }`
+ * - `POST /sim/wechatpay/orders/{out_trade_no}/pay` `{ notify?: 'deliver'|'drop'|'duplicate', notifyAmountFen?, notifyTimestamp?, force? }`
+ *   (`notifyTimestamp`: the unix seconds the notification is signed with — an old one is a stale notification)
  * - `POST /sim/wechatpay/orders/{out_trade_no}/resend` re-sends the last notification
  * - `GET  /sim/wechatpay/orders/{out_trade_no}` the simulator's view of an order
  * - `POST /sim/wechatpay/orders/{out_trade_no}/comment` `{ stars: 1–5, content, at? }` the patient comments (订单评价)
@@ -1108,7 +1109,12 @@ export class WechatPaySimulator {
    */
   pay(
     outTradeNo: string,
-    opts: { notify?: 'deliver' | 'drop' | 'duplicate'; notifyAmountFen?: number; force?: boolean } = {},
+    opts: {
+      notify?: 'deliver' | 'drop' | 'duplicate';
+      notifyAmountFen?: number;
+      notifyTimestamp?: number;
+      force?: boolean;
+    } = {},
   ): SimOrder {
     const o = this.orders.get(outTradeNo);
     if (!o) throw new Error(`no such order ${outTradeNo}`);
@@ -1118,7 +1124,7 @@ export class WechatPaySimulator {
     o.trade_state = 'SUCCESS';
     o.transaction_id = `42000${Date.now()}${randomBytes(4).toString('hex')}`.slice(0, 28);
     o.success_time = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
-    const notification = this.buildNotification(o, opts.notifyAmountFen);
+    const notification = this.buildNotification(o, opts.notifyAmountFen, opts.notifyTimestamp);
     o.lastNotification = notification;
     const mode = opts.notify ?? 'deliver';
     if (mode !== 'drop') void this.deliver(o, notification, 0);
@@ -1126,7 +1132,17 @@ export class WechatPaySimulator {
     return o;
   }
 
-  private buildNotification(o: SimOrder, amountOverride?: number) {
+  /**
+   * A TRANSACTION notification of the order as it stands, signed and encrypted but not sent and changing
+   * nothing (security tests): `amountFen` overrides the amount, `timestamp` (unix seconds) the signed time.
+   */
+  notificationFor(outTradeNo: string, opts: { amountFen?: number; timestamp?: number } = {}) {
+    const o = this.orders.get(outTradeNo);
+    if (!o) throw new Error(`no such order ${outTradeNo}`);
+    return this.buildNotification(o, opts.amountFen, opts.timestamp);
+  }
+
+  private buildNotification(o: SimOrder, amountOverride?: number, timestamp?: number) {
     const tx = this.transaction(o);
     if (amountOverride !== undefined)
       tx.amount = { ...tx.amount, total: amountOverride, payer_total: amountOverride };
@@ -1137,6 +1153,7 @@ export class WechatPaySimulator {
       '支付成功',
       'transaction',
       tx,
+      timestamp,
     );
   }
 
@@ -1147,6 +1164,7 @@ export class WechatPaySimulator {
     summary: string,
     originalType: string,
     resource: unknown,
+    signedAt = Math.floor(Date.now() / 1000),
   ) {
     const merchant = this.merchants.get(mchId)!;
     const nonce = randomBytes(9).toString('base64url').slice(0, 12);
@@ -1176,7 +1194,7 @@ export class WechatPaySimulator {
         nonce,
       },
     });
-    const timestamp = String(Math.floor(Date.now() / 1000));
+    const timestamp = String(signedAt);
     const hnonce = randomBytes(16).toString('hex');
     const headers = {
       'content-type': 'application/json',
