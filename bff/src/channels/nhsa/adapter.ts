@@ -620,7 +620,11 @@ export class NhsaChannel implements InsurancePlatform, InsuranceChannel {
       payOrdId,
       payToken,
       split,
-      extra: { payOrdId, medOrgOrd: str(d.medOrgOrd) ?? input.orderNo, preSetl: fenView(ext.preSetl) },
+      extra: {
+        payOrdId,
+        medOrgOrd: str(d.medOrgOrd) ?? input.orderNo,
+        preSetl: maskNhsaPayload(fenView(ext.preSetl)),
+      },
     };
   }
 

@@ -322,7 +322,9 @@ function maskId(v: unknown): unknown {
 function forLog(body: unknown): unknown {
   if (!body || typeof body !== 'object') return body;
   const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-  for (const k of ['openid', 'sub_openid', 'pay_auth_no']) if (k in out) out[k] = maskId(out[k]);
+  for (const k of ['openid', 'sub_openid']) if (k in out) out[k] = maskId(out[k]);
+  // The payment authorisation is a credential: none of it is kept.
+  if ('pay_auth_no' in out) out.pay_auth_no = '[redacted]';
   for (const k of ['payer', 'relative']) {
     const p = out[k] as Record<string, unknown> | undefined;
     if (p && typeof p === 'object')
@@ -674,8 +676,17 @@ export class WechatMedInsChannel implements InsuranceChannel {
     } catch {
       throw new NotificationRejected('format', 'body is not JSON');
     }
-    const r = envelope.resource;
-    if (!envelope.id || !r?.ciphertext || !r.nonce || r.algorithm !== 'AEAD_AES_256_GCM')
+    // Signed by WeChat, yet typed here: a wrong shape is a refusal, never a TypeError (parser fuzz tests).
+    const r = envelope?.resource;
+    if (
+      typeof envelope?.id !== 'string' ||
+      !envelope.id ||
+      typeof r?.ciphertext !== 'string' ||
+      !r.ciphertext ||
+      typeof r.nonce !== 'string' ||
+      !r.nonce ||
+      r.algorithm !== 'AEAD_AES_256_GCM'
+    )
       throw new NotificationRejected('format', 'not a v3 notification envelope');
     if (envelope.event_type !== 'MEDICAL_INSURANCE.SUCCESS')
       throw new NotificationRejected('format', `unexpected event ${String(envelope.event_type)}`);
@@ -691,7 +702,7 @@ export class WechatMedInsChannel implements InsuranceChannel {
     } catch {
       throw new NotificationRejected('format', 'decrypted resource is not JSON');
     }
-    if (typeof resource.out_trade_no !== 'string' || typeof resource.mix_pay_status !== 'string')
+    if (!resource || typeof resource.out_trade_no !== 'string' || typeof resource.mix_pay_status !== 'string')
       throw new NotificationRejected('format', 'resource lacks out_trade_no or mix_pay_status');
     return {
       notifyId: envelope.id,

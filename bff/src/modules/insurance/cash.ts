@@ -102,7 +102,9 @@ export async function startCashRepair(
       and(
         eq(refunds.paymentId, paymentId),
         eq(refunds.requestedBy, REPAIR_ACTOR),
-        inArray(refunds.status, ['PENDING', 'PROCESSING', 'SUCCESS']),
+        // One automatic repair per payment, ever: a failed or abnormal one is a person's (alerted), since a
+        // second try could pay back twice if the first later succeeds.
+        inArray(refunds.status, ['PENDING', 'PROCESSING', 'SUCCESS', 'FAILED', 'ABNORMAL']),
       ),
     );
   if (existing.length) return;

@@ -23,6 +23,8 @@ type InsuranceRefundRow = typeof insuranceRefunds.$inferSelect;
 
 /** Tries of one insurance refund (6203) before a person is asked to look. */
 const MAX_TRIES = 8;
+/** Tries to start the cash half of an ALL refund (another refund in flight…) before a person is asked. */
+const MAX_CASH_HALF_TRIES = 30;
 /** Waits between tries, seconds (the last repeats). */
 const RETRY_SECONDS = [10, 30, 60, 300, 900, 1800, 3600];
 
@@ -207,6 +209,22 @@ async function startCashHalf(deps: Deps, row: InsuranceRefundRow, job: Insurance
       .set({ cashRefundId: cash.id, updatedAt: sql`now()` })
       .where(eq(insuranceRefunds.id, row.id));
   } catch (e) {
+    if (job.attempt >= MAX_CASH_HALF_TRIES) {
+      // A lasting refusal (the cash was refunded another way, say): a person decides.
+      await raiseAlert(deps.db, {
+        hospitalId: row.hospitalId,
+        kind: 'insurance_refund_stuck',
+        severity: 'critical',
+        orderId: row.orderId,
+        message:
+          `医保全额退款 ${row.refundNo} 的现金部分（${row.cashFen} 分）未能发起：${(e as Error).message}`.slice(
+            0,
+            500,
+          ),
+        data: { insuranceRefundId: row.id },
+      });
+      return;
+    }
     // E.g. another refund in flight: try again shortly.
     await deps.jobs.send(
       QUEUES.insuranceRefund,

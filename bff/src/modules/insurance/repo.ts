@@ -1,7 +1,7 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, lt, ne, sql } from 'drizzle-orm';
 import type { InsuranceSplit, InsuredPerson } from '../../channels/insurance-types';
 import type { Tx } from '../../db/client';
-import { insuranceSettlements } from '../../db/schema';
+import { insuranceAuthorizations, insuranceSettlements } from '../../db/schema';
 import type { Deps } from '../../deps';
 
 export type SettlementRow = typeof insuranceSettlements.$inferSelect;
@@ -77,6 +77,29 @@ export interface AuthSecrets {
   person: InsuredPerson;
 }
 
+/** What an authorisation's secrets become a day after it expired (see {@link purgeExpiredAuthorizations}). */
+export const PURGED = 'purged';
+
 export function openAuth(deps: Pick<Deps, 'secrets'>, sealed: string): AuthSecrets {
+  if (sealed === PURGED)
+    return { payAuthNo: '', person: { psnNo: '', name: '', idNo: '', idType: '01', insutype: '' } };
   return JSON.parse(deps.secrets.open(sealed)) as AuthSecrets;
+}
+
+/**
+ * The payAuthNo and the full ID number are kept only while they are of use: a day after an authorisation
+ * expired (its orders settled, revoked or reversed by then) its sealed secrets are dropped. Run by the sweep.
+ */
+export async function purgeExpiredAuthorizations(deps: Pick<Deps, 'db'>): Promise<number> {
+  const done = await deps.db
+    .update(insuranceAuthorizations)
+    .set({ secretEnc: PURGED })
+    .where(
+      and(
+        lt(insuranceAuthorizations.expiresAt, sql`now() - interval '1 day'`),
+        ne(insuranceAuthorizations.secretEnc, PURGED),
+      ),
+    )
+    .returning({ id: insuranceAuthorizations.id });
+  return done.length;
 }

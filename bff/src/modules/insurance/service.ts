@@ -528,16 +528,25 @@ export async function payQuote(
   if (res.result === 'SUCCESS' && res.settlement) {
     await applySettlement(deps, settler, res.settlement, 'settle_call', who.openId);
   } else if (res.result === 'FAIL') {
-    await applySettlement(
-      deps,
-      settler,
-      {
-        orderNo: order.orderNo,
-        state: 'FAILED',
-        rawState: `${res.errorCode ?? ''} ${res.errorMessage ?? ''}`.trim(),
-      },
-      'settle_call',
-    );
+    // A refusal is believed only when the settling party, asked at once, confirms nothing was settled: an
+    // error code we do not know, or a reply whose amounts do not add up, may hide a settlement. Otherwise the
+    // settlement stays SETTLING and the sync job asks until it knows.
+    const q = await settler.settler.querySettlement(order.orderNo, s.payOrdId!, secrets.payAuthNo);
+    const st = q.result === 'SUCCESS' ? q.settlement : undefined;
+    if (st?.state === 'SETTLED') {
+      await applySettlement(deps, settler, st, 'query', who.openId);
+    } else if (st && ['PENDING', 'NOT_FOUND', 'FAILED'].includes(st.state)) {
+      await applySettlement(
+        deps,
+        settler,
+        {
+          orderNo: order.orderNo,
+          state: 'FAILED',
+          rawState: `${res.errorCode ?? ''} ${res.errorMessage ?? ''}`.trim(),
+        },
+        'settle_call',
+      );
+    }
   }
   // UNKNOWN / PENDING: the sync job asks until it knows.
   const view = await insuranceOrderView(deps, who, orderId);
@@ -571,7 +580,8 @@ export async function cancelQuote(
   if (!s) throw notFound('insurance order');
   if (s.status !== 'QUOTED')
     throw new AppError('order_not_payable', `the quote is ${s.status.toLowerCase()}`);
-  await revokeQuote(deps, orderId, 'cancelled by the patient');
+  if (!(await revokeQuote(deps, orderId, 'cancelled by the patient')))
+    await closeQuoteLocally(deps, orderId, 'cancelled by the patient');
   return insuranceOrderView(deps, who, orderId);
 }
 
@@ -601,21 +611,51 @@ export async function revokeQuote(deps: Deps, orderId: string, why: string): Pro
   }
   await deps.db.transaction(async (tx) => {
     const row = (await lockSettlement(tx, orderId))!;
-    await moveSettlement(tx, row, ['QUOTING', 'QUOTED', 'CLOSING', 'SETTLING'], 'REVOKED');
+    const moved = await moveSettlement(tx, row, ['QUOTING', 'QUOTED', 'CLOSING', 'SETTLING'], 'REVOKED');
+    // Something else decided meanwhile (a settlement applied, say): that path owns the order now.
+    if (!moved && row.status !== 'REVOKED') return;
     const closed = await transition(tx, orderId, 'close', {
       actor: ACTOR,
       reason: why,
       patch: { closedAt: deps.clock.now() },
     });
     if (closed) await releaseBills(tx, orderId);
-    // WeChat's sheet may have taken the cash part although the insurance part never settled: it goes back.
-    const [payment] = await tx.select().from(payments).where(eq(payments.orderId, orderId));
-    if (payment?.status === 'SUCCESS') {
-      const order = (await findOrder(tx, orderId))!;
-      await startCashRepair(deps, tx, order, payment.id, payment.amountFen, why);
-    }
+    await settleEndedCash(deps, tx, orderId, why);
   });
   return true;
+}
+
+/**
+ * A quote the platform would not let us withdraw yet (6401 refused or unanswered): nothing was sent to settle
+ * it (6202 needs the payToken only we hold), so the order is closed and the bills released now; the sync job
+ * keeps asking for the withdrawal (CLOSING → query → 6401).
+ */
+export async function closeQuoteLocally(deps: Deps, orderId: string, why: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const row = await lockSettlement(tx, orderId);
+    if (!row || !(await moveSettlement(tx, row, ['QUOTING', 'QUOTED'], 'CLOSING'))) return;
+    const closed = await transition(tx, orderId, 'close', {
+      actor: ACTOR,
+      reason: `${why}; withdrawal of the upload pending`,
+      patch: { closedAt: deps.clock.now() },
+    });
+    if (closed) await releaseBills(tx, orderId);
+    await enqueueSync(deps, tx, orderId, 30);
+  });
+}
+
+/**
+ * The cash part of an insurance order that ended without completing: taken → refunded (repair); still open at
+ * the channel → the payment query job follows it until it is closed there (or paid, then refunded).
+ */
+async function settleEndedCash(deps: Deps, tx: Tx, orderId: string, why: string) {
+  const [payment] = await tx.select().from(payments).where(eq(payments.orderId, orderId));
+  if (payment?.status === 'SUCCESS') {
+    const order = (await findOrder(tx, orderId))!;
+    await startCashRepair(deps, tx, order, payment.id, payment.amountFen, why);
+  } else if (payment?.status === 'PENDING') {
+    await deps.jobs.send(QUEUES.paymentQuery, { orderId, attempt: 0 }, { startAfterSeconds: 5 }, tx);
+  }
 }
 
 /**
@@ -654,6 +694,19 @@ export async function applySettlement(
 
     const insuranceOk = st.state === 'SETTLED' && (st.insuranceState ?? 'SETTLED') === 'SETTLED';
     if (insuranceOk) {
+      if (['SETTLED', 'REVERSING', 'REVERSED', 'PARTIALLY_REFUNDED', 'REFUNDED'].includes(s.status)) {
+        // Already applied. Later amounts may be net of refunds: never act on them, but let a person compare.
+        if (st.split && s.status === 'SETTLED' && !sameSplit(st.split, splitOf(s)))
+          await raiseAlert(tx, {
+            hospitalId: order.hospitalId,
+            kind: 'insurance_split_mismatch',
+            severity: 'warning',
+            orderId: order.id,
+            message: `医保订单 ${order.orderNo} 再次收到的结算分账与已结算的不同：${JSON.stringify(st.split)}`,
+            data: facts,
+          });
+        return { outcome: 'duplicate' as const };
+      }
       if (st.split && !sameSplit(st.split, splitOf(s))) {
         // The platform settled other amounts than it quoted: never PAID on a split nobody agreed to.
         await raiseAlert(tx, {
@@ -664,11 +717,11 @@ export async function applySettlement(
           message: `医保订单 ${order.orderNo} 结算分账与报价不符：结算 ${JSON.stringify(st.split)}`,
           data: facts,
         });
-        if (['QUOTED', 'SETTLING'].includes(s.status))
-          await moveSettlement(tx, s, ['QUOTED', 'SETTLING'], 'SETTLED', {
-            settlementId: st.settlementId ?? null,
-            settledAt: st.settledAt ?? deps.clock.now(),
-          });
+        // Whatever we thought of it (quoted, settling, closing, revoked, failed), it did settle: reverse it.
+        await moveSettlement(tx, s, ['QUOTED', 'SETTLING', 'CLOSING', 'REVOKED', 'FAILED'], 'SETTLED', {
+          settlementId: st.settlementId ?? null,
+          settledAt: st.settledAt ?? deps.clock.now(),
+        });
         const s2 = (await lockSettlement(tx, order.id))!;
         await transition(tx, order.id, 'conflict', {
           actor,
@@ -677,11 +730,6 @@ export async function applySettlement(
         await startInsuranceRepair(deps, tx, order, s2, 'settled split differs from the quote');
         return { outcome: 'conflict' as const };
       }
-      if (
-        s.status === 'SETTLED' ||
-        ['REVERSING', 'REVERSED', 'PARTIALLY_REFUNDED', 'REFUNDED'].includes(s.status)
-      )
-        return { outcome: 'duplicate' as const };
       const settledAt = st.settledAt ?? deps.clock.now();
       const patch = {
         settlementId: st.settlementId ?? s.settlementId,
@@ -759,6 +807,7 @@ export async function applySettlement(
       if (failed) await releaseBills(tx, order.id);
       const s2 = (await lockSettlement(tx, order.id))!;
       await startInsuranceRepair(deps, tx, failed ?? order, s2, 'cash part failed');
+      await settleEndedCash(deps, tx, order.id, 'cash part failed');
       return { outcome: 'applied' as const };
     }
     await moveSettlement(tx, s, ['QUOTED', 'SETTLING', 'CLOSING'], 'FAILED', {
@@ -771,10 +820,7 @@ export async function applySettlement(
       patch: { closedAt: deps.clock.now() },
     });
     if (failed) await releaseBills(tx, order.id);
-    const [payment] = await tx.select().from(payments).where(eq(payments.orderId, order.id));
-    if (payment?.status === 'SUCCESS') {
-      await startCashRepair(deps, tx, order, payment.id, payment.amountFen, 'insurance part failed');
-    }
+    await settleEndedCash(deps, tx, order.id, 'insurance part failed');
     return { outcome: 'applied' as const };
   });
   if ('cash' in needCash && needCash.cash) {

@@ -5,7 +5,7 @@ import { findOrder } from '../orders/repo';
 import { raiseAlert } from '../payments/service';
 import { enqueueSync } from './cash';
 import { findSettlement, openAuth } from './repo';
-import { applySettlement, revokeQuote } from './service';
+import { applySettlement, closeQuoteLocally, revokeQuote } from './service';
 
 export interface InsuranceSyncJob {
   orderId: string;
@@ -68,8 +68,10 @@ export async function runInsuranceSync(deps: Deps, job: InsuranceSyncJob): Promi
         );
         return;
       }
-      if (!(await revokeQuote(deps, order.id, 'quote expired')))
-        await again('revocation (6401) not confirmed');
+      if (!(await revokeQuote(deps, order.id, 'quote expired'))) {
+        // The bills are not held hostage by the platform: closed now, the withdrawal asked for again later.
+        await closeQuoteLocally(deps, order.id, 'quote expired');
+      }
       return;
     }
     case 'SETTLING':

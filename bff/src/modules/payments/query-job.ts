@@ -14,7 +14,7 @@ import {
 } from '../orders/repo';
 import { queryDelaySeconds } from '../orders/service';
 import { applyChannelPayment, reverseRequested } from './service';
-import { onInsuranceOrderEnded } from '../insurance/cash';
+import { hasInsurancePart, onInsuranceOrderEnded } from '../insurance/cash';
 
 export interface PaymentQueryJob {
   orderId: string;
@@ -115,13 +115,20 @@ async function micropayStep(
  */
 export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise<void> {
   const order = await findOrder(deps.db, job.orderId);
-  if (!order || (order.status !== 'PAYING' && order.status !== 'CREATED')) return;
-  // An insurance order before its cash part exists belongs to the insurance sync job.
+  if (!order) return;
   const [payment] = await deps.db
-    .select({ id: payments.id })
+    .select({ id: payments.id, status: payments.status, createdAt: payments.createdAt })
     .from(payments)
     .where(eq(payments.orderId, order.id));
+  // An insurance order before its cash part exists belongs to the insurance sync job.
   if (!payment) return;
+  if (order.status !== 'PAYING' && order.status !== 'CREATED') {
+    // An insurance order that ended while its cash part was still open at the channel: followed until the
+    // channel closed it, or — if the patient paid after all — until that payment is applied (and refunded).
+    if (payment.status === 'PENDING' && (await hasInsurancePart(deps.db, order.id)))
+      await endedCashStep(deps, order, job);
+    return;
+  }
   const account = await deps.channels.get(order.merchantAccountId);
   const q = await account.adapter.queryPayment(order.orderNo);
   const expired = deps.clock.now() >= order.expiresAt;
@@ -138,7 +145,8 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
     case 'FAILED':
       return closeLocally(deps, order, 'fail', `channel reports ${q.payment.rawState ?? 'FAILED'}`);
     case 'NOT_FOUND':
-      if (deps.clock.now().getTime() - order.createdAt.getTime() > NOT_FOUND_GRACE_MS) {
+      // Counted from the payment (an insurance order's cash part is asked for long after the order was made).
+      if (deps.clock.now().getTime() - payment.createdAt.getTime() > NOT_FOUND_GRACE_MS) {
         return closeLocally(deps, order, 'fail', 'the channel has no such order');
       }
       return reschedule(deps, order, job.attempt + 1);
@@ -152,4 +160,29 @@ export async function runPaymentQuery(deps: Deps, job: PaymentQueryJob): Promise
     case 'PAYING':
       return reschedule(deps, order, job.attempt + 1);
   }
+}
+
+/** The cash part of an ended insurance order, still open at the channel: close it there, or apply its payment. */
+async function endedCashStep(deps: Deps, order: OrderRow, job: PaymentQueryJob) {
+  const account = await deps.channels.get(order.merchantAccountId);
+  const q = await account.adapter.queryPayment(order.orderNo);
+  const state = q.result === 'SUCCESS' ? q.payment?.state : undefined;
+  const markClosed = () =>
+    deps.db
+      .update(payments)
+      .set({ status: 'CLOSED', updatedAt: sql`now()` })
+      .where(and(eq(payments.orderId, order.id), eq(payments.status, 'PENDING')));
+  if (state === 'PAID' || state === 'REFUNDED') {
+    await deps.db.transaction((tx) => applyChannelPayment(deps, account, q.payment!, 'query', tx));
+    return;
+  }
+  if (state === 'CLOSED' || state === 'FAILED' || state === 'NOT_FOUND') {
+    await markClosed();
+    return;
+  }
+  if (state === 'NOTPAY' && (await account.adapter.closePayment(order.orderNo)).result === 'SUCCESS') {
+    await markClosed();
+    return;
+  }
+  await reschedule(deps, order, job.attempt + 1);
 }

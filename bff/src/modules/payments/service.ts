@@ -128,22 +128,7 @@ export async function applyChannelPayment(
 
   const [payment] = await tx.select().from(payments).where(eq(payments.orderId, order.id)).for('update');
 
-  if (ALREADY_PAID.includes(order.status)) {
-    if (payment?.channelTradeNo && p.channelTradeNo && payment.channelTradeNo !== p.channelTradeNo) {
-      await raiseAlert(tx, {
-        hospitalId: order.hospitalId,
-        kind: 'double_payment',
-        severity: 'critical',
-        orderId: order.id,
-        message: `订单 ${order.orderNo} 收到第二笔不同的渠道支付 ${p.channelTradeNo}`,
-        data: facts,
-      });
-      return metric('conflict');
-    }
-    return metric('duplicate');
-  }
-
-  // From here the order is CREATED, PAYING, CLOSED or FAILED: every one of them can become CONFLICTED.
+  // Flags the order CONFLICTED (from CREATED, PAYING, CLOSED or FAILED) with a critical alert.
   const flag = async (kind: string, reason: string, message: string) => {
     const moved = await transition(tx, order.id, 'conflict', { actor, reason, data: facts });
     if (moved) {
@@ -168,6 +153,47 @@ export async function applyChannelPayment(
     return metric('conflict');
   };
 
+  // The cash part of an order with an insurance part: its own rules (cash.ts) whatever the order's state —
+  // completes the order with the insurance part, waits for it, or is refunded when the order ended without it.
+  if (p.state === 'PAID' && payment && (await hasInsurancePart(tx, order.id))) {
+    if (payment.status === 'SUCCESS') {
+      if (payment.channelTradeNo && p.channelTradeNo && payment.channelTradeNo !== p.channelTradeNo) {
+        await raiseAlert(tx, {
+          hospitalId: order.hospitalId,
+          kind: 'double_payment',
+          severity: 'critical',
+          orderId: order.id,
+          message: `订单 ${order.orderNo} 收到第二笔不同的渠道支付 ${p.channelTradeNo}`,
+          data: facts,
+        });
+        return metric('conflict');
+      }
+      return metric('duplicate');
+    }
+    if (p.amountFen !== payment.amountFen)
+      return flag(
+        'amount_mismatch',
+        `amount mismatch: channel ${p.amountFen} fen, cash part ${payment.amountFen} fen`,
+        `医保订单 ${order.orderNo} 现金部分金额不符：渠道 ${p.amountFen} 分，订单 ${payment.amountFen} 分`,
+      );
+    return metric(await onCashPartPaid(deps, tx, order, p, { actor, data: facts }));
+  }
+
+  if (ALREADY_PAID.includes(order.status)) {
+    if (payment?.channelTradeNo && p.channelTradeNo && payment.channelTradeNo !== p.channelTradeNo) {
+      await raiseAlert(tx, {
+        hospitalId: order.hospitalId,
+        kind: 'double_payment',
+        severity: 'critical',
+        orderId: order.id,
+        message: `订单 ${order.orderNo} 收到第二笔不同的渠道支付 ${p.channelTradeNo}`,
+        data: facts,
+      });
+      return metric('conflict');
+    }
+    return metric('duplicate');
+  }
+
   // What the channel was asked to collect: the order's amount, or the cash part of an insurance order.
   const expectedFen = payment?.amountFen ?? order.amountFen;
   if (p.amountFen !== expectedFen) {
@@ -176,10 +202,6 @@ export async function applyChannelPayment(
       `amount mismatch: channel ${p.amountFen} fen, order ${expectedFen} fen`,
       `订单 ${order.orderNo} 金额不符：渠道 ${p.amountFen} 分，订单 ${expectedFen} 分`,
     );
-  }
-  // The cash part of an order with an insurance part: the order completes when both parts have.
-  if (p.state === 'PAID' && (await hasInsurancePart(tx, order.id))) {
-    return metric(await onCashPartPaid(deps, tx, order, p, { actor, data: facts }));
   }
   if (p.state === 'REFUNDED') {
     // Paid and already refunded outside this platform: neither a payment to apply nor one to ignore.

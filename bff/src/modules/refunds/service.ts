@@ -380,6 +380,22 @@ export async function applyChannelRefund(
 async function lateRefundSuccess(deps: Deps, refund: RefundRow, r: ChannelRefund, actor: string, tx: Tx) {
   const order = (await lockOrderById(tx, refund.orderId))!;
   await markRefundSucceeded(deps, tx, refund, r);
+  if (refund.requestedBy === REPAIR_ACTOR) {
+    // A repair of an order never paid as a whole: nothing to count on the order, nothing to tell the HIS.
+    await recordEvent(tx, order, 'repair_refund_succeeded', {
+      actor,
+      data: { refundId: refund.id, late: true },
+    });
+    await raiseAlert(tx, {
+      hospitalId: order.hospitalId,
+      kind: 'refund_late_success',
+      severity: 'critical',
+      orderId: order.id,
+      message: `自动退款 ${refund.refundNo}（${refund.amountFen} 分）曾判定为失败，渠道现报告成功：请核对是否已人工退款`,
+      data: { refundId: refund.id, previous: refund.status },
+    });
+    return 'conflict' as const;
+  }
   const fits = order.refundedFen + refund.amountFen <= order.amountFen;
   if (fits) {
     const [u] = await tx

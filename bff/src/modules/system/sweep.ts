@@ -3,6 +3,7 @@ import type { Deps } from '../../deps';
 import { QUEUES } from '../../jobs/queue';
 import { raiseAlert } from '../payments/service';
 import { enqueueSettlementRefunds } from '../inpatient/events';
+import { purgeExpiredAuthorizations } from '../insurance/repo';
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -29,8 +30,11 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
 
   const orphanOrders = await rows<{ id: string }>(sql`
     SELECT o.id FROM orders o
-    WHERE o.status IN ('CREATED', 'PAYING') AND o.created_at < now() - interval '2 minutes'
+    WHERE o.created_at < now() - interval '2 minutes'
       AND EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'PENDING')
+      AND (o.status IN ('CREATED', 'PAYING')
+        -- an ended insurance order whose cash part is still open at the channel
+        OR EXISTS (SELECT 1 FROM insurance_settlements s WHERE s.order_id = o.id))
       AND NOT EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.paymentQuery} AND j.state IN ${sql.raw(LIVE)} AND j.data->>'orderId' = o.id)
     LIMIT 500`);
   for (const o of orphanOrders) await jobs.send(QUEUES.paymentQuery, { orderId: o.id, attempt: 100 });
@@ -68,6 +72,8 @@ export async function sweep(deps: Deps): Promise<SweepResult> {
       AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind IN ('settlement_refund_failed', 'settlement_refund_stuck') AND a.data->>'settlementId' = s.id)
     LIMIT 200`);
   for (const st of stalledStays) await enqueueSettlementRefunds(deps, undefined, st.id);
+
+  await purgeExpiredAuthorizations(deps);
 
   const orphanPushes = await rows<{ event_id: string; attempts: number }>(sql`
     SELECT p.event_id, p.attempts FROM his_pushes p
