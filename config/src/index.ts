@@ -93,9 +93,12 @@ const ConfigSchema = z
       .int()
       .min(300)
       .max(7 * 86400),
-    /** Open API: requests per second each HIS app may make, per bff process (OPEN_API_RATE_PER_SECOND). */
+    /**
+     * Open API: requests per second each HIS app may make, counted over every bff process: at most ten times
+     * this in any ten seconds (OPEN_API_RATE_PER_SECOND).
+     */
     openApiRatePerSecond: z.coerce.number().int().min(1).max(100000),
-    /** Open API: burst above the rate (OPEN_API_RATE_BURST). */
+    /** Open API: most calls of an app in any one second, over every bff process (OPEN_API_RATE_BURST). */
     openApiRateBurst: z.coerce.number().int().min(1).max(100000),
     /** Open API: accepted clock skew of a signed request, in seconds (OPEN_API_WINDOW_SECONDS). */
     openApiWindowSeconds: z.coerce.number().int().min(30).max(3600),

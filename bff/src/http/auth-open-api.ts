@@ -1,9 +1,10 @@
 import type { Context, Next } from 'koa';
 import { eq } from 'drizzle-orm';
-import { hisApps, openApiCalls, openApiNonces } from '../db/schema';
+import { hisApps, openApiCalls } from '../db/schema';
 import type { Deps } from '../deps';
 import { readRawBody } from '../lib/body';
 import { AppError, toAppError } from '../lib/errors';
+import { spendOpenApiCall } from '../lib/rate-limits';
 import { NONCE_PATTERN, verifySignature } from '../modules/his/signature';
 
 /** The HIS app a signed call came from. */
@@ -32,25 +33,12 @@ export const LEDGER_BODY_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Authenticates a signed open-API call (scheme in modules/his/signature.ts): known and enabled app,
- * timestamp within the window, HMAC over method, target, timestamp, nonce and body hash, and a nonce never
- * seen before (stored in PostgreSQL, so the check holds across every bff process). Also writes the
- * open-API log line for every call, accepted or refused.
+ * timestamp within the window, HMAC over method, target, timestamp, nonce and body hash, a nonce never
+ * seen before and the app's rate limit (both in PostgreSQL, so the checks hold across every bff process).
+ * Also writes the open-API log line for every call, accepted or refused.
  */
 export function requireOpenApiSignature(deps: Deps) {
   const cache = new Map<string, CachedApp>();
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  /** Token bucket per app (per process): only correctly signed calls spend it, so nobody else can drain it. */
-  function take(appId: string): boolean {
-    const now = Date.now();
-    const { openApiRatePerSecond: rate, openApiRateBurst: burst } = deps.config;
-    const b = buckets.get(appId) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
-    b.at = now;
-    buckets.set(appId, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
   async function loadApp(appId: string): Promise<CachedApp | undefined> {
     const hit = cache.get(appId);
     if (hit && Date.now() - hit.at < APP_CACHE_MS) return hit;
@@ -109,20 +97,20 @@ export function requireOpenApiSignature(deps: Deps) {
           'signature does not match (see the signing scheme in the open API document)',
         );
       }
-      if (!take(appId)) {
+      // Only a correctly signed call may spend a nonce and the app's budget (shared by every bff process),
+      // so nobody else can drain it.
+      const spent = await spendOpenApiCall(deps.db, appId, nonce, {
+        ratePerSecond: deps.config.openApiRatePerSecond,
+        burst: deps.config.openApiRateBurst,
+      });
+      if (spent === 'rate_limited') {
         ctx.set('Retry-After', '1');
         throw new AppError(
           'rate_limited',
           `more than ${deps.config.openApiRatePerSecond} requests per second from this app; slow down`,
         );
       }
-      // Only a correctly signed call may spend a nonce.
-      const fresh = await deps.db
-        .insert(openApiNonces)
-        .values({ appId, nonce })
-        .onConflictDoNothing()
-        .returning({ nonce: openApiNonces.nonce });
-      if (fresh.length === 0) throw new AppError('nonce_replayed', 'this nonce was already used');
+      if (spent === 'replayed') throw new AppError('nonce_replayed', 'this nonce was already used');
       ctx.state.hisApp = { appId, hospitalId: app.hospitalId };
       await next();
       status = ctx.status;

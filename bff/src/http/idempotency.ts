@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Context, Next } from 'koa';
 import { idempotencyKeys } from '../db/schema';
 import type { Deps } from '../deps';
@@ -22,10 +22,20 @@ const RETRYABLE = new Set([
 ]);
 
 /**
+ * How long a claim may stay IN_PROGRESS before it counts as abandoned: longer than any write route runs (a few
+ * channel calls, each cut off after OUTBOUND_TIMEOUT_MS). A process killed mid-request leaves its claim behind;
+ * without this the key could never be used again and the caller would be told "in progress" for a day.
+ */
+export function claimLeaseSeconds(outboundTimeoutMs: number): number {
+  return Math.max(60, Math.ceil((4 * outboundTimeoutMs) / 1000));
+}
+
+/**
  * `Idempotency-Key` for a write route. The first request with a key runs and its response (success or a
  * 4xx) is stored; a repeat with the same method, path and body gets the stored response with
  * `Idempotent-Replayed: true`; a repeat with a different request is refused (409), as is one that arrives
- * while the first is still running. A 5xx is not stored, so the caller may retry. Works across processes:
+ * while the first is still running — unless that claim is older than {@link claimLeaseSeconds}: its process
+ * died, and the repeat runs in its place. A 5xx is not stored, so the caller may retry. Works across processes:
  * the record is a row in PostgreSQL.
  */
 export function idempotent(deps: Deps, scopeOf: (ctx: Context) => string) {
@@ -41,10 +51,19 @@ export function idempotent(deps: Deps, scopeOf: (ctx: Context) => string) {
     const scope = scopeOf(ctx);
     const where = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
 
+    // A claim of the same request abandoned by a dead process (older than the lease) is taken over: the
+    // request runs again, and the route's own rules (one live order per bill, one refund per HIS refund
+    // number) keep that from doing anything twice.
+    const lease = claimLeaseSeconds(deps.config.outboundTimeoutMs);
     const claimed = await deps.db
       .insert(idempotencyKeys)
       .values({ scope, key, requestHash, status: 'IN_PROGRESS' })
-      .onConflictDoNothing()
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.scope, idempotencyKeys.key],
+        set: { createdAt: sql`now()` },
+        setWhere: sql`${idempotencyKeys.status} = 'IN_PROGRESS' AND ${idempotencyKeys.requestHash} = ${requestHash}
+          AND ${idempotencyKeys.createdAt} < now() - make_interval(secs => ${lease})`,
+      })
       .returning({ key: idempotencyKeys.key });
     if (claimed.length === 0) {
       const [prior] = await deps.db.select().from(idempotencyKeys).where(where);

@@ -68,6 +68,16 @@ const QUEUE_POLICY: Partial<Record<QueueName, PgBoss.QueuePolicy>> = {
   'recon-push': 'stately',
 };
 
+/**
+ * Workers per process for the busy queues (default one): each holds one job at a time, so a slow channel or
+ * HIS call (up to OUTBOUND_TIMEOUT_MS) holds up only its own worker, not the whole queue.
+ */
+const QUEUE_WORKERS: Partial<Record<QueueName, number>> = {
+  'payment-query': 4,
+  'refund-query': 2,
+  'his-push': 4,
+};
+
 export interface SendOptions {
   /** Delay before the job may run, in seconds. */
   startAfterSeconds?: number;
@@ -92,7 +102,10 @@ export interface JobContext<T> {
 export interface JobQueue {
   /** Enqueues inside `tx` when given (commit → job exists; rollback → none). */
   send<T extends object>(name: QueueName, data: T, opts?: SendOptions, tx?: Tx): Promise<string | null>;
-  /** Runs `handler` for jobs of `name`; a throw fails the attempt and pg-boss retries per the job's options. */
+  /**
+   * Runs `handler` for jobs of `name` on this process's workers (one each, more for the busy queues); a throw
+   * fails the attempt and pg-boss retries per the job's options.
+   */
   work<T>(name: QueueName, handler: (job: JobContext<T>) => Promise<void>): Promise<void>;
   /** Runs `name` on a cron schedule — once per tick across every bff process. */
   schedule(name: QueueName, cron: string): Promise<void>;
@@ -115,6 +128,9 @@ export async function startJobQueue(opts: {
     schema: 'pgboss',
     supervise: opts.supervise ?? true,
     schedule: opts.supervise ?? true,
+    // Maintenance fails jobs whose worker died (SIGKILL) once their expiry passes, so they are retried; the
+    // default (every 120 s) added up to two minutes to that recovery. One process per interval runs it.
+    maintenanceIntervalSeconds: 30,
     migrate: true,
   });
   boss.on('error', (err) => opts.log.error({ err: { message: err.message } }, 'job queue error'));
@@ -152,26 +168,36 @@ export async function startJobQueue(opts: {
       return boss.send(name, data, options);
     },
     async work<T>(name: QueueName, handler: (job: JobContext<T>) => Promise<void>) {
-      await boss.work(
-        name,
-        { includeMetadata: true, pollingIntervalSeconds: opts.pollingIntervalSeconds, batchSize: 1 },
-        async (jobs) => {
-          for (const job of jobs) {
-            const p = handler({
-              id: job.id,
-              data: job.data as T,
-              retryCount: job.retryCount,
-              retryLimit: job.retryLimit,
-            });
-            running.add(p);
+      for (let i = 0; i < (QUEUE_WORKERS[name] ?? 1); i++) {
+        const worker: { id?: string } = {};
+        worker.id = await boss.work(
+          name,
+          { includeMetadata: true, pollingIntervalSeconds: opts.pollingIntervalSeconds, batchSize: 1 },
+          async (jobs) => {
             try {
-              await p;
+              for (const job of jobs) {
+                const p = handler({
+                  id: job.id,
+                  data: job.data as T,
+                  retryCount: job.retryCount,
+                  retryLimit: job.retryLimit,
+                });
+                running.add(p);
+                try {
+                  await p;
+                } finally {
+                  running.delete(p);
+                }
+              }
             } finally {
-              running.delete(p);
+              // pg-boss waits a whole polling interval after every fetch, even one that found a job: a worker
+              // would drain one job per interval (a backlog after a HIS outage took hours). A worker that
+              // found a job looks for the next one at once; only an idle worker waits.
+              if (jobs.length > 0 && worker.id) boss.notifyWorker(worker.id);
             }
-          }
-        },
-      );
+          },
+        );
+      }
     },
     async schedule(name, cron) {
       await boss.schedule(name, cron, {}, { tz: 'Asia/Shanghai' });

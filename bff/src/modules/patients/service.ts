@@ -6,6 +6,7 @@ import type { Deps } from '../../deps';
 import { AppError, notFound, unauthorized } from '../../lib/errors';
 import { newId } from '../../lib/ids';
 import { maskCardNo, maskIdNo, maskName } from '../../lib/mask';
+import { reserveCardBindAttempt } from '../../lib/rate-limits';
 import type { PatientLookup } from '../his/client';
 import { requireHisEndpoint } from '../his/endpoint';
 import type { SessionPrincipal } from '../orders/service';
@@ -49,54 +50,34 @@ function toCardView(row: CardRow, who: SessionPrincipal): PatientCard {
   };
 }
 
-/**
- * Binds a patient of the session's hospital to the session's account. The HIS looks the card (or ID number)
- * up and checks the name first; any refusal (`not_found`, `name_mismatch`, `his_unavailable`) writes
- * nothing. The same patient may be bound to other accounts (family), but only once to this one
- * (`card_already_bound`). Only the masked number is stored.
- */
 /** Failed card bindings an account may make in {@link BIND_FAILURE_WINDOW_MS} before it must wait. */
 export const BIND_FAILURE_LIMIT = 5;
 const BIND_FAILURE_WINDOW_MS = 60 * 60_000;
 
 /**
+ * Binds a patient of the session's hospital to the session's account. The HIS looks the card (or ID number)
+ * up and checks the name first; any refusal (`not_found`, `name_mismatch`, `his_unavailable`) writes
+ * nothing. The same patient may be bound to other accounts (family), but only once to this one
+ * (`card_already_bound`). Only the masked number is stored.
+ *
  * Binding a card asks the HIS whether a name goes with a card or ID number, so without a limit it could be
  * used to guess who is a patient here. Each account may fail {@link BIND_FAILURE_LIMIT} times an hour
- * (a sliding window, per bff process: N processes allow N × the limit, still far from guessing).
+ * (a sliding window kept in PostgreSQL, so it holds across every bff process: lib/rate-limits.ts).
  */
-const bindFailures = {
-  byAccount: new Map<string, number[]>(),
-  recent(accountId: string, now: number): number[] {
-    const kept = (this.byAccount.get(accountId) ?? []).filter((t) => now - t < BIND_FAILURE_WINDOW_MS);
-    if (kept.length) this.byAccount.set(accountId, kept);
-    else this.byAccount.delete(accountId);
-    return kept;
-  },
-  record(accountId: string, now: number) {
-    this.byAccount.set(accountId, [...this.recent(accountId, now), now]);
-    if (this.byAccount.size > 100_000) this.byAccount.delete(this.byAccount.keys().next().value!);
-  },
-  retryAfterSeconds(accountId: string, now: number): number {
-    const recent = this.recent(accountId, now);
-    if (recent.length < BIND_FAILURE_LIMIT) return 0;
-    return Math.ceil((recent[recent.length - BIND_FAILURE_LIMIT]! + BIND_FAILURE_WINDOW_MS - now) / 1000);
-  },
-};
-
 export async function bindCard(
   deps: Deps,
   who: SessionPrincipal,
   input: BindCardRequest,
 ): Promise<PatientCard> {
   const accountId = accountOf(who);
-  const now = deps.clock.now().getTime();
-  const wait = bindFailures.retryAfterSeconds(accountId, now);
-  if (wait > 0)
+  const endpoint = await requireHisEndpoint(deps, who.hospitalId);
+  // The attempt takes a slot first (every process sees it), and gives it back unless it fails in a way that counts.
+  const slot = await reserveCardBindAttempt(deps.db, accountId, BIND_FAILURE_LIMIT, BIND_FAILURE_WINDOW_MS);
+  if ('retryAfterSeconds' in slot)
     throw new AppError(
       'rate_limited',
-      `too many failed card bindings; try again in ${Math.ceil(wait / 60)} minutes or ask at the hospital's desk`,
+      `too many failed card bindings; try again in ${Math.ceil(slot.retryAfterSeconds / 60)} minutes or ask at the hospital's desk`,
     );
-  const endpoint = await requireHisEndpoint(deps, who.hospitalId);
   const by: PatientLookup =
     input.cardNo !== undefined ? { cardNo: input.cardNo } : { idNo: input.idNo ?? '' };
   let match;
@@ -105,9 +86,10 @@ export async function bindCard(
   } catch (e) {
     // A wrong name or an unknown number counts; the HIS being down does not.
     const code = (e as AppError).code;
-    if (code === 'name_mismatch' || code === 'not_found') bindFailures.record(accountId, now);
+    if (code !== 'name_mismatch' && code !== 'not_found') await slot.release();
     throw e;
   }
+  await slot.release();
   const cardNoMasked = 'cardNo' in by ? maskCardNo(by.cardNo) : maskIdNo(by.idNo);
   try {
     return await deps.db.transaction(async (tx) => {
