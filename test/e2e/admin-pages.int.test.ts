@@ -357,7 +357,8 @@ describe('admin pages in Chromium', () => {
       localStorage.setItem('hp.admin.session', JSON.stringify({ ...s, accessToken: 'broken.token.value' }));
     });
     await page.goto(`${base}/admin/orders`);
-    await expectText(page, '.ant-table-tbody', order.orderNo);
+    // The 401, the refresh and the retried list: three round trips, slow on a loaded CI machine.
+    await expectText(page, '.ant-table-tbody', order.orderNo, 40_000);
     const after = await page.evaluate(() => JSON.parse(localStorage.getItem('hp.admin.session')!));
     expect(after.accessToken).not.toBe('broken.token.value');
     expect(after.refreshToken).not.toBe(before.refreshToken);

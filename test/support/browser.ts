@@ -123,7 +123,7 @@ export async function expectText(
       .innerText({ timeout: 1000 })
       .catch(() => '(element not found)');
     throw new Error(
-      `expected ${selector} to contain ${JSON.stringify(text)}; it shows: ${seen.slice(0, 500)}`,
+      `expected ${selector} to contain ${JSON.stringify(text)} at ${page.url()}; it shows: ${seen.slice(0, 500)}`,
     );
   }
 }
