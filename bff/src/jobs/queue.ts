@@ -152,6 +152,8 @@ export async function startJobQueue(opts: {
       });
   }
   const running = new Set<Promise<unknown>>();
+  /** pg-boss worker loops started by {@link JobQueue.work} (see stop). */
+  let workerLoops = 0;
 
   return {
     async send(name, data, o = {}, tx) {
@@ -170,6 +172,7 @@ export async function startJobQueue(opts: {
     async work<T>(name: QueueName, handler: (job: JobContext<T>) => Promise<void>) {
       for (let i = 0; i < (QUEUE_WORKERS[name] ?? 1); i++) {
         const worker: { id?: string } = {};
+        workerLoops++;
         worker.id = await boss.work(
           name,
           { includeMetadata: true, pollingIntervalSeconds: opts.pollingIntervalSeconds, batchSize: 1 },
@@ -210,6 +213,10 @@ export async function startJobQueue(opts: {
       await boss.stop({ graceful: true, wait: true, timeout: Math.max(timeoutMs, 1) });
       if (running.size)
         await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, timeoutMs))]);
+      // pg-boss's offWork looks once a second whether every worker loop has ended, and only stops looking when
+      // they have; a look that comes after the host is gone (a test file torn down, a process exiting) throws.
+      // The loops end as soon as their handler returns: give the poller its next look while we are still here.
+      if (workerLoops > 0) await new Promise((r) => setTimeout(r, 1100));
     },
   };
 }
