@@ -41,7 +41,10 @@ describe('chaos run (CI size)', () => {
       /^chaos payments=(\d+) lost=(\d+) double_charged=(\d+) double_refunded=(\d+) stuck=(\d+) totals_match=(true|false) seconds=(\d+)$/.exec(
         line,
       );
-    if (!m || code !== 0) throw new Error(`chaos run failed (exit ${code}):\n${out}\n${err.slice(-4000)}`);
+    if (!m || code !== 0)
+      throw new Error(
+        `chaos run failed (exit ${code}):\n${out}\n${err.length > 6000 ? `${err.slice(0, 3000)}\n…\n${err.slice(-3000)}` : err}`,
+      );
     const [, payments, lost, doubleCharged, doubleRefunded, stuck, totalsMatch] = m;
     // On failure, the report above the line says what and where.
     const report = out;

@@ -161,6 +161,7 @@ async function startStack(): Promise<Stack> {
     cleanups.push(() => server.stop?.());
     const dbName = `hp_chaos_${process.pid}_${RUN.toLowerCase()}`;
     const admin = new pg.Client({ connectionString: server.adminUrl });
+    admin.on('error', (e) => log(`admin connection: ${e.message}`));
     await admin.connect();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -272,6 +273,8 @@ async function startStack(): Promise<Stack> {
       .update(hospitals)
       .set({ settings: sql`${hospitals.settings} || '{"hisLedgerMode":"pull"}'::jsonb` });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
+    // An idle client's connection may end under it (the database dropped at cleanup, a restart): never a crash.
+    pool.on('error', (e) => log(`judge pool: ${e.message}`));
     cleanups.push(() => pool.end());
 
     // 5. The bff processes, behind the balancer.
