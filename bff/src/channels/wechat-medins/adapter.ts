@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { Aes, Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
+import { Decorator, Formatter, Rsa } from 'wechatpay-axios-plugin';
 import { z } from 'zod';
 import type {
   InsuranceChannel,
@@ -14,7 +14,14 @@ import type {
 import { checkSplit } from '../insurance-types';
 import type { ChannelResult, NotificationReply, OutboundRecorder } from '../types';
 import { NotificationRejected } from '../types';
-import { classify, rfc3339Beijing, WechatPayOptionsSchema, type CallError } from '../wechatpay/adapter';
+import {
+  classify,
+  openV3Notification,
+  rfc3339Beijing,
+  v3NotificationReply,
+  WechatPayOptionsSchema,
+  type CallError,
+} from '../wechatpay/adapter';
 
 /*
  * WeChat medical-insurance payment (微信医保支付, mobile medical insurance 2.0): the v3 `med-ins` mixed order
@@ -200,10 +207,6 @@ export function legacyJumpClient(reply: { pay_url?: string; pay_appid?: string }
   if (!reply.pay_url) throw new Error('legacy insurance order reply has no pay_url');
   return { payUrl: reply.pay_url, ...(reply.pay_appid ? { payAppId: reply.pay_appid } : {}) };
 }
-
-/** Deliberate signature probes from WeChat Pay start with this and must fail (protocols.md §1). */
-const SIGNTEST_PREFIX = 'WECHATPAY/SIGNTEST/';
-const MAX_SKEW_SECONDS = 300;
 
 type PartState = 'PENDING' | 'DONE' | 'REFUNDED' | 'FAILED' | 'NONE';
 
@@ -639,69 +642,14 @@ export class WechatMedInsChannel implements InsuranceChannel {
     rawBody: string,
     now: Date,
   ): ParsedInsuranceNotification {
-    const h = (k: string) => headers[k] ?? headers[k.toLowerCase()];
-    const timestamp = h('wechatpay-timestamp');
-    const nonce = h('wechatpay-nonce');
-    const serial = h('wechatpay-serial');
-    const signature = h('wechatpay-signature');
-    if (!timestamp || !nonce || !serial || !signature)
-      throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
-    if (signature.startsWith(SIGNTEST_PREFIX)) throw new NotificationRejected('signature', 'signature probe');
-    if (serial !== this.opts.platformKeyId)
-      throw new NotificationRejected('signature', `unknown key serial ${serial}`);
-    if (
-      !/^\d{1,12}$/.test(timestamp) ||
-      Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS
-    )
-      throw new NotificationRejected('timestamp', 'timestamp outside the 300 s window');
-    let valid = false;
-    try {
-      valid = Rsa.verify(
-        Formatter.response(timestamp, nonce, rawBody),
-        signature,
-        this.platformPublicKey as unknown as string,
-      );
-    } catch {
-      valid = false;
-    }
-    if (!valid) throw new NotificationRejected('signature', 'signature does not verify');
-
-    let envelope: {
-      id?: string;
-      event_type?: string;
-      resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string };
-    };
-    try {
-      envelope = JSON.parse(rawBody);
-    } catch {
-      throw new NotificationRejected('format', 'body is not JSON');
-    }
-    // Signed by WeChat, yet typed here: a wrong shape is a refusal, never a TypeError (parser fuzz tests).
-    const r = envelope?.resource;
-    if (
-      typeof envelope?.id !== 'string' ||
-      !envelope.id ||
-      typeof r?.ciphertext !== 'string' ||
-      !r.ciphertext ||
-      typeof r.nonce !== 'string' ||
-      !r.nonce ||
-      r.algorithm !== 'AEAD_AES_256_GCM'
-    )
-      throw new NotificationRejected('format', 'not a v3 notification envelope');
+    const { envelope, resource: opened } = openV3Notification(headers, rawBody, now, {
+      platformKeyId: this.opts.platformKeyId,
+      platformPublicKey: this.platformPublicKey,
+      apiV3Key: this.opts.apiV3Key,
+    });
     if (envelope.event_type !== 'MEDICAL_INSURANCE.SUCCESS')
-      throw new NotificationRejected('format', `unexpected event ${String(envelope.event_type)}`);
-    let plain: string;
-    try {
-      plain = Aes.AesGcm.decrypt(r.ciphertext, this.opts.apiV3Key, r.nonce, r.associated_data ?? '');
-    } catch {
-      throw new NotificationRejected('decrypt', 'resource does not decrypt with the APIv3 key');
-    }
-    let resource: MixOrder;
-    try {
-      resource = JSON.parse(plain);
-    } catch {
-      throw new NotificationRejected('format', 'decrypted resource is not JSON');
-    }
+      throw new NotificationRejected('format', `unexpected event ${envelope.event_type}`);
+    const resource = opened as MixOrder;
     if (!resource || typeof resource.out_trade_no !== 'string' || typeof resource.mix_pay_status !== 'string')
       throw new NotificationRejected('format', 'resource lacks out_trade_no or mix_pay_status');
     return {
@@ -712,9 +660,6 @@ export class WechatMedInsChannel implements InsuranceChannel {
   }
 
   notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
-    // 200/204 with no body acknowledges; any 4xx/5xx asks WeChat to retry (status decides, not body).
-    return ok
-      ? { status: 204 }
-      : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
+    return v3NotificationReply(ok, message);
   }
 }

@@ -314,6 +314,93 @@ export function parseCommentsText(text: string): { nextOffset: number; comments:
   return { nextOffset: Number(first), comments };
 }
 
+/**
+ * Opens a WeChat Pay v3 notification (payments, refunds, insurance): the `Wechatpay-*` headers, the 300 s
+ * window, the RSA signature of `timestamp\nnonce\nbody\n` with the WeChat Pay key, the envelope's shape
+ * (signed, yet typed: a wrong shape is a refusal, never a TypeError) and the AES-256-GCM resource under the
+ * APIv3 key. Throws {@link NotificationRejected}; the caller checks the event and the resource's fields.
+ */
+export function openV3Notification(
+  headers: Record<string, string | undefined>,
+  rawBody: string,
+  now: Date,
+  keys: { platformKeyId: string; platformPublicKey: KeyObject; apiV3Key: string },
+): { envelope: { id: string; event_type: string }; resource: Record<string, unknown> } {
+  const h = (k: string) => headers[k] ?? headers[k.toLowerCase()];
+  const timestamp = h('wechatpay-timestamp');
+  const nonce = h('wechatpay-nonce');
+  const serial = h('wechatpay-serial');
+  const signature = h('wechatpay-signature');
+  if (!timestamp || !nonce || !serial || !signature)
+    throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
+  if (signature.startsWith(SIGNTEST_PREFIX)) throw new NotificationRejected('signature', 'signature probe');
+  if (serial !== keys.platformKeyId)
+    throw new NotificationRejected('signature', `unknown key serial ${serial}`);
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS)
+    throw new NotificationRejected('timestamp', 'timestamp outside the 300 s window');
+  let valid = false;
+  try {
+    valid = Rsa.verify(
+      Formatter.response(timestamp, nonce, rawBody),
+      signature,
+      keys.platformPublicKey as unknown as string, // Rsa.verify accepts a KeyObject; its typings say string
+    );
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new NotificationRejected('signature', 'signature does not verify');
+
+  let envelope: {
+    id?: string;
+    event_type?: string;
+    resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string };
+  };
+  try {
+    envelope = JSON.parse(rawBody);
+  } catch {
+    throw new NotificationRejected('format', 'body is not JSON');
+  }
+  const r = envelope?.resource;
+  if (
+    typeof envelope?.id !== 'string' ||
+    !envelope.id ||
+    typeof envelope.event_type !== 'string' ||
+    !envelope.event_type ||
+    typeof r?.ciphertext !== 'string' ||
+    !r.ciphertext ||
+    typeof r.nonce !== 'string' ||
+    !r.nonce ||
+    r.algorithm !== 'AEAD_AES_256_GCM'
+  ) {
+    throw new NotificationRejected('format', 'not a v3 notification envelope');
+  }
+  let plain: string;
+  try {
+    plain = Aes.AesGcm.decrypt(r.ciphertext, keys.apiV3Key, r.nonce, r.associated_data ?? '');
+  } catch {
+    throw new NotificationRejected('decrypt', 'resource does not decrypt with the APIv3 key');
+  }
+  let resource: unknown;
+  try {
+    resource = JSON.parse(plain);
+  } catch {
+    throw new NotificationRejected('format', 'decrypted resource is not JSON');
+  }
+  if (!resource || typeof resource !== 'object')
+    throw new NotificationRejected('format', 'decrypted resource is not an object');
+  return {
+    envelope: { id: envelope.id, event_type: envelope.event_type },
+    resource: resource as Record<string, unknown>,
+  };
+}
+
+/** The answer to a v3 notification: 204 acknowledges; any 4xx/5xx asks WeChat to send it again. */
+export function v3NotificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
+  return ok
+    ? { status: 204 }
+    : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
+}
+
 /** WeChat Pay API v3 through wechatpay-axios-plugin: requests signed, replies verified by the SDK. */
 export class WechatPayV3Channel implements PaymentChannel {
   readonly name = 'wechatpay';
@@ -727,73 +814,12 @@ export class WechatPayV3Channel implements PaymentChannel {
     rawBody: string,
     now: Date,
   ): ParsedNotification {
-    const h = (k: string) => headers[k.toLowerCase()];
-    const timestamp = h('wechatpay-timestamp');
-    const nonce = h('wechatpay-nonce');
-    const serial = h('wechatpay-serial');
-    const signature = h('wechatpay-signature');
-    if (!timestamp || !nonce || !serial || !signature)
-      throw new NotificationRejected('signature', 'missing Wechatpay-* headers');
-    if (signature.startsWith(SIGNTEST_PREFIX)) throw new NotificationRejected('signature', 'signature probe');
-    if (serial !== this.opts.platformKeyId)
-      throw new NotificationRejected('signature', `unknown key serial ${serial}`);
-    if (
-      !/^\d{1,12}$/.test(timestamp) ||
-      Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS
-    ) {
-      throw new NotificationRejected('timestamp', 'timestamp outside the 300 s window');
-    }
-    let valid = false;
-    try {
-      valid = Rsa.verify(
-        Formatter.response(timestamp, nonce, rawBody),
-        signature,
-        this.platformPublicKey as unknown as string, // Rsa.verify accepts a KeyObject; its typings say string
-      );
-    } catch {
-      valid = false;
-    }
-    if (!valid) throw new NotificationRejected('signature', 'signature does not verify');
-
-    let envelope: {
-      id?: string;
-      event_type?: string;
-      resource?: { algorithm?: string; ciphertext?: string; nonce?: string; associated_data?: string };
-    };
-    try {
-      envelope = JSON.parse(rawBody);
-    } catch {
-      throw new NotificationRejected('format', 'body is not JSON');
-    }
-    // Signed by WeChat, yet typed here: a wrong shape is a refusal, never a TypeError (parser fuzz tests).
-    const r = envelope?.resource;
-    if (
-      typeof envelope?.id !== 'string' ||
-      !envelope.id ||
-      typeof envelope.event_type !== 'string' ||
-      !envelope.event_type ||
-      typeof r?.ciphertext !== 'string' ||
-      !r.ciphertext ||
-      typeof r.nonce !== 'string' ||
-      !r.nonce ||
-      r.algorithm !== 'AEAD_AES_256_GCM'
-    ) {
-      throw new NotificationRejected('format', 'not a v3 notification envelope');
-    }
-    let plain: string;
-    try {
-      plain = Aes.AesGcm.decrypt(r.ciphertext, this.opts.apiV3Key, r.nonce, r.associated_data ?? '');
-    } catch {
-      throw new NotificationRejected('decrypt', 'resource does not decrypt with the APIv3 key');
-    }
-    let resource: V3Transaction;
-    try {
-      resource = JSON.parse(plain);
-    } catch {
-      throw new NotificationRejected('format', 'decrypted resource is not JSON');
-    }
-    if (!resource || typeof resource !== 'object')
-      throw new NotificationRejected('format', 'decrypted resource is not an object');
+    const { envelope, resource: opened } = openV3Notification(headers, rawBody, now, {
+      platformKeyId: this.opts.platformKeyId,
+      platformPublicKey: this.platformPublicKey,
+      apiV3Key: this.opts.apiV3Key,
+    });
+    const resource = opened as unknown as V3Transaction;
     const parsed: ParsedNotification = { notifyId: envelope.id, eventType: envelope.event_type };
     if (envelope.event_type.startsWith('TRANSACTION.')) {
       if (typeof resource.out_trade_no !== 'string' || typeof resource.trade_state !== 'string') {
@@ -1114,9 +1140,6 @@ export class WechatPayV3Channel implements PaymentChannel {
   }
 
   notificationReply(ok: boolean, message = 'FAIL'): NotificationReply {
-    // 200/204 with no body acknowledges; any 4xx/5xx asks WeChat to retry (status decides, not body).
-    return ok
-      ? { status: 204 }
-      : { status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message }) };
+    return v3NotificationReply(ok, message);
   }
 }
